@@ -1,0 +1,331 @@
+/**
+ * Command handlers: parse flags into engine calls, render the result as text or JSON, and
+ * return the exit code. One function per command.
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openContext, type Context } from '../engine/context.js';
+import { fetchRemote } from '../engine/fetch.js';
+import { fsck } from '../engine/fsck.js';
+import { deploy, listVersions, localHash, log, rollback, verify } from '../engine/history.js';
+import { pull } from '../engine/pull.js';
+import { push } from '../engine/push.js';
+import { computeStatus, scanLocal, type Entry } from '../engine/status.js';
+import { undo } from '../engine/undo.js';
+import { validateArtifact } from '../engine/validate.js';
+import { EXIT, fail } from '../model/errors.js';
+import { kindOf } from '../model/kinds.js';
+import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
+import { atomicWrite } from '../workspace/fsio.js';
+import { readArtifact } from '../workspace/scan.js';
+import { LocalStore } from '../store/local.js';
+import { author, colors, json, type Io } from './io.js';
+import { describe, diffText, entryLine, statText, statusText, versionLine, type DiffBlock } from './render.js';
+
+export type Opts = Record<string, unknown> & { C?: string; json?: boolean; remote?: string | boolean };
+
+export function cwdOf(io: Io, o: Opts): string {
+  return o.C ? resolve(io.cwd, String(o.C)) : io.cwd;
+}
+
+function remoteOpt(o: Opts): string | undefined {
+  return typeof o.remote === 'string' ? o.remote : undefined;
+}
+
+export async function withContext<T>(io: Io, o: Opts, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const ctx = await openContext({ cwd: cwdOf(io, o), remote: remoteOpt(o), ...(io.env.AGENTSYNC_TOKEN ? { token: io.env.AGENTSYNC_TOKEN } : {}) });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const dec = new TextDecoder();
+
+/** Text of one side of an entry (empty when absent). */
+async function textOf(ctx: Context, e: Entry, side: 'local' | 'remote' | 'base'): Promise<string> {
+  const id = e.ids[side];
+  if (id === null) return '';
+  if (side === 'local') return dec.decode(readArtifact(ctx.ws, e.path));
+  return dec.decode(await ctx.store.objects.need(id, `blob of ${e.path}`));
+}
+
+export async function diffBlocks(ctx: Context, entries: Entry[], latest: number | null): Promise<DiffBlock[]> {
+  const out: DiffBlock[] = [];
+  for (const e of entries) {
+    out.push({
+      path: e.path, state: e.state,
+      header: `${e.state}: ${describe(e)}${latest ? ` (remote v${latest})` : ''}`,
+      remoteText: await textOf(ctx, e, 'remote'), localText: await textOf(ctx, e, 'local'),
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- init, remote
+
+export async function cmdInit(io: Io, o: Opts): Promise<number> {
+  const root = cwdOf(io, o);
+  mkdirSync(root, { recursive: true });
+  const cfg = join(root, CONFIG_FILE);
+  const created: string[] = [];
+  if (!existsSync(cfg)) { atomicWrite(cfg, CONFIG_TEMPLATE); created.push(CONFIG_FILE); }
+  let ws = parseConfig(root, readConfigDoc(cfg));
+  if (typeof o.remote === 'string') {
+    if (!ws.remotes.some((r) => r.name === 'origin')) {
+      editRemotes(ws, { add: { name: 'origin', url: o.remote } });
+      ws = loadWorkspace(root);
+    } else if (ws.remotes.find((r) => r.name === 'origin')!.url !== o.remote) {
+      fail('REMOTE_EXISTS', 'remote origin already exists with another URL; `agentsync remote remove origin` first');
+    }
+  }
+  for (const k of ws.kinds) {
+    const dir = join(ws.services, k.root);
+    if (k.root && !existsSync(dir)) { mkdirSync(dir, { recursive: true }); created.push(`${SERVICES_DIR}/${k.root}/`); }
+  }
+  const storeExisted = existsSync(ws.storeDir);
+  const store = await LocalStore.open(ws.storeDir);
+  await store.close();
+  if (!storeExisted) created.push(`${STORE_DIR}/`);
+  const ignored = gitIgnore(root);
+  if (o.json) json(io, { root, created, gitignore: ignored, remotes: ws.remotes });
+  else {
+    io.stdout(`${storeExisted ? 'Reinitialized' : 'Initialized'} agentsync workspace in ${root}\n`);
+    if (created.length) io.stdout(`  created ${created.join(', ')}\n`);
+    if (ignored) io.stdout(`  added ${STORE_DIR}/ to ${ignored}\n`);
+    for (const r of ws.remotes) io.stdout(`  remote ${r.name} → ${r.url}\n`);
+  }
+  return EXIT.OK;
+}
+
+/** Add `.agentsync/` to the .gitignore of the enclosing git repository's work tree, if any. */
+function gitIgnore(root: string): string | null {
+  let dir = root;
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) break;
+    const up = resolve(dir, '..');
+    if (up === dir) return null;
+    dir = up;
+  }
+  const file = join(root, '.gitignore');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (text.split(/\r?\n/).some((l) => l.trim() === `${STORE_DIR}/` || l.trim() === STORE_DIR || l.trim() === `/${STORE_DIR}/`)) return null;
+  atomicWrite(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${STORE_DIR}/\n`);
+  return file;
+}
+
+export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number> {
+  const [sub = 'list', name, url] = args;
+  const ws = loadWorkspace(cwdOf(io, o));
+  if (sub === 'list') {
+    if (o.json) json(io, ws.remotes);
+    else for (const r of ws.remotes) io.stdout(`${r.name}\t${r.url}\n`);
+    return EXIT.OK;
+  }
+  if (sub === 'add') {
+    if (!name || !url) fail('USAGE', 'usage: agentsync remote add <name> <url>');
+    editRemotes(ws, { add: { name, url } });
+    io.stdout(`Added remote ${name} → ${url}\n`);
+    return EXIT.OK;
+  }
+  if (sub === 'remove' || sub === 'rm') {
+    if (!name) fail('USAGE', 'usage: agentsync remote remove <name>');
+    editRemotes(ws, { remove: name });
+    const store = await LocalStore.open(ws.storeDir);
+    try { await store.forgetRemote(name); } finally { await store.close(); }
+    io.stdout(`Removed remote ${name}\n`);
+    return EXIT.OK;
+  }
+  return fail('USAGE', `unknown subcommand "remote ${sub}"; use add, list or remove`);
+}
+
+// ---------------------------------------------------------------- status, fetch, diff
+
+export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    if (o.fetch) await fetchRemote(ctx);
+    const st = await computeStatus(ctx, sel);
+    if (o.json) {
+      json(io, {
+        remote: st.remote, base: st.base, local: st.local, remoteSnapshot: st.remoteSnapshot, fetchedAt: st.fetchedAt,
+        latestPublished: st.latestPublished,
+        entries: st.entries.map((e) => ({ path: e.path, kind: e.kind, local: e.local, remote: e.remote, state: e.state })),
+      });
+    } else io.stdout(statusText(colors(io), st));
+    return o.check && st.entries.length ? EXIT.DRIFT : EXIT.OK;
+  });
+}
+
+export async function cmdFetch(io: Io, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const f = await fetchRemote(ctx);
+    if (o.json) json(io, { remote: f.remote, url: f.url, latestPublished: f.latestPublished, current: f.current, snapshot: f.snapshot, newVersions: f.newVersions, objectsFetched: f.objectsFetched });
+    else io.stdout(`Fetched ${f.remote}: ${f.latestPublished ? `latest published v${f.latestPublished}` : 'no published version yet'}, ${f.newVersions} new version${f.newVersions === 1 ? '' : 's'}, ${f.objectsFetched} object${f.objectsFetched === 1 ? '' : 's'}.\n`);
+    return EXIT.OK;
+  });
+}
+
+export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const st = await computeStatus(ctx, sel);
+    const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
+    const c = colors(io);
+    if (o.json) json(io, blocks.map((b) => ({ path: b.path, state: b.state, remote: b.remoteText, local: b.localText })));
+    else if (o.stat) for (const b of blocks) io.stdout(statText(c, b));
+    else for (const b of blocks) io.stdout(diffText(c, b));
+    if (!o.json && blocks.length === 0) io.stdout('No drift.\n');
+    return EXIT.OK;
+  });
+}
+
+// ---------------------------------------------------------------- push, pull
+
+export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = await push(ctx, {
+      selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: author(io),
+      ...(typeof o.m === 'string' ? { message: o.m } : typeof o.message === 'string' ? { message: o.message } : {}),
+    });
+    const c = colors(io);
+    if (o.json) {
+      json(io, { remote: r.remote, dryRun: r.dryRun, pushed: r.pushed.map((e) => ({ path: e.path, state: e.state, local: e.local })), converged: r.converged.map((e) => e.path), version: r.version, objectsSent: r.objectsSent, retries: r.retries });
+      return EXIT.OK;
+    }
+    if (r.dryRun) {
+      if (r.pushed.length === 0) io.stdout('Nothing to push.\n');
+      else {
+        io.stdout(`Would push ${r.pushed.length} artifact${r.pushed.length === 1 ? '' : 's'} to ${r.remote} (dry run: nothing changed):\n`);
+        for (const b of await diffBlocks(ctx, r.pushed, null)) io.stdout(diffText(c, b));
+      }
+      return EXIT.OK;
+    }
+    if (!r.version) io.stdout(r.converged.length ? `Recorded ${r.converged.length} artifact(s) already identical on ${r.remote}.\n` : 'Nothing to push: everything selected is up to date.\n');
+    else {
+      for (const e of r.pushed) io.stdout(entryLine(c, e) + '\n');
+      io.stdout(`Pushed ${r.pushed.length} artifact${r.pushed.length === 1 ? '' : 's'} to ${r.remote} as v${r.version.id} (${r.version.state}${r.version.state === 'published' ? ', current' : ''}); ${r.objectsSent} object${r.objectsSent === 1 ? '' : 's'} sent.\n`);
+    }
+    return EXIT.OK;
+  });
+}
+
+export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force });
+    const c = colors(io);
+    if (o.json) {
+      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), converged: r.converged.map((e) => e.path) });
+      return EXIT.OK;
+    }
+    if (r.pulled.length === 0) {
+      io.stdout(r.converged.length ? `Recorded ${r.converged.length} artifact(s) already identical to ${r.remote}.\n` : 'Nothing to pull: up to date.\n');
+      return EXIT.OK;
+    }
+    if (r.dryRun) {
+      io.stdout(`Would pull ${r.pulled.length} artifact${r.pulled.length === 1 ? '' : 's'} from ${r.remote} v${r.version} (dry run: nothing changed):\n`);
+      for (const b of await diffBlocks(ctx, r.pulled, r.version)) io.stdout(diffText(c, b));
+      return EXIT.OK;
+    }
+    for (const e of r.pulled) io.stdout(entryLine(c, e) + '\n');
+    io.stdout(`Pulled ${r.pulled.length} artifact${r.pulled.length === 1 ? '' : 's'} from ${r.remote} v${r.version}.${r.pulled.some((e) => e.state === 'conflict') ? ' Replaced local edits are kept: `agentsync undo` restores them.' : ''}\n`);
+    return EXIT.OK;
+  });
+}
+
+// ---------------------------------------------------------------- versions, deploy, rollback, log
+
+export async function cmdVersions(io: Io, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = await listVersions(ctx);
+    if (o.json) json(io, { remote: r.remote, latestPublished: r.head.latestPublished, current: r.head.current, versions: r.versions });
+    else if (r.versions.length === 0) io.stdout(`${r.remote} has no versions yet.\n`);
+    else { const c = colors(io); for (const v of [...r.versions].reverse()) io.stdout(versionLine(c, v, r.head) + '\n'); }
+    return EXIT.OK;
+  });
+}
+
+export async function cmdMove(io: Io, which: 'deploy' | 'rollback', v: string, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = which === 'deploy' ? await deploy(ctx, v) : await rollback(ctx, v);
+    if (o.json) json(io, r);
+    else io.stdout(which === 'deploy' ? `Deployed v${r.version.id}: it is published and current.\n` : `Rolled back: v${r.version.id} is current; latest published stays v${r.head.latestPublished}.\n`);
+    return EXIT.OK;
+  });
+}
+
+export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = await log(ctx, path);
+    if (o.json) json(io, r.entries);
+    else { const c = colors(io); for (const v of r.entries) io.stdout(versionLine(c, v, r.head) + (v.change ? `  [${v.change}]` : '') + '\n'); }
+    return EXIT.OK;
+  });
+}
+
+// ---------------------------------------------------------------- hash, verify, validate, undo, fsck
+
+export async function cmdHash(io: Io, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const h = await localHash(ctx);
+    if (o.json) json(io, h);
+    else io.stdout(h.snapshot + '\n');
+    return EXIT.OK;
+  });
+}
+
+export async function cmdVerify(io: Io, hash: string, o: Opts): Promise<number> {
+  return withContext(io, { ...o, remote: typeof o.remote === 'string' ? o.remote : undefined }, async (ctx) => {
+    const r = await verify(ctx, hash, o.remote !== undefined && o.remote !== false);
+    if (o.json) json(io, r);
+    else if (r.ok) io.stdout(`OK: the ${r.source} snapshot is ${r.actual}\n`);
+    else io.stderr(`agentsync: the ${r.source} snapshot is ${r.actual ?? '(none published)'}, not ${r.expected} (VERIFY_MISMATCH)\n`);
+    return r.ok ? EXIT.OK : EXIT.DRIFT;
+  });
+}
+
+export async function cmdValidate(io: Io, o: Opts): Promise<number> {
+  const ws = loadWorkspace(cwdOf(io, o));
+  const store = await LocalStore.open(ws.storeDir);
+  let manifest;
+  try {
+    manifest = (await scanLocal({ ws, store } as Context)).manifest;
+  } finally {
+    await store.close();
+  }
+  const problems = [];
+  for (const p of manifest.keys()) {
+    if (!statSync(join(ws.services, p)).isFile()) continue;
+    problems.push(...validateArtifact(p, readArtifact(ws, p), kindOf(ws.kinds, p)?.schema ?? 'none'));
+  }
+  if (o.json) json(io, { artifacts: manifest.size, problems });
+  else {
+    for (const p of problems) io.stderr(`services/${p.path}:${p.line}:${p.col}: ${p.message}\n`);
+    io.stdout(problems.length ? `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${manifest.size} artifacts (VALIDATION_FAILED).\n` : `All ${manifest.size} artifacts are valid.\n`);
+  }
+  return problems.length ? EXIT.USAGE : EXIT.OK;
+}
+
+export async function cmdUndo(io: Io, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = await undo(ctx);
+    if (o.json) json(io, r);
+    else {
+      io.stdout(`Restored ${r.restored.length} file${r.restored.length === 1 ? '' : 's'} replaced by ${r.op} at ${r.at}:\n`);
+      for (const e of r.restored) io.stdout(`  ${e.id === null ? 'removed' : 'restored'} ${e.path}\n`);
+    }
+    return EXIT.OK;
+  });
+}
+
+export async function cmdFsck(io: Io, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const r = await fsck(ctx);
+    if (o.json) json(io, r);
+    else {
+      for (const p of r.problems) io.stderr(`${p.what}: ${p.message}\n`);
+      io.stdout(r.problems.length ? `${r.problems.length} problem(s) in ${r.objects} objects (STORE_CORRUPT).\n` : `OK: ${r.objects} objects and ${r.refs} refs check out.\n`);
+    }
+    return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * The CLI's window on the world, injected so that tests drive it in-process: no direct use of
+ * process.stdout, process.cwd or process.exit below this layer.
+ * @module
+ */
+import { userInfo } from 'node:os';
+import pc from 'picocolors';
+
+export interface Io {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  stdin?: NodeJS.ReadableStream;
+  /** Standard input is an interactive terminal. */
+  stdinTTY: boolean;
+  /** Standard output is an interactive terminal (progress, colour). */
+  stdoutTTY: boolean;
+}
+
+export type Colors = ReturnType<typeof pc.createColors>;
+
+export function colors(io: Io): Colors {
+  const force = io.env.FORCE_COLOR;
+  const on = force !== undefined ? force !== '0' : io.stdoutTTY && !io.env.NO_COLOR;
+  return pc.createColors(on);
+}
+
+export function author(io: Io): string {
+  let user = 'unknown';
+  try { user = userInfo().username; } catch { /* no passwd entry */ }
+  return io.env.AGENTSYNC_AUTHOR || io.env.GIT_AUTHOR_NAME || io.env.USER || user;
+}
+
+/** `3 minutes ago` style age of an ISO time. */
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} hour${h === 1 ? '' : 's'} ago`;
+  return `${Math.round(h / 24)} days ago`;
+}
+
+export function json(io: Io, v: unknown): void {
+  io.stdout(JSON.stringify(v, null, 2) + '\n');
+}

@@ -1,0 +1,114 @@
+/**
+ * The CLI: `run(argv, io)` parses the command line with cac, calls one handler, renders any
+ * error as one line (stack only with AGENTSYNC_DEBUG=1) and returns the exit code. Tests call
+ * it in-process with a fake Io.
+ * @module
+ */
+import { cac } from 'cac';
+import { AgentsyncError, EXIT, isAgentsyncError } from '../model/errors.js';
+import * as c from './commands.js';
+import type { Io } from './io.js';
+
+export const VERSION = '0.1.0';
+
+type Handler = (...a: unknown[]) => Promise<number>;
+
+function build(io: Io, setResult: (p: Promise<number>) => void) {
+  const cli = cac('agentsync');
+  const act = (fn: Handler) => (...a: unknown[]) => { setResult(fn(...a)); };
+  cli.option('-C <dir>', 'Run as if started in <dir>');
+  cli.option('--json', 'Print machine-readable JSON');
+
+  cli.command('init', 'Create agentsync.yaml, services/ and the local store').option('--remote <url>', 'Add <url> as remote origin')
+    .action(act((o) => c.cmdInit(io, o as c.Opts)));
+  cli.command('remote [...args]', 'remote add <name> <url> | remote list | remote remove <name>')
+    .action(act((args, o) => c.cmdRemote(io, args as string[], o as c.Opts)));
+  cli.command('status [...selectors]', 'Three-way status against the last fetch (offline)')
+    .option('--remote <name>', 'Remote to compare with (default origin)').option('--check', 'Exit 1 when anything drifted')
+    .option('--fetch', 'Fetch first').option('--all', 'Everything (the default)')
+    .action(act((sel, o) => c.cmdStatus(io, sel as string[], o as c.Opts)));
+  cli.command('fetch', "Download the remote's versions and the objects it lacks").option('--remote <name>', 'Remote')
+    .action(act((o) => c.cmdFetch(io, o as c.Opts)));
+  cli.command('diff [...selectors]', 'Coloured diff of every drifted artifact: - remote, + local')
+    .option('--remote <name>', 'Remote').option('--stat', 'Only +/- counts per file').option('--all', 'Everything (the default)')
+    .action(act((sel, o) => c.cmdDiff(io, sel as string[], o as c.Opts)));
+  cli.command('push [...selectors]', 'Upload local changes as one new version')
+    .option('--remote <name>', 'Remote').option('--all', 'Everything (the default)').option('--dry-run', 'Show what would be pushed; change nothing')
+    .option('--force', 'Local wins over remote changes').option('--draft', 'Leave the version a draft').option('-m, --message <message>', 'Version message')
+    .action(act((sel, o) => c.cmdPush(io, sel as string[], o as c.Opts)));
+  cli.command('pull [...selectors]', 'Write remote changes into services/')
+    .option('--remote <name>', 'Remote').option('--all', 'Everything (the default)').option('--dry-run', 'Show what would be pulled; change nothing')
+    .option('--force', 'Remote wins over conflicting local changes (undo restores them)')
+    .action(act((sel, o) => c.cmdPull(io, sel as string[], o as c.Opts)));
+  cli.command('versions', "List the remote's versions").option('--remote <name>', 'Remote')
+    .action(act((o) => c.cmdVersions(io, o as c.Opts)));
+  cli.command('deploy <version>', 'Publish a version and make it current').option('--remote <name>', 'Remote')
+    .action(act((v, o) => c.cmdMove(io, 'deploy', String(v), o as c.Opts)));
+  cli.command('rollback <version>', 'Make a published version current (latest published stays)').option('--remote <name>', 'Remote')
+    .action(act((v, o) => c.cmdMove(io, 'rollback', String(v), o as c.Opts)));
+  cli.command('log [path]', 'Versions, newest first; with a path, those that changed it').option('--remote <name>', 'Remote')
+    .action(act((p, o) => c.cmdLog(io, p as string | undefined, o as c.Opts)));
+  cli.command('hash', 'Print the local snapshot hash').action(act((o) => c.cmdHash(io, o as c.Opts)));
+  cli.command('verify <hash>', 'Exit 0 when the local (or --remote latest published) snapshot has <hash>')
+    .option('--remote [name]', "Check the remote's latest published snapshot")
+    .action(act((h, o) => c.cmdVerify(io, String(h), o as c.Opts)));
+  cli.command('validate', 'Check that every artifact parses and meets its schema').action(act((o) => c.cmdValidate(io, o as c.Opts)));
+  cli.command('undo', 'Restore the local files the last pull or merge replaced').action(act((o) => c.cmdUndo(io, o as c.Opts)));
+  cli.command('fsck', 'Check the local store').action(act((o) => c.cmdFsck(io, o as c.Opts)));
+  cli.help();
+  cli.version(VERSION);
+  return cli;
+}
+
+/** Run one command line (without the `node agentsync` prefix); resolves to the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const json = argv.includes('--json');
+  let result: Promise<number> | undefined;
+  const info = console.info;
+  try {
+    const cli = build(io, (p) => { result = p; });
+    console.info = (...a: unknown[]) => io.stdout(a.join(' ') + '\n'); // cac prints help and version here
+    try {
+      cli.parse(['node', 'agentsync', ...argv], { run: false });
+      if (!cli.matchedCommand && cli.args.length && !cli.options.help && !cli.options.version) {
+        throw new AgentsyncError('USAGE', `unknown command "${cli.args[0]}"; run \`agentsync --help\``);
+      }
+      if (!cli.matchedCommand && !cli.options.help && !cli.options.version) { cli.outputHelp(); return EXIT.USAGE; }
+      if (cli.options.help || cli.options.version) return EXIT.OK;
+      await cli.runMatchedCommand();
+    } finally {
+      console.info = info;
+    }
+    return result ? await result : EXIT.OK;
+  } catch (e) {
+    return report(e, io, json);
+  }
+}
+
+function report(e: unknown, io: Io, json: boolean): number {
+  const debug = !!io.env.AGENTSYNC_DEBUG && io.env.AGENTSYNC_DEBUG !== '0';
+  let err: AgentsyncError;
+  if (isAgentsyncError(e)) err = e;
+  else if ((e as Error)?.name === 'CACError') err = new AgentsyncError('USAGE', `${(e as Error).message}; run \`agentsync --help\``);
+  else {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    const msg = (e as Error)?.message ?? String(e);
+    if (code === 'EACCES' || code === 'EPERM') err = new AgentsyncError('USAGE', `${msg}: permission denied; check the file's permissions`);
+    else if (code === 'ENOSPC') err = new AgentsyncError('INTERNAL', 'no space left on the device; free some space and run the command again (nothing half-written was kept)');
+    else err = new AgentsyncError('INTERNAL', `internal error: ${msg}; rerun with AGENTSYNC_DEBUG=1 for a stack trace and report it`);
+  }
+  if (json) io.stdout(JSON.stringify({ error: err.toJSON() }, null, 2) + '\n');
+  io.stderr(`agentsync: ${err.message} (${err.code})\n`);
+  if (debug) io.stderr(`${(e as Error)?.stack ?? String(e)}\n`);
+  return err.exitCode;
+}
+
+/** The process entry: real stdio, real exit code. */
+export async function main(): Promise<void> {
+  const code = await run(process.argv.slice(2), {
+    cwd: process.cwd(), env: process.env,
+    stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
+    stdin: process.stdin, stdinTTY: !!process.stdin.isTTY, stdoutTTY: !!process.stdout.isTTY,
+  });
+  process.exitCode = code;
+}

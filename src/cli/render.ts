@@ -1,0 +1,91 @@
+/**
+ * Human views rendered from engine results (the same objects feed `--json`).
+ * @module
+ */
+import type { Entry, Status } from '../engine/status.js';
+import type { Version } from '../model/version.js';
+import { displayDiff, diffStat } from '../merge/display.js';
+import { age, type Colors } from './io.js';
+
+const RULE = '='.repeat(60);
+
+export function describe(e: Pick<Entry, 'local' | 'remote'>): string {
+  const parts: string[] = [];
+  if (e.local !== 'unchanged') parts.push(`local ${e.local}`);
+  if (e.remote !== 'unchanged') parts.push(`remote ${e.remote}`);
+  return parts.join(', ');
+}
+
+export function stateColor(c: Colors, state: string): (s: string) => string {
+  switch (state) {
+    case 'push': return c.green;
+    case 'pull': return c.cyan;
+    case 'converged': return c.dim;
+    case 'conflict': return c.red;
+    default: return (s) => s;
+  }
+}
+
+export function entryLine(c: Colors, e: Entry): string {
+  return `  ${stateColor(c, e.state)(e.state.padEnd(10))}${describe(e).padEnd(34)}${e.path}`;
+}
+
+export function statusText(c: Colors, st: Status): string {
+  const out: string[] = [];
+  if (st.remote) {
+    const fetched = st.fetchedAt ? `last fetched ${age(st.fetchedAt)}` : c.yellow('never fetched (run `agentsync fetch`)');
+    const latest = st.latestPublished ? `latest published v${st.latestPublished}` : 'no published version yet';
+    out.push(`Remote ${c.bold(st.remote)}: ${fetched}, ${latest}.`);
+  } else {
+    out.push(c.yellow('No remote configured (`agentsync remote add origin <url>`).'));
+  }
+  out.push(`Local snapshot ${st.local} (${st.artifacts} artifact${st.artifacts === 1 ? '' : 's'}).`);
+  if (st.entries.length === 0) {
+    out.push(c.green('Everything in sync.'));
+  } else {
+    const counts = new Map<string, number>();
+    for (const e of st.entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
+    out.push(`${st.entries.length} artifact${st.entries.length === 1 ? '' : 's'} drifted (${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}):`);
+    for (const e of st.entries) out.push(entryLine(c, e));
+    const hints: string[] = [];
+    if (counts.has('push')) hints.push('`agentsync push` uploads local changes');
+    if (counts.has('pull')) hints.push('`agentsync pull` takes remote changes');
+    if (counts.has('conflict')) hints.push('`agentsync diff` shows conflicts');
+    if (hints.length) out.push(c.dim(hints.join('; ') + '.'));
+  }
+  return out.join('\n') + '\n';
+}
+
+export interface DiffBlock {
+  path: string;
+  state: string;
+  header: string;
+  remoteText: string;
+  localText: string;
+}
+
+/** Lua-style header block and a coloured, abbreviated unified diff. */
+export function diffText(c: Colors, b: DiffBlock, opts: { left?: string; right?: string } = {}): string {
+  const out = [RULE, `${c.bold(b.path)}  ${c.dim(b.header)}`, `${c.red(`- ${opts.left ?? 'Remote (published)'}`)}  ${c.green(`+ ${opts.right ?? 'Local (workspace)'}`)}`, RULE];
+  for (const l of displayDiff(b.remoteText, b.localText)) {
+    if (l.op === '...') out.push(c.dim(`  ... (${l.count} unchanged line${l.count === 1 ? '' : 's'}) ...`));
+    else if (l.op === '-') out.push(c.red(`- ${l.text}`));
+    else if (l.op === '+') out.push(c.green(`+ ${l.text}`));
+    else out.push(c.dim(`  ${l.text}`));
+  }
+  out.push(RULE, '');
+  return out.join('\n') + '\n';
+}
+
+export function statText(c: Colors, b: DiffBlock): string {
+  const s = diffStat(b.remoteText, b.localText);
+  return `  ${b.path.padEnd(50)} ${c.green(`+${s.added}`)} ${c.red(`-${s.removed}`)}  ${c.dim(b.header)}\n`;
+}
+
+export function versionLine(c: Colors, v: Version, head: { latestPublished: number | null; current: number | null }): string {
+  const marks: string[] = [];
+  if (v.id === head.current) marks.push(c.green('current'));
+  if (v.id === head.latestPublished) marks.push(c.cyan('latest published'));
+  const state = v.state === 'draft' ? c.yellow('draft') : 'published';
+  return `v${String(v.id).padEnd(5)} ${state.padEnd(9)} ${v.snapshot.slice(0, 19)}  ${v.createdAt.replace('T', ' ').slice(0, 19)}  ${v.author}: ${v.message}${marks.length ? `  (${marks.join(', ')})` : ''}`;
+}

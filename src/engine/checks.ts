@@ -1,0 +1,34 @@
+/**
+ * Checks run before anything is written to a remote: every pushed artifact validates and
+ * carries no leftover conflict markers.
+ * @module
+ */
+import { fail } from '../model/errors.js';
+import { kindOf } from '../model/kinds.js';
+import { readArtifact } from '../workspace/scan.js';
+import type { Context } from './context.js';
+import type { Entry } from './status.js';
+import { validateArtifact, type Problem } from './validate.js';
+
+const MARKERS = /^<{7} [^\n]*\n[\s\S]*?^={7}\r?\n[\s\S]*?^>{7} /m;
+
+export function hasConflictMarkers(text: string): boolean {
+  return MARKERS.test(text);
+}
+
+export function checkPushable(ctx: Context, send: Entry[]): void {
+  const problems: Problem[] = [];
+  const marked: string[] = [];
+  for (const e of send) {
+    if (e.ids.local === null) continue;
+    const bytes = readArtifact(ctx.ws, e.path);
+    const kind = kindOf(ctx.ws.kinds, e.path);
+    problems.push(...validateArtifact(e.path, bytes, kind?.schema ?? 'none'));
+    if (hasConflictMarkers(Buffer.from(bytes).toString('utf8'))) marked.push(e.path);
+  }
+  if (marked.length) fail('CONFLICT_MARKERS', `refusing to push ${marked.join(', ')}: it still has conflict markers; edit it, then \`agentsync resolve <path> --merged\``, { paths: marked });
+  if (problems.length) {
+    const p = problems[0]!;
+    fail('VALIDATION_FAILED', `services/${p.path}:${p.line}:${p.col}: ${p.message}${problems.length > 1 ? ` (and ${problems.length - 1} more; run \`agentsync validate\`)` : ''}; nothing was pushed`, { problems });
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * An open workspace: config, local store, and the chosen remote (opened on first use).
+ * Every engine operation takes a Context and returns data; nothing here prints.
+ * @module
+ */
+import { fail } from '../model/errors.js';
+import { openRemote, type RemoteOptions } from '../remote/index.js';
+import type { Remote } from '../remote/types.js';
+import { LocalStore } from '../store/local.js';
+import { loadWorkspace, type RemoteConfig, type Workspace } from '../workspace/config.js';
+
+export interface Context {
+  ws: Workspace;
+  store: LocalStore;
+  /** The selected remote's config (undefined when the workspace has none and none was asked for). */
+  remoteConfig: RemoteConfig | undefined;
+  remote(): Remote;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions extends RemoteOptions {
+  cwd: string;
+  remote?: string | undefined;
+}
+
+export async function openContext(opts: ContextOptions): Promise<Context> {
+  const ws = loadWorkspace(opts.cwd);
+  const remoteConfig = pickRemote(ws, opts.remote);
+  const store = await LocalStore.open(ws.storeDir);
+  let remote: Remote | undefined;
+  return {
+    ws, store, remoteConfig,
+    remote() {
+      if (!remoteConfig) fail('REMOTE_UNKNOWN', 'this workspace has no remote; run `agentsync remote add origin <url>`');
+      remote ??= openRemote(remoteConfig.url, ws.root, opts);
+      return remote;
+    },
+    async close() {
+      try {
+        if (remote) await remote.close();
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}
+
+/** The named remote, or `origin`, or the only one. */
+export function pickRemote(ws: Workspace, name: string | undefined): RemoteConfig | undefined {
+  if (name) {
+    const r = ws.remotes.find((x) => x.name === name);
+    if (!r) fail('REMOTE_UNKNOWN', `no remote named ${name}; \`agentsync remote list\` shows them`, { remote: name });
+    return r;
+  }
+  return ws.remotes.find((x) => x.name === 'origin') ?? (ws.remotes.length === 1 ? ws.remotes[0] : undefined);
+}
+
+export function remoteName(ctx: Context): string {
+  if (!ctx.remoteConfig) fail('REMOTE_UNKNOWN', 'this workspace has no remote; run `agentsync remote add origin <url>`');
+  return ctx.remoteConfig.name;
+}

@@ -1,0 +1,73 @@
+/**
+ * fetch: download the remote's versions and pointers, then the latest published snapshot —
+ * incrementally, as the changes since the last fetched one — and the objects it lacks.
+ * Objects are stored (durably) before the fetch record that points at them.
+ * @module
+ */
+import { fail } from '../model/errors.js';
+import { blobId, type ObjectId } from '../model/hash.js';
+import { applyChanges, encodeManifest, snapshotHashOf, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import type { Version } from '../model/version.js';
+import { commit } from '../store/objects.js';
+import type { Tracking } from '../store/local.js';
+import type { Remote } from '../remote/types.js';
+import { remoteName, type Context } from './context.js';
+
+export interface FetchResult {
+  remote: string;
+  url: string;
+  latestPublished: number | null;
+  current: number | null;
+  snapshot: SnapshotHash | null;
+  newVersions: number;
+  objectsFetched: number;
+  tracking: Tracking;
+}
+
+const BATCH = 2000;
+
+/** Download objects the local store lacks, verifying each against its id. */
+export async function fetchObjects(ctx: Context, remote: Remote, ids: Iterable<ObjectId>): Promise<number> {
+  const missing = await ctx.store.objects.missing([...new Set(ids)]);
+  for (let i = 0; i < missing.length; i += BATCH) {
+    const got = await remote.getObjects(missing.slice(i, i + BATCH));
+    for (const o of got) {
+      if (blobId(o.bytes) !== o.id) fail('REMOTE_PROTOCOL', `the remote sent object ${o.id.slice(0, 12)} with the wrong content; nothing was stored — run \`agentsync fsck\` on the remote`, { id: o.id });
+    }
+    await ctx.store.objects.put(got.map((o) => o.bytes));
+  }
+  return missing.length;
+}
+
+export async function fetchRemote(ctx: Context): Promise<FetchResult> {
+  const name = remoteName(ctx);
+  const remote = ctx.remote();
+  const prev = await ctx.store.tracking(name);
+  const head = await remote.head();
+  const versions: Version[] = head.lastId === 0 ? [] : await remote.versions(0);
+  const newVersions = versions.filter((v) => v.id > (prev?.head.lastId ?? 0)).length;
+  let latestSnapshot: SnapshotHash | null = null;
+  let objectsFetched = 0;
+  if (head.latestPublished !== null) {
+    const latest = versions.find((v) => v.id === head.latestPublished);
+    if (!latest) fail('REMOTE_PROTOCOL', `the remote names latest published version ${head.latestPublished} but does not list it`);
+    latestSnapshot = latest.snapshot;
+    if (latestSnapshot !== prev?.latestSnapshot) {
+      const from = prev?.latestSnapshot && prev.head.latestPublished !== null && versions.some((v) => v.id === prev.head.latestPublished) ? prev.head.latestPublished : null;
+      const baseManifest: Manifest = from === null ? new Map() : await ctx.store.manifest(prev!.latestSnapshot);
+      const changes = await remote.changesBetween(from, latest.id);
+      const m = applyChanges(baseManifest, changes);
+      const bytes = encodeManifest(m);
+      if (snapshotHashOf(bytes) !== latest.snapshot) {
+        fail('REMOTE_PROTOCOL', `the changes the remote sent for version ${latest.id} do not give its snapshot ${latest.snapshot}; try again, then \`agentsync fsck\``);
+      }
+      objectsFetched = await fetchObjects(ctx, remote, m.values());
+      await commit(ctx.store.db, ctx.store.manifestOps(m).ops);
+    }
+  }
+  const tracking: Tracking = {
+    url: ctx.remoteConfig!.url, fetchedAt: new Date().toISOString(), head, versions, latestSnapshot,
+  };
+  await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
+  return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: latestSnapshot, newVersions, objectsFetched, tracking };
+}

@@ -1,0 +1,92 @@
+/**
+ * Versions and pointers: list, deploy, rollback, log; and snapshot hashes: hash, verify.
+ * @module
+ */
+import { fail } from '../model/errors.js';
+import { isSnapshotHash, snapshotHash, type SnapshotHash } from '../model/manifest.js';
+import type { Head, Version } from '../model/version.js';
+import { remoteName, type Context } from './context.js';
+import { fetchRemote } from './fetch.js';
+import { scanLocal } from './status.js';
+
+export interface VersionsResult {
+  remote: string;
+  head: Head;
+  versions: Version[];
+}
+
+export async function listVersions(ctx: Context): Promise<VersionsResult> {
+  const f = await fetchRemote(ctx);
+  return { remote: f.remote, head: f.tracking.head, versions: f.tracking.versions };
+}
+
+function parseVersion(v: string | number): number {
+  const n = typeof v === 'number' ? v : Number(String(v).replace(/^v/, ''));
+  if (!Number.isInteger(n) || n < 1) fail('USAGE', `${JSON.stringify(v)} is not a version number; \`agentsync versions\` lists them`);
+  return n;
+}
+
+export async function deploy(ctx: Context, v: string | number) {
+  remoteName(ctx);
+  const r = await ctx.remote().deploy(parseVersion(v));
+  await fetchRemote(ctx);
+  return r;
+}
+
+export async function rollback(ctx: Context, v: string | number) {
+  remoteName(ctx);
+  const r = await ctx.remote().rollback(parseVersion(v));
+  await fetchRemote(ctx);
+  return r;
+}
+
+export interface LogEntry extends Version {
+  /** With a path: how this version changed it. */
+  change?: 'added' | 'modified' | 'deleted';
+}
+
+/** Versions newest first; with `path`, only those that changed it. */
+export async function log(ctx: Context, path?: string): Promise<{ remote: string; head: Head; entries: LogEntry[] }> {
+  const f = await fetchRemote(ctx);
+  const versions = [...f.tracking.versions].reverse();
+  if (!path) return { remote: f.remote, head: f.tracking.head, entries: versions };
+  const p = path.replace(/^services\//, '');
+  const entries: LogEntry[] = [];
+  const remote = ctx.remote();
+  // A version's change list is relative to its parent; whether the path existed before tells add from modify.
+  const present = new Map<number, boolean>();
+  for (const v of [...versions].reverse()) {
+    const c = (await remote.versionChanges(v.id)).find((x) => x.path === p);
+    const before = v.parent === null ? false : present.get(v.parent) ?? false;
+    present.set(v.id, c ? c.id !== null : before);
+    if (c) entries.unshift({ ...v, change: c.id === null ? 'deleted' : before ? 'modified' : 'added' });
+  }
+  return { remote: f.remote, head: f.tracking.head, entries };
+}
+
+export async function localHash(ctx: Context): Promise<{ snapshot: SnapshotHash; artifacts: number }> {
+  const { manifest } = await scanLocal(ctx);
+  return { snapshot: snapshotHash(manifest), artifacts: manifest.size };
+}
+
+export interface VerifyResult {
+  expected: SnapshotHash;
+  actual: SnapshotHash | null;
+  source: 'local' | 'remote';
+  ok: boolean;
+}
+
+export async function verify(ctx: Context, expected: string, remote: boolean): Promise<VerifyResult> {
+  if (!isSnapshotHash(expected)) fail('HASH_INVALID', `${JSON.stringify(expected)} is not a snapshot hash; it looks like sha256:<64 hex digits> (see \`agentsync hash\`)`);
+  let actual: SnapshotHash | null;
+  if (remote) {
+    remoteName(ctx);
+    const r = ctx.remote();
+    const head = await r.head();
+    if (head.latestPublished === null) actual = null;
+    else actual = (await r.versions(head.latestPublished - 1)).find((v) => v.id === head.latestPublished)?.snapshot ?? null;
+  } else {
+    actual = (await localHash(ctx)).snapshot;
+  }
+  return { expected, actual, source: remote ? 'remote' : 'local', ok: actual === expected };
+}

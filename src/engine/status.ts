@@ -1,0 +1,81 @@
+/**
+ * status: the three-way comparison of every artifact — local (working files), base (last
+ * synced with this remote) and remote (latest published in the last fetch). Offline.
+ * @module
+ */
+import { kindOf } from '../model/kinds.js';
+import type { ObjectId } from '../model/hash.js';
+import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { compareUtf8 } from '../model/paths.js';
+import { compileSelectors } from '../model/selectors.js';
+import { classify, type Side, type State } from '../model/state.js';
+import type { Tracking } from '../store/local.js';
+import { scan } from '../workspace/scan.js';
+import type { Workspace } from '../workspace/config.js';
+import type { Context } from './context.js';
+
+export interface Entry {
+  path: string;
+  kind: string | null;
+  local: Side;
+  remote: Side;
+  state: State;
+  ids: { local: ObjectId | null; base: ObjectId | null; remote: ObjectId | null };
+}
+
+export interface Status {
+  remote: string | null;
+  base: SnapshotHash;
+  local: SnapshotHash;
+  remoteSnapshot: SnapshotHash | null;
+  fetchedAt: string | null;
+  /** Latest published version id at the last fetch. */
+  latestPublished: number | null;
+  entries: Entry[];
+  /** Number of artifacts in the local workspace. */
+  artifacts: number;
+  manifests: { local: Manifest; base: Manifest; remote: Manifest };
+  kinds: Map<string, string>;
+  tracking: Tracking | undefined;
+}
+
+/** Scan the workspace and refresh the stat cache. */
+export async function scanLocal(ctx: Context) {
+  const cache = await ctx.store.statCache();
+  const res = scan(ctx.ws, cache);
+  if (res.cacheDirty) await ctx.store.saveStatCache(res.cache);
+  return res;
+}
+
+function kindFor(ws: Workspace, kinds: Map<string, string>, path: string): string | null {
+  return kinds.get(path) ?? kindOf(ws.kinds, path)?.name ?? null;
+}
+
+/** Compute the status of every (selected) artifact; `all` keeps clean entries too. */
+export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: { all?: boolean } = {}): Promise<Status> {
+  const { manifest: local, kinds } = await scanLocal(ctx);
+  const name = ctx.remoteConfig?.name ?? null;
+  const baseSnap = name ? await ctx.store.baseSnapshot(name) : snapshotHash(new Map());
+  const tracking = name ? await ctx.store.tracking(name) : undefined;
+  const base = await ctx.store.manifest(baseSnap);
+  // No published version (or never fetched) means no remote-side drift.
+  const remote = tracking?.latestSnapshot ? await ctx.store.manifest(tracking.latestSnapshot) : base;
+  const known = new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
+  const sel = compileSelectors(selectors, ctx.ws.kinds, known);
+  const entries: Entry[] = [];
+  for (const path of known) {
+    const kind = kindFor(ctx.ws, kinds, path);
+    if (!sel(path, kind ?? undefined)) continue;
+    const l = local.get(path), b = base.get(path), r = remote.get(path);
+    const c = classify(l, b, r);
+    if (c.state === 'clean' && !opts.all) continue;
+    entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null } });
+  }
+  entries.sort((a, b) => compareUtf8(a.path, b.path));
+  return {
+    remote: name, base: baseSnap, local: snapshotHash(local),
+    remoteSnapshot: tracking ? tracking.latestSnapshot : null, fetchedAt: tracking?.fetchedAt ?? null,
+    latestPublished: tracking?.head.latestPublished ?? null,
+    entries, artifacts: local.size, manifests: { local, base, remote }, kinds, tracking,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * validate: every artifact parses (YAML; Markdown front matter) and meets its kind's minimal
+ * schema. Problems name `file:line:col`.
+ * @module
+ */
+import { parseDocument, isMap, LineCounter } from 'yaml';
+import type { Schema } from '../model/kinds.js';
+import { formatOf } from '../model/kinds.js';
+
+export interface Problem {
+  path: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+function yamlProblems(path: string, text: string, schema: Schema, lineOffset: number): Problem[] {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    return doc.errors.slice(0, 3).map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      return { path, line: p.line + lineOffset, col: p.col, message: e.message.split('\n')[0]! };
+    });
+  }
+  if (schema === 'none') return [];
+  const at = (msg: string): Problem[] => [{ path, line: 1 + lineOffset, col: 1, message: msg }];
+  if (!isMap(doc.contents)) return at(`a ${schema} must be a YAML map with a \`name\``);
+  const v = doc.toJS() as Record<string, unknown>;
+  if (typeof v.name !== 'string' || v.name.trim() === '') return at(`a ${schema} needs a non-empty string \`name\``);
+  if (schema === 'mcp' && typeof v.command !== 'string' && typeof v.url !== 'string') {
+    return at('an mcp server needs a `command` (local process) or a `url` (remote server)');
+  }
+  return [];
+}
+
+/** Problems of one artifact's bytes (empty: valid). */
+export function validateArtifact(path: string, bytes: Uint8Array, schema: Schema): Problem[] {
+  let text: string;
+  try {
+    text = dec.decode(bytes);
+  } catch {
+    return [{ path, line: 1, col: 1, message: 'is not valid UTF-8 text' }];
+  }
+  const fmt = formatOf(path);
+  if (fmt === 'yaml') return yamlProblems(path, text, schema, 0);
+  if (fmt === 'markdown' && (text.startsWith('---\n') || text.startsWith('---\r\n'))) {
+    const m = /\r?\n---[ \t]*(\r?\n|$)/.exec(text.slice(3));
+    if (!m) return [{ path, line: 1, col: 1, message: 'front matter opened with --- is never closed' }];
+    return yamlProblems(path, text.slice(text.indexOf('\n') + 1, 3 + m.index + 1), schema, 1);
+  }
+  return [];
+}

@@ -1,0 +1,50 @@
+/**
+ * Artifact paths: relative to `services/`, `/`-separated, no `..`, no backslash, no control
+ * characters (they would break the one-line-per-artifact manifest format).
+ * @module
+ */
+import { fail } from './errors.js';
+
+/** @returns a reason the path is unsafe, or null when it is a valid artifact path. */
+export function artifactPathProblem(p: string): string | null {
+  if (p.length === 0) return 'empty path';
+  if (p.includes('\\')) return 'contains a backslash';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(p)) return 'contains a control character';
+  if (p.startsWith('/')) return 'is absolute';
+  for (const seg of p.split('/')) {
+    if (seg === '' ) return 'has an empty segment';
+    if (seg === '.' || seg === '..') return `has a "${seg}" segment`;
+  }
+  return null;
+}
+
+/** @throws AgentsyncError PATH_UNSAFE */
+export function checkArtifactPath(p: string): string {
+  const why = artifactPathProblem(p);
+  if (why) fail('PATH_UNSAFE', `refusing artifact path ${JSON.stringify(p)}: it ${why}; rename the file under services/`, { path: p, reason: why });
+  return p;
+}
+
+/** Compare two strings by their UTF-8 bytes (C-locale order, as `sort` with LC_ALL=C). */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  // Fast path: both ASCII — JS code-unit order equals byte order.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x !== y) {
+      if (x < 0x80 && y < 0x80) return x - y;
+      return compareBytes(utf8.encode(a.slice(i)), utf8.encode(b.slice(i)));
+    }
+  }
+  return a.length - b.length;
+}
+
+const utf8 = new TextEncoder();
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

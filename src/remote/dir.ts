@@ -1,0 +1,76 @@
+/**
+ * The directory remote: a folder holding a remote store (the embedded default). Layout:
+ * `<dir>/AGENTSYNC_REMOTE` marker, `<dir>/store/` LevelDB. The LevelDB lock serialises
+ * processes; a busy remote is waited on with a bounded retry.
+ * @module
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../model/errors.js';
+import type { ObjectId } from '../model/hash.js';
+import { openDb, type Db } from '../store/db.js';
+import { RemoteStore } from '../store/remote-store.js';
+import { atomicWrite } from '../workspace/fsio.js';
+import type { CreateVersionRequest, Remote, StoredObject } from './types.js';
+
+export const MARKER = 'AGENTSYNC_REMOTE';
+const MARKER_TEXT = 'agentsync remote store, format 1\n';
+
+export class DirectoryRemote implements Remote {
+  private db: Db | undefined;
+  private store: RemoteStore | undefined;
+
+  constructor(readonly url: string, private readonly dir: string) {}
+
+  /** Open the store; `create` makes the folder a remote when it does not exist or is empty. */
+  private async open(create: boolean): Promise<RemoteStore> {
+    if (this.store) return this.store;
+    const marker = join(this.dir, MARKER);
+    if (!existsSync(marker)) {
+      const exists = existsSync(this.dir);
+      if (exists && readdirSync(this.dir).length > 0) {
+        fail('NOT_A_REMOTE', `${this.dir} is a non-empty folder that is not an agentsync remote; choose an empty or new folder`, { dir: this.dir });
+      }
+      if (!create) {
+        fail('REMOTE_UNREACHABLE', `no agentsync remote at ${this.dir} yet; \`agentsync push\` creates it`, { dir: this.dir });
+      }
+      mkdirSync(this.dir, { recursive: true });
+      atomicWrite(marker, MARKER_TEXT);
+    } else if (readFileSync(marker, 'utf8') !== MARKER_TEXT) {
+      fail('NOT_A_REMOTE', `${this.dir} has an unknown remote format; upgrade agentsync`, { dir: this.dir });
+    }
+    this.db = await openDb(join(this.dir, 'store'), { lockedCode: 'REMOTE_BUSY', what: 'the remote' });
+    this.store = new RemoteStore(this.db);
+    return this.store;
+  }
+
+  async head() {
+    if (!this.store && !existsSync(join(this.dir, MARKER)) && !existsSync(this.dir)) {
+      return { latestPublished: null, current: null, lastId: 0 };
+    }
+    return (await this.open(false)).head();
+  }
+  async versions(after = 0) { return (await this.open(false)).versions(after); }
+  async versionChanges(id: number) { return (await this.open(false)).versionChanges(id); }
+  async changesBetween(from: number | null, to: number) { return (await this.open(false)).changesBetween(from, to); }
+  async missing(ids: readonly ObjectId[]) { return (await this.open(true)).objects.missing(ids); }
+  async putObjects(objs: readonly StoredObject[]) { return (await this.open(true)).putObjects(objs); }
+  async getObjects(ids: readonly ObjectId[]): Promise<StoredObject[]> {
+    const s = await this.open(false);
+    const vals = await s.objects.getMany(ids);
+    return ids.map((id, i) => {
+      const bytes = vals[i];
+      if (!bytes) fail('OBJECT_MISSING', `the remote lacks object ${id.slice(0, 12)}; its store is damaged — run \`agentsync fsck\` on it`, { id });
+      return { id, bytes };
+    });
+  }
+  async createVersion(req: CreateVersionRequest) { return (await this.open(true)).createVersion(req); }
+  async deploy(id: number) { return (await this.open(false)).deploy(id); }
+  async rollback(id: number) { return (await this.open(false)).rollback(id); }
+  async close() {
+    const db = this.db;
+    this.db = undefined;
+    this.store = undefined;
+    if (db) await db.close();
+  }
+}

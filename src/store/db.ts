@@ -1,0 +1,71 @@
+/**
+ * Opening a LevelDB store with a bounded wait on its lock. LevelDB allows one open handle per
+ * database across processes; a second agentsync process retries for a while, then fails with
+ * one clear line instead of hanging or crashing.
+ * @module
+ */
+import { Level } from 'level';
+import { fail, type ErrorCode } from '../model/errors.js';
+
+export type Db = Level<string, Uint8Array>;
+
+export interface OpenOptions {
+  /** How long to wait for another process's lock, in ms (default AGENTSYNC_LOCK_TIMEOUT_MS or 10000). */
+  waitMs?: number;
+  /** Error code when the wait runs out. */
+  lockedCode?: ErrorCode;
+  /** What to tell the user is busy. */
+  what?: string;
+  createIfMissing?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function lockTimeout(): number {
+  const v = Number(process.env.AGENTSYNC_LOCK_TIMEOUT_MS);
+  return Number.isFinite(v) && v >= 0 ? v : 10000;
+}
+
+function isLocked(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string; message?: string } };
+  return err?.cause?.code === 'LEVEL_LOCKED' || /lock/i.test(err?.cause?.message ?? '');
+}
+
+/** Open (or create) the database at `dir`, waiting on its lock with backoff. */
+export async function openDb(dir: string, opts: OpenOptions = {}): Promise<Db> {
+  const deadline = Date.now() + (opts.waitMs ?? lockTimeout());
+  let delay = 10;
+  for (;;) {
+    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: opts.createIfMissing ?? true });
+    try {
+      await db.open();
+      return db;
+    } catch (e) {
+      if (!isLocked(e)) {
+        const cause = (e as { cause?: Error }).cause;
+        fail('STORE_CORRUPT', `cannot open the store at ${dir}: ${cause?.message ?? (e as Error).message}; run \`agentsync fsck\``, { dir });
+      }
+      if (Date.now() >= deadline) {
+        fail(opts.lockedCode ?? 'STORE_LOCKED', `${opts.what ?? 'the store'} at ${dir} is in use by another agentsync process; wait for it to finish and try again`, { dir });
+      }
+      await sleep(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+}
+
+export const enc = new TextEncoder();
+export const dec = new TextDecoder();
+
+export function jsonValue(v: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(v));
+}
+
+export function parseJson<T>(b: Uint8Array | undefined, what: string): T | undefined {
+  if (b === undefined) return undefined;
+  try {
+    return JSON.parse(dec.decode(b)) as T;
+  } catch {
+    return fail('STORE_CORRUPT', `${what} in the store is not valid JSON; run \`agentsync fsck\``);
+  }
+}

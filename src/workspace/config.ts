@@ -1,0 +1,114 @@
+/**
+ * The workspace: a folder with `agentsync.yaml` (remotes, kind overrides, size cap) and
+ * artifacts under `services/`. Found by walking up from the current directory, like git.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseDocument, type Document } from 'yaml';
+import { fail } from '../model/errors.js';
+import { resolveKinds, type Kind } from '../model/kinds.js';
+import { atomicWrite } from './fsio.js';
+
+export const CONFIG_FILE = 'agentsync.yaml';
+export const STORE_DIR = '.agentsync';
+export const SERVICES_DIR = 'services';
+export const DEFAULT_MAX_FILE_SIZE = 1024 * 1024;
+const REMOTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export interface RemoteConfig {
+  name: string;
+  url: string;
+}
+
+export interface Workspace {
+  root: string;
+  services: string;
+  storeDir: string;
+  configPath: string;
+  remotes: RemoteConfig[];
+  kinds: Kind[];
+  maxFileSize: number;
+}
+
+/** Walk up from `start` to the folder holding agentsync.yaml. @throws AgentsyncError NOT_A_WORKSPACE */
+export function findRoot(start: string): string {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    const up = dirname(dir);
+    if (up === dir) fail('NOT_A_WORKSPACE', `no ${CONFIG_FILE} in ${resolve(start)} or any parent folder; run \`agentsync init\` first`, { cwd: start });
+    dir = up;
+  }
+}
+
+export function readConfigDoc(path: string): Document {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    return fail('CONFIG_INVALID', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [0, 0];
+    fail('CONFIG_INVALID', `${path}:${line}:${col}: ${e.message.split('\n')[0]}; fix the YAML`, { line, col });
+  }
+  return doc;
+}
+
+export function parseConfig(root: string, doc: Document): Workspace {
+  const configPath = join(root, CONFIG_FILE);
+  const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('CONFIG_INVALID', `${configPath}: the top level must be a map`);
+  const remotes: RemoteConfig[] = [];
+  const r = raw.remotes ?? {};
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) fail('CONFIG_INVALID', `${configPath}: \`remotes\` must be a map of name to {url}`);
+  for (const [name, v] of Object.entries(r as Record<string, unknown>)) {
+    const url = typeof v === 'string' ? v : (v as { url?: unknown } | null)?.url;
+    if (!REMOTE_NAME.test(name) || typeof url !== 'string' || !url) fail('CONFIG_INVALID', `${configPath}: remote ${JSON.stringify(name)} needs a \`url\``);
+    remotes.push({ name, url });
+  }
+  const max = raw.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) fail('CONFIG_INVALID', `${configPath}: \`maxFileSize\` must be a positive number of bytes`);
+  return {
+    root, configPath, services: join(root, SERVICES_DIR), storeDir: join(root, STORE_DIR),
+    remotes, kinds: resolveKinds(raw.kinds), maxFileSize: max,
+  };
+}
+
+export function loadWorkspace(cwd: string): Workspace {
+  const root = findRoot(cwd);
+  return parseConfig(root, readConfigDoc(join(root, CONFIG_FILE)));
+}
+
+export function checkRemoteName(name: string): void {
+  if (!REMOTE_NAME.test(name)) fail('USAGE', `remote name ${JSON.stringify(name)} must start with a letter or digit and use only letters, digits, . _ -`);
+}
+
+/** Add or remove a remote, keeping the file's comments and layout. */
+export function editRemotes(ws: Workspace, edit: { add?: RemoteConfig; remove?: string }): void {
+  const doc = readConfigDoc(ws.configPath);
+  if (edit.add) {
+    checkRemoteName(edit.add.name);
+    if (ws.remotes.some((r) => r.name === edit.add!.name)) fail('REMOTE_EXISTS', `remote ${edit.add.name} already exists; \`agentsync remote remove ${edit.add.name}\` first`, { remote: edit.add.name });
+    if (!doc.has('remotes') || doc.get('remotes') === null) doc.set('remotes', doc.createNode({}));
+    doc.setIn(['remotes', edit.add.name], doc.createNode({ url: edit.add.url }));
+  }
+  if (edit.remove) {
+    if (!ws.remotes.some((r) => r.name === edit.remove)) fail('REMOTE_UNKNOWN', `no remote named ${edit.remove}; \`agentsync remote list\` shows them`, { remote: edit.remove });
+    doc.deleteIn(['remotes', edit.remove]);
+  }
+  atomicWrite(ws.configPath, doc.toString());
+}
+
+export const CONFIG_TEMPLATE = `# agentsync workspace configuration
+# Remotes: a folder path, file:// URL, or http(s)://host:port/<tenant>. "origin" is the default.
+remotes: {}
+# Kinds (defaults shown in SPEC.md) can be added or changed, e.g.:
+# kinds:
+#   prompts: { pattern: "prompts/**/*.md", schema: none }
+# Artifacts larger than this many bytes are refused.
+maxFileSize: ${DEFAULT_MAX_FILE_SIZE}
+`;
