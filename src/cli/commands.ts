@@ -34,7 +34,11 @@ function remoteOpt(o: Opts): string | undefined {
 }
 
 export async function withContext<T>(io: Io, o: Opts, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const ctx = await openContext({ cwd: cwdOf(io, o), remote: remoteOpt(o), ...(io.env.AGENTSYNC_TOKEN ? { token: io.env.AGENTSYNC_TOKEN } : {}) });
+  const ctx = await openContext({
+    cwd: cwdOf(io, o), remote: remoteOpt(o), env: io.env,
+    ...(io.env.AGENTSYNC_TOKEN ? { token: io.env.AGENTSYNC_TOKEN } : {}),
+    ...(io.stdoutTTY ? { progress: progressPrinter(io) } : {}),
+  });
   try {
     return await fn(ctx);
   } finally {
@@ -43,6 +47,17 @@ export async function withContext<T>(io: Io, o: Opts, fn: (ctx: Context) => Prom
 }
 
 const dec = new TextDecoder();
+
+/** A one-line progress meter on stderr, for terminals only. */
+function progressPrinter(io: Io): (done: number, total: number, what: string) => void {
+  let last = 0;
+  return (done, total, what) => {
+    const now = Date.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    io.stderr(`\r${what}: ${done}/${total}${done >= total ? '\n' : ''}`);
+  };
+}
 
 /** Text of one side of an entry (empty when absent). */
 async function textOf(ctx: Context, e: Entry, side: 'local' | 'remote' | 'base'): Promise<string> {

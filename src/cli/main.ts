@@ -8,10 +8,14 @@ import { cac } from 'cac';
 import { AgentsyncError, EXIT, isAgentsyncError } from '../model/errors.js';
 import * as c from './commands.js';
 import type { Io } from './io.js';
+import { registerServerCommands } from './server-commands.js';
+import { registerSyncCommands } from './sync-commands.js';
 
 export const VERSION = '0.1.0';
 
-type Handler = (...a: unknown[]) => Promise<number>;
+export type Handler = (...a: unknown[]) => Promise<number>;
+export type Act = (fn: Handler) => (...a: unknown[]) => void;
+export type Cli = ReturnType<typeof cac>;
 
 function build(io: Io, setResult: (p: Promise<number>) => void) {
   const cli = cac('agentsync');
@@ -55,6 +59,8 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
   cli.command('validate', 'Check that every artifact parses and meets its schema').action(act((o) => c.cmdValidate(io, o as c.Opts)));
   cli.command('undo', 'Restore the local files the last pull or merge replaced').action(act((o) => c.cmdUndo(io, o as c.Opts)));
   cli.command('fsck', 'Check the local store').action(act((o) => c.cmdFsck(io, o as c.Opts)));
+  registerServerCommands(cli, io, act);
+  registerSyncCommands(cli, io, act);
   cli.help();
   cli.version(VERSION);
   return cli;

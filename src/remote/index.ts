@@ -10,8 +10,10 @@ import { DirectoryRemote } from './dir.js';
 import type { Remote } from './types.js';
 
 export interface RemoteOptions {
-  /** Credentials lookup for HTTP remotes. */
+  /** Token from AGENTSYNC_TOKEN, overriding stored credentials (HTTP remotes). */
   token?: string;
+  /** The environment the command runs in (credentials location, timeouts). */
+  env?: Record<string, string | undefined>;
   /** Progress sink for long transfers (TTY only). */
   progress?: (done: number, total: number, what: string) => void;
 }
