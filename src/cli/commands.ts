@@ -13,7 +13,6 @@ import { pull } from '../engine/pull.js';
 import { push } from '../engine/push.js';
 import { computeStatus, scanLocal, type Entry } from '../engine/status.js';
 import { undo } from '../engine/undo.js';
-import { validateArtifact } from '../engine/validate.js';
 import { EXIT, fail } from '../model/errors.js';
 import { kindOf } from '../model/kinds.js';
 import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
@@ -21,7 +20,7 @@ import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
 import { author, colors, json, type Io } from './io.js';
-import { describe, diffText, entryLine, statText, statusText, versionLine, type DiffBlock } from './render.js';
+import { describe, entryLine, statusText, versionLine, type DiffBlock } from './render.js';
 
 export type Opts = Record<string, unknown> & { C?: string; json?: boolean; remote?: string | boolean };
 
@@ -87,11 +86,11 @@ export async function cmdInit(io: Io, o: Opts): Promise<number> {
   const cfg = join(root, CONFIG_FILE);
   const created: string[] = [];
   if (!existsSync(cfg)) { atomicWrite(cfg, CONFIG_TEMPLATE); created.push(CONFIG_FILE); }
-  let ws = parseConfig(root, readConfigDoc(cfg));
+  let ws = parseConfig(root, (await readConfigDoc(cfg)).toJS());
   if (typeof o.remote === 'string') {
     if (!ws.remotes.some((r) => r.name === 'origin')) {
-      editRemotes(ws, { add: { name: 'origin', url: o.remote } });
-      ws = loadWorkspace(root);
+      await editRemotes(ws, { add: { name: 'origin', url: o.remote } });
+      ws = await loadWorkspace(root);
     } else if (ws.remotes.find((r) => r.name === 'origin')!.url !== o.remote) {
       fail('REMOTE_EXISTS', 'remote origin already exists with another URL; `agentsync remote remove origin` first');
     }
@@ -133,7 +132,7 @@ function gitIgnore(root: string): string | null {
 
 export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number> {
   const [sub = 'list', name, url] = args;
-  const ws = loadWorkspace(cwdOf(io, o));
+  const ws = await loadWorkspace(cwdOf(io, o));
   if (sub === 'list') {
     if (o.json) json(io, ws.remotes);
     else for (const r of ws.remotes) io.stdout(`${r.name}\t${r.url}\n`);
@@ -141,13 +140,13 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
   }
   if (sub === 'add') {
     if (!name || !url) fail('USAGE', 'usage: agentsync remote add <name> <url>');
-    editRemotes(ws, { add: { name, url } });
+    await editRemotes(ws, { add: { name, url } });
     io.stdout(`Added remote ${name} → ${url}\n`);
     return EXIT.OK;
   }
   if (sub === 'remove' || sub === 'rm') {
     if (!name) fail('USAGE', 'usage: agentsync remote remove <name>');
-    editRemotes(ws, { remove: name });
+    await editRemotes(ws, { remove: name });
     const store = await LocalStore.open(ws.storeDir);
     try { await store.forgetRemote(name); } finally { await store.close(); }
     io.stdout(`Removed remote ${name}\n`);
@@ -187,6 +186,7 @@ export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
     const st = await computeStatus(ctx, sel);
     const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
     const c = colors(io);
+    const { diffText, statText } = await import('./diff-render.js');
     if (o.json) json(io, blocks.map((b) => ({ path: b.path, state: b.state, remote: b.remoteText, local: b.localText })));
     else if (o.stat) for (const b of blocks) io.stdout(statText(c, b));
     else for (const b of blocks) io.stdout(diffText(c, b));
@@ -212,6 +212,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
       if (r.pushed.length === 0) io.stdout('Nothing to push.\n');
       else {
         io.stdout(`Would push ${r.pushed.length} artifact${r.pushed.length === 1 ? '' : 's'} to ${r.remote} (dry run: nothing changed):\n`);
+        const { diffText } = await import('./diff-render.js');
         for (const b of await diffBlocks(ctx, r.pushed, null)) io.stdout(diffText(c, b));
       }
       return EXIT.OK;
@@ -239,6 +240,7 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
     }
     if (r.dryRun) {
       io.stdout(`Would pull ${r.pulled.length} artifact${r.pulled.length === 1 ? '' : 's'} from ${r.remote} v${r.version} (dry run: nothing changed):\n`);
+      const { diffText } = await import('./diff-render.js');
       for (const b of await diffBlocks(ctx, r.pulled, r.version)) io.stdout(diffText(c, b));
       return EXIT.OK;
     }
@@ -300,7 +302,7 @@ export async function cmdVerify(io: Io, hash: string, o: Opts): Promise<number> 
 }
 
 export async function cmdValidate(io: Io, o: Opts): Promise<number> {
-  const ws = loadWorkspace(cwdOf(io, o));
+  const ws = await loadWorkspace(cwdOf(io, o));
   const store = await LocalStore.open(ws.storeDir);
   let manifest;
   try {
@@ -308,6 +310,7 @@ export async function cmdValidate(io: Io, o: Opts): Promise<number> {
   } finally {
     await store.close();
   }
+  const { validateArtifact } = await import('../engine/validate.js');
   const problems = [];
   for (const p of manifest.keys()) {
     if (!statSync(join(ws.services, p)).isFile()) continue;

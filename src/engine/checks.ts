@@ -8,7 +8,7 @@ import { kindOf } from '../model/kinds.js';
 import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import type { Entry } from './status.js';
-import { validateArtifact, type Problem } from './validate.js';
+import type { Problem } from './validate.js';
 
 const MARKERS = /^<{7} [^\n]*\n[\s\S]*?^={7}\r?\n[\s\S]*?^>{7} /m;
 
@@ -16,7 +16,8 @@ export function hasConflictMarkers(text: string): boolean {
   return MARKERS.test(text);
 }
 
-export function checkPushable(ctx: Context, send: Entry[]): void {
+export async function checkPushable(ctx: Context, send: Entry[]): Promise<void> {
+  const { validateArtifact } = await import('./validate.js'); // loads the YAML parser only when needed
   const problems: Problem[] = [];
   const marked: string[] = [];
   for (const e of send) {

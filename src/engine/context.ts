@@ -7,7 +7,9 @@ import { fail } from '../model/errors.js';
 import { openRemote, type RemoteOptions } from '../remote/index.js';
 import type { Remote } from '../remote/types.js';
 import { LocalStore } from '../store/local.js';
-import { loadWorkspace, type RemoteConfig, type Workspace } from '../workspace/config.js';
+import { CONFIG_FILE, STORE_DIR, configStamp, findRoot, parseConfig, readConfigDoc, type RemoteConfig, type Workspace } from '../workspace/config.js';
+import { join } from 'node:path';
+import { dec, jsonValue } from '../store/db.js';
 
 export interface Context {
   ws: Workspace;
@@ -24,9 +26,17 @@ export interface ContextOptions extends RemoteOptions {
 }
 
 export async function openContext(opts: ContextOptions): Promise<Context> {
-  const ws = loadWorkspace(opts.cwd);
-  const remoteConfig = pickRemote(ws, opts.remote);
-  const store = await LocalStore.open(ws.storeDir);
+  const root = findRoot(opts.cwd);
+  const store = await LocalStore.open(join(root, STORE_DIR));
+  let ws: Workspace;
+  let remoteConfig: RemoteConfig | undefined;
+  try {
+    ws = await cachedWorkspace(root, store);
+    remoteConfig = pickRemote(ws, opts.remote);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   let remote: Remote | undefined;
   return {
     ws, store, remoteConfig,
@@ -58,4 +68,23 @@ export function pickRemote(ws: Workspace, name: string | undefined): RemoteConfi
 export function remoteName(ctx: Context): string {
   if (!ctx.remoteConfig) fail('REMOTE_UNKNOWN', 'this workspace has no remote; run `agentsync remote add origin <url>`');
   return ctx.remoteConfig.name;
+}
+
+/**
+ * The parsed agentsync.yaml, cached in the store under `config` keyed by the file's stat, so
+ * that everyday commands do not load the YAML parser.
+ */
+async function cachedWorkspace(root: string, store: LocalStore): Promise<Workspace> {
+  const stamp = configStamp(root);
+  const hit = await store.db.get('config');
+  if (hit) {
+    try {
+      const c = JSON.parse(dec.decode(hit)) as { stamp: string; value: unknown };
+      if (c.stamp === stamp) return parseConfig(root, c.value);
+    } catch { /* a damaged cache is rebuilt below */ }
+  }
+  const value = (await readConfigDoc(join(root, CONFIG_FILE))).toJS();
+  const ws = parseConfig(root, value);
+  await store.db.put('config', jsonValue({ stamp, value }));
+  return ws;
 }

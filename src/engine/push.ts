@@ -62,7 +62,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   let st = await computeStatus(ctx, o.selectors);
   let { send, converged } = plan(st.entries, !!o.force);
   const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, version: null, objectsSent: 0, retries: 0 };
-  if (send.length) checkPushable(ctx, send);
+  if (send.length) await checkPushable(ctx, send);
   if (o.dryRun) return result;
 
   // Upload what the remote lacks (object negotiation), reading each file once more and

@@ -5,7 +5,7 @@
  */
 import { kindOf } from '../model/kinds.js';
 import type { ObjectId } from '../model/hash.js';
-import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import { compileSelectors } from '../model/selectors.js';
 import { classify, type Side, type State } from '../model/state.js';
@@ -53,17 +53,20 @@ function kindFor(ws: Workspace, kinds: Map<string, string>, path: string): strin
 
 /** Compute the status of every (selected) artifact; `all` keeps clean entries too. */
 export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: { all?: boolean } = {}): Promise<Status> {
-  const { manifest: local, kinds } = await scanLocal(ctx);
+  const { manifest: local, snapshot: localSnap, kinds } = await scanLocal(ctx);
   const name = ctx.remoteConfig?.name ?? null;
-  const baseSnap = name ? await ctx.store.baseSnapshot(name) : snapshotHash(new Map());
+  const baseSnap = name ? await ctx.store.baseSnapshot(name) : EMPTY_SNAPSHOT;
   const tracking = name ? await ctx.store.tracking(name) : undefined;
-  const base = await ctx.store.manifest(baseSnap);
   // No published version (or never fetched) means no remote-side drift.
-  const remote = tracking?.latestSnapshot ? await ctx.store.manifest(tracking.latestSnapshot) : base;
-  const known = new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
+  const remoteSnap = tracking?.latestSnapshot ?? baseSnap;
+  // Equal snapshots have equal manifests: skip decoding the stored ones (the common, clean case).
+  const base = baseSnap === localSnap ? local : await ctx.store.manifest(baseSnap);
+  const remote = remoteSnap === baseSnap ? base : remoteSnap === localSnap ? local : await ctx.store.manifest(remoteSnap);
+  const allClean = localSnap === baseSnap && remoteSnap === baseSnap;
+  const known = allClean ? new Set(local.keys()) : new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
   const sel = compileSelectors(selectors, ctx.ws.kinds, known);
   const entries: Entry[] = [];
-  for (const path of known) {
+  for (const path of allClean && !opts.all ? [] : known) {
     const kind = kindFor(ctx.ws, kinds, path);
     if (!sel(path, kind ?? undefined)) continue;
     const l = local.get(path), b = base.get(path), r = remote.get(path);
@@ -73,7 +76,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
   }
   entries.sort((a, b) => compareUtf8(a.path, b.path));
   return {
-    remote: name, base: baseSnap, local: snapshotHash(local),
+    remote: name, base: baseSnap, local: localSnap,
     remoteSnapshot: tracking ? tracking.latestSnapshot : null, fetchedAt: tracking?.fetchedAt ?? null,
     latestPublished: tracking?.head.latestPublished ?? null,
     entries, artifacts: local.size, manifests: { local, base, remote }, kinds, tracking,

@@ -45,7 +45,8 @@ export function compileKind(spec: KindSpec): Kind {
   }
   const rest = segs.slice(rootSegs.length);
   const depth = rest.includes('**') ? Infinity : rest.length - 1;
-  return { ...spec, root: rootSegs.join('/'), depth, match: picomatch(spec.pattern, { dot: false }) };
+  const re = picomatch.makeRe(spec.pattern, { dot: false });
+  return { ...spec, root: rootSegs.join('/'), depth, match: (p: string) => re.test(p) };
 }
 
 /**

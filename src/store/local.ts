@@ -43,6 +43,8 @@ export interface StatEntry {
 export interface StatCache {
   /** When the cache was written (ms); entries with mtime at or after it are re-read (racy). */
   writtenAt: number;
+  /** Snapshot hash of exactly these entries ('' when unknown). */
+  snapshot: string;
   entries: Map<string, StatEntry>;
 }
 
@@ -116,23 +118,24 @@ export class LocalStore {
   async statCache(): Promise<StatCache> {
     const v = await this.db.get('stat');
     const entries = new Map<string, StatEntry>();
-    if (!v) return { writtenAt: 0, entries };
+    if (!v) return { writtenAt: 0, snapshot: '', entries };
     const lines = dec.decode(v).split('\n');
-    const writtenAt = Number(lines[0]);
+    const [w, snapshot = ''] = lines[0]!.split(' ');
+    const writtenAt = Number(w);
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       if (!line) continue;
       const t1 = line.indexOf('\t'), t2 = line.indexOf('\t', t1 + 1), t3 = line.indexOf('\t', t2 + 1), t4 = line.indexOf('\t', t3 + 1);
-      if (t4 < 0) return { writtenAt: 0, entries: new Map() }; // damaged cache: rebuild by re-reading
+      if (t4 < 0) return { writtenAt: 0, snapshot: '', entries: new Map() }; // damaged cache: rebuild by re-reading
       entries.set(line.slice(t4 + 1), {
         id: line.slice(0, t1), size: Number(line.slice(t1 + 1, t2)), mtimeMs: Number(line.slice(t2 + 1, t3)), ino: Number(line.slice(t3 + 1, t4)),
       });
     }
-    return { writtenAt: Number.isFinite(writtenAt) ? writtenAt : 0, entries };
+    return { writtenAt: Number.isFinite(writtenAt) ? writtenAt : 0, snapshot, entries };
   }
 
   async saveStatCache(c: StatCache): Promise<void> {
-    let s = `${c.writtenAt}\n`;
+    let s = `${c.writtenAt} ${c.snapshot}\n`;
     for (const [p, e] of c.entries) s += `${e.id}\t${e.size}\t${e.mtimeMs}\t${e.ino}\t${p}\n`;
     await this.db.put('stat', enc.encode(s));
   }

@@ -3,9 +3,9 @@
  * artifacts under `services/`. Found by walking up from the current directory, like git.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { fail } from '../model/errors.js';
 import { resolveKinds, type Kind } from '../model/kinds.js';
 import { atomicWrite } from './fsio.js';
@@ -42,7 +42,9 @@ export function findRoot(start: string): string {
   }
 }
 
-export function readConfigDoc(path: string): Document {
+/** Parse agentsync.yaml keeping comments (loads the YAML library on demand). */
+export async function readConfigDoc(path: string): Promise<Document> {
+  const { parseDocument } = await import('yaml');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -58,9 +60,9 @@ export function readConfigDoc(path: string): Document {
   return doc;
 }
 
-export function parseConfig(root: string, doc: Document): Workspace {
+export function parseConfig(root: string, value: unknown): Workspace {
   const configPath = join(root, CONFIG_FILE);
-  const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const raw = (value ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('CONFIG_INVALID', `${configPath}: the top level must be a map`);
   const remotes: RemoteConfig[] = [];
   const r = raw.remotes ?? {};
@@ -78,9 +80,15 @@ export function parseConfig(root: string, doc: Document): Workspace {
   };
 }
 
-export function loadWorkspace(cwd: string): Workspace {
+export async function loadWorkspace(cwd: string): Promise<Workspace> {
   const root = findRoot(cwd);
-  return parseConfig(root, readConfigDoc(join(root, CONFIG_FILE)));
+  return parseConfig(root, (await readConfigDoc(join(root, CONFIG_FILE))).toJS());
+}
+
+/** What the config cache keys on: the file's identity and stat. */
+export function configStamp(root: string): string {
+  const st = statSync(join(root, CONFIG_FILE), { throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
 }
 
 export function checkRemoteName(name: string): void {
@@ -88,8 +96,8 @@ export function checkRemoteName(name: string): void {
 }
 
 /** Add or remove a remote, keeping the file's comments and layout. */
-export function editRemotes(ws: Workspace, edit: { add?: RemoteConfig; remove?: string }): void {
-  const doc = readConfigDoc(ws.configPath);
+export async function editRemotes(ws: Workspace, edit: { add?: RemoteConfig; remove?: string }): Promise<void> {
+  const doc = await readConfigDoc(ws.configPath);
   if (edit.add) {
     checkRemoteName(edit.add.name);
     if (ws.remotes.some((r) => r.name === edit.add!.name)) fail('REMOTE_EXISTS', `remote ${edit.add.name} already exists; \`agentsync remote remove ${edit.add.name}\` first`, { remote: edit.add.name });

@@ -9,13 +9,15 @@ import { join, sep } from 'node:path';
 import { fail } from '../model/errors.js';
 import { blobId } from '../model/hash.js';
 import type { Kind } from '../model/kinds.js';
-import type { Manifest } from '../model/manifest.js';
+import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { checkArtifactPath } from '../model/paths.js';
 import type { StatCache, StatEntry } from '../store/local.js';
 import type { Workspace } from './config.js';
 
 export interface ScanResult {
   manifest: Manifest;
+  /** Snapshot hash of `manifest`. */
+  snapshot: SnapshotHash;
   /** path → kind name. */
   kinds: Map<string, string>;
   cache: StatCache;
@@ -51,7 +53,8 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     let kind: Kind | undefined;
     for (const k of ws.kinds) if (k.match(rel)) { kind = k; break; }
     if (!kind) return;
-    checkArtifactPath(rel);
+    const old = cache.entries.get(rel);
+    if (!old) checkArtifactPath(rel); // cached paths were checked when first seen
     if (isLink) {
       servicesReal ??= realpathSync(ws.services);
       let target: string;
@@ -59,10 +62,10 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
       if (!target.startsWith(servicesReal + sep)) fail('PATH_UNSAFE', `services/${rel} is a symlink to ${target}, outside services/; replace it with a regular file`, { path: rel });
     }
     let st: Stats;
-    try { st = statSync(abs); } catch { return; }
-    if (!st.isFile()) return;
+    const st0 = statSync(abs, { throwIfNoEntry: false });
+    if (!st0 || !st0.isFile()) return;
+    st = st0;
     if (st.size > ws.maxFileSize) fail('FILE_TOO_LARGE', `services/${rel} is ${st.size} bytes, over the ${ws.maxFileSize}-byte cap; shrink it or raise maxFileSize in agentsync.yaml`, { path: rel, size: st.size, max: ws.maxFileSize });
-    const old = cache.entries.get(rel);
     let id: string;
     if (old && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino && st.mtimeMs + RACY_MS < cache.writtenAt) {
       id = old.id;
@@ -76,13 +79,13 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     kinds.set(rel, kind.name);
   };
   const walk = (relDir: string, depth: number) => {
-    const absDir = relDir ? join(ws.services, relDir) : ws.services;
+    const absDir = relDir ? ws.services + sep + relDir.split('/').join(sep) : ws.services;
     for (const d of listDir(absDir)) {
       const rel = relDir ? `${relDir}/${d.name}` : d.name;
       if (d.isDirectory()) {
         if (depth > 0) walk(rel, depth - 1);
       } else if (d.isFile() || d.isSymbolicLink()) {
-        visitFile(rel, join(absDir, d.name), d.isSymbolicLink());
+        visitFile(rel, absDir + sep + d.name, d.isSymbolicLink());
       }
     }
   };
@@ -96,8 +99,10 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     if (!covered) { walk(root, depth); walked.push([root, depth]); }
   }
   if (entries.size !== cache.entries.size) dirty = true;
-  const now = Date.now();
-  return { manifest, kinds, cache: { writtenAt: dirty ? now : cache.writtenAt, entries }, cacheDirty: dirty, hashed };
+  if (!cache.snapshot) dirty = true;
+  // Same entries as the cache, in the same order: the cached snapshot hash still holds.
+  const snapshot = dirty ? snapshotHash(manifest) : cache.snapshot;
+  return { manifest, snapshot, kinds, cache: { writtenAt: dirty ? Date.now() : cache.writtenAt, snapshot, entries }, cacheDirty: dirty, hashed };
 }
 
 /** Read one artifact's bytes. */
