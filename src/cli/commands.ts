@@ -160,15 +160,20 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
 export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     if (o.fetch) await fetchRemote(ctx);
-    const st = await computeStatus(ctx, sel);
+    const st = await computeStatus(ctx, sel, { git: true });
     if (o.json) {
       json(io, {
         remote: st.remote, base: st.base, local: st.local, remoteSnapshot: st.remoteSnapshot, fetchedAt: st.fetchedAt,
         latestPublished: st.latestPublished,
-        entries: st.entries.map((e) => ({ path: e.path, kind: e.kind, local: e.local, remote: e.remote, state: e.state })),
+        entries: st.entries.map((e) => ({
+          path: e.path, kind: e.kind, local: e.local, remote: e.remote, state: e.state,
+          ...(e.formatOnly ? { formatOnly: true } : {}), ...(e.merging ? { merging: true } : {}),
+        })),
+        ...(st.gitDirty ? { gitDirty: st.gitDirty } : {}),
       });
     } else io.stdout(statusText(colors(io), st));
-    return o.check && st.entries.length ? EXIT.DRIFT : EXIT.OK;
+    const drift = st.entries.filter((e) => !(o.semantic && e.formatOnly));
+    return o.check && drift.length ? EXIT.DRIFT : EXIT.OK;
   });
 }
 
@@ -228,12 +233,14 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
 
 export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force });
+    const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
     const c = colors(io);
     if (o.json) {
-      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), converged: r.converged.map((e) => e.path) });
+      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null });
       return EXIT.OK;
     }
+    for (const e of r.merged) io.stdout(`  ${c.green('merged'.padEnd(10))}${'local and remote edits kept'.padEnd(34)}${e.path}\n`);
+    if (r.merged.length && !r.dryRun) io.stdout(`Merged ${r.merged.length} artifact${r.merged.length === 1 ? '' : 's'} cleanly; push to publish the merge.\n`);
     if (r.pulled.length === 0) {
       io.stdout(r.converged.length ? `Recorded ${r.converged.length} artifact(s) already identical to ${r.remote}.\n` : 'Nothing to pull: up to date.\n');
       return EXIT.OK;
@@ -246,6 +253,7 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
     }
     for (const e of r.pulled) io.stdout(entryLine(c, e) + '\n');
     io.stdout(`Pulled ${r.pulled.length} artifact${r.pulled.length === 1 ? '' : 's'} from ${r.remote} v${r.version}.${r.pulled.some((e) => e.state === 'conflict') ? ' Replaced local edits are kept: `agentsync undo` restores them.' : ''}\n`);
+    if (r.commit) io.stdout(`Committed to git as ${r.commit.slice(0, 10)}.\n`);
     return EXIT.OK;
   });
 }
@@ -345,5 +353,30 @@ export async function cmdFsck(io: Io, o: Opts): Promise<number> {
       io.stdout(r.problems.length ? `${r.problems.length} problem(s) in ${r.objects} objects (STORE_CORRUPT).\n` : `OK: ${r.objects} objects and ${r.refs} refs check out.\n`);
     }
     return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
+  });
+}
+
+// ---------------------------------------------------------------- merge, resolve
+
+export async function cmdMerge(io: Io, path: string, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const { startMerge } = await import('../engine/merge.js');
+    const r = await startMerge(ctx, path);
+    if (o.json) json(io, r);
+    else if (r.clean) io.stdout(`Merged ${r.path} cleanly: local and remote edits are both in the file; push to publish it.\n`);
+    else io.stdout(`Wrote ${r.conflicts} conflict block${r.conflicts === 1 ? '' : 's'} into services/${r.path}. Edit the file, then \`agentsync resolve ${r.path} --merged\` (or --ours / --theirs).\n`);
+    return r.clean ? EXIT.OK : EXIT.DRIFT;
+  });
+}
+
+export async function cmdResolve(io: Io, path: string, o: Opts): Promise<number> {
+  const how = (['ours', 'theirs', 'merged'] as const).filter((k) => o[k]);
+  if (how.length !== 1) fail('USAGE', 'choose exactly one of --ours, --theirs or --merged');
+  return withContext(io, o, async (ctx) => {
+    const { resolve: settle } = await import('../engine/merge.js');
+    const r = await settle(ctx, path, how[0]!);
+    if (o.json) json(io, r);
+    else io.stdout(`Resolved ${r.path} with ${r.how === 'ours' ? 'the local version' : r.how === 'theirs' ? 'the remote version' : 'your merged file'}.${r.how === 'theirs' ? '' : ' Push to publish it.'}\n`);
+    return EXIT.OK;
   });
 }

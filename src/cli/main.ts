@@ -30,6 +30,7 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
   cli.command('status [...selectors]', 'Three-way status against the last fetch (offline)')
     .option('--remote <name>', 'Remote to compare with (default origin)').option('--check', 'Exit 1 when anything drifted')
     .option('--fetch', 'Fetch first').option('--all', 'Everything (the default)')
+    .option('--semantic', 'With --check: ignore YAML drift that is format only (comments, quoting, order)')
     .action(act((sel, o) => c.cmdStatus(io, sel as string[], o as c.Opts)));
   cli.command('fetch', "Download the remote's versions and the objects it lacks").option('--remote <name>', 'Remote')
     .action(act((o) => c.cmdFetch(io, o as c.Opts)));
@@ -43,6 +44,7 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
   cli.command('pull [...selectors]', 'Write remote changes into services/')
     .option('--remote <name>', 'Remote').option('--all', 'Everything (the default)').option('--dry-run', 'Show what would be pulled; change nothing')
     .option('--force', 'Remote wins over conflicting local changes (undo restores them)')
+    .option('--commit', 'Commit the pulled files to git')
     .action(act((sel, o) => c.cmdPull(io, sel as string[], o as c.Opts)));
   cli.command('versions', "List the remote's versions").option('--remote <name>', 'Remote')
     .action(act((o) => c.cmdVersions(io, o as c.Opts)));
@@ -58,6 +60,11 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
     .action(act((h, o) => c.cmdVerify(io, String(h), o as c.Opts)));
   cli.command('validate', 'Check that every artifact parses and meets its schema').action(act((o) => c.cmdValidate(io, o as c.Opts)));
   cli.command('undo', 'Restore the local files the last pull or merge replaced').action(act((o) => c.cmdUndo(io, o as c.Opts)));
+  cli.command('merge <path>', 'Three-way merge one conflicting artifact; writes conflict markers when not clean').option('--remote <name>', 'Remote')
+    .action(act((p, o) => c.cmdMerge(io, String(p), o as c.Opts)));
+  cli.command('resolve <path>', 'Settle a merge: --ours, --theirs or --merged').option('--remote <name>', 'Remote')
+    .option('--ours', 'Keep the local version').option('--theirs', 'Take the remote version').option('--merged', 'Keep the edited working file')
+    .action(act((p, o) => c.cmdResolve(io, String(p), o as c.Opts)));
   cli.command('fsck', 'Check the local store').action(act((o) => c.cmdFsck(io, o as c.Opts)));
   registerServerCommands(cli, io, act);
   registerSyncCommands(cli, io, act);

@@ -27,7 +27,8 @@ export function stateColor(c: Colors, state: string): (s: string) => string {
 }
 
 export function entryLine(c: Colors, e: Entry): string {
-  return `  ${stateColor(c, e.state)(e.state.padEnd(10))}${describe(e).padEnd(34)}${e.path}`;
+  const notes = [e.formatOnly ? c.dim(' (format only)') : '', e.merging ? c.yellow(' (merging: resolve it)') : ''].join('');
+  return `  ${stateColor(c, e.state)(e.state.padEnd(10))}${describe(e).padEnd(34)}${e.path}${notes}`;
 }
 
 export function statusText(c: Colors, st: Status): string {
@@ -52,6 +53,10 @@ export function statusText(c: Colors, st: Status): string {
     if (counts.has('pull')) hints.push('`agentsync pull` takes remote changes');
     if (counts.has('conflict')) hints.push('`agentsync diff` shows conflicts');
     if (hints.length) out.push(c.dim(hints.join('; ') + '.'));
+  }
+  if (st.gitDirty?.length) {
+    out.push(c.yellow(`${st.gitDirty.length} drifted artifact${st.gitDirty.length === 1 ? ' has' : 's have'} uncommitted git changes (pull will not replace ${st.gitDirty.length === 1 ? 'it' : 'them'} without --force):`));
+    for (const p of st.gitDirty) out.push(`  ${p}`);
   }
   return out.join('\n') + '\n';
 }

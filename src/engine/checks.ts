@@ -10,14 +10,11 @@ import type { Context } from './context.js';
 import type { Entry } from './status.js';
 import type { Problem } from './validate.js';
 
-const MARKERS = /^<{7} [^\n]*\n[\s\S]*?^={7}\r?\n[\s\S]*?^>{7} /m;
-
-export function hasConflictMarkers(text: string): boolean {
-  return MARKERS.test(text);
-}
 
 export async function checkPushable(ctx: Context, send: Entry[]): Promise<void> {
-  const { validateArtifact } = await import('./validate.js'); // loads the YAML parser only when needed
+  // Loaded here, not at start-up: the YAML parser is only needed when something is pushed.
+  const { validateArtifact } = await import('./validate.js');
+  const { hasConflictMarkers } = await import('../merge/index.js');
   const problems: Problem[] = [];
   const marked: string[] = [];
   for (const e of send) {

@@ -6,7 +6,9 @@
  * 2. write each file atomically; 3. move the base.
  * @module
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { mergeable } from './merge-records.js';
 import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { commit } from '../store/objects.js';
@@ -20,9 +22,13 @@ import { computeStatus, type Entry } from './status.js';
 export interface PullOptions {
   selectors: readonly string[];
   dryRun?: boolean;
+  /** Remote wins on conflicts, and files with uncommitted git changes are replaced. */
   force?: boolean;
   /** Skip the implicit fetch (the caller just fetched). */
   noFetch?: boolean;
+  /** Commit the written files to git (message names the remote and version). */
+  commit?: boolean;
+  author?: string;
 }
 
 export interface PullResult {
@@ -30,17 +36,22 @@ export interface PullResult {
   dryRun: boolean;
   /** Entries whose remote content is (or would be) written locally. */
   pulled: Entry[];
+  /** Conflicts merged cleanly: local and remote edits both kept (they now show as `push`). */
+  merged: Entry[];
   converged: Entry[];
   version: number | null;
+  /** The git commit made with `commit`, if any. */
+  commit?: string | null;
 }
 
-export function planPull(entries: Entry[], force: boolean): { take: Entry[]; converged: Entry[] } {
-  const conflicts = entries.filter((e) => e.state === 'conflict');
+/** Which entries a pull writes; throws PULL_REFUSED for conflicts left after merging, unless force. */
+export function planPull(entries: Entry[], force: boolean, merged: ReadonlySet<string> = new Set()): { take: Entry[]; converged: Entry[] } {
+  const conflicts = entries.filter((e) => e.state === 'conflict' && !merged.has(e.path));
   if (conflicts.length && !force) {
     fail('PULL_REFUSED', `refusing to pull: ${conflicts.length} artifact(s) changed on both sides (${conflicts.slice(0, 3).map((e) => e.path).join(', ')}${conflicts.length > 3 ? ', …' : ''}); see \`agentsync diff\`, then push --force or pull --force`, { paths: conflicts.map((e) => ({ path: e.path, state: e.state })) });
   }
   return {
-    take: entries.filter((e) => e.state === 'pull' || (force && e.state === 'conflict')),
+    take: entries.filter((e) => e.state === 'pull' || (force && e.state === 'conflict' && !merged.has(e.path))),
     converged: entries.filter((e) => e.state === 'converged'),
   };
 }
@@ -49,17 +60,67 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   const name = remoteName(ctx);
   if (!o.noFetch) await fetchRemote(ctx);
   const st = await computeStatus(ctx, o.selectors);
-  const { take, converged } = planPull(st.entries, !!o.force);
-  const result: PullResult = { remote: name, dryRun: !!o.dryRun, pulled: take, converged, version: st.latestPublished };
-  if (o.dryRun || (take.length === 0 && converged.length === 0)) return result;
-  await writeArtifacts(ctx, take.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local })), 'pull');
+  // Without force, conflicts whose three-way merge is clean are merged, keeping both sides' edits.
+  const merges = new Map<string, { e: Entry; text: string }>();
+  if (!o.force) {
+    const candidates = st.entries.filter(mergeable);
+    if (candidates.length) {
+      const { previewMerge } = await import('./merge.js');
+      for (const e of candidates) {
+        const r = await previewMerge(ctx, e);
+        if (r.clean) merges.set(e.path, { e, text: r.text });
+      }
+    }
+  }
+  const { take, converged } = planPull(st.entries, !!o.force, new Set(merges.keys()));
+  const merged = [...merges.values()].map((m) => m.e);
+  const result: PullResult = { remote: name, dryRun: !!o.dryRun, pulled: take, merged, converged, version: st.latestPublished };
+  if (take.length === 0 && merged.length === 0 && converged.length === 0) return result;
+  // git awareness: never replace a file whose uncommitted git changes would be lost, unless forced.
+  const gitRoot = await gitRootOf(ctx);
+  if (gitRoot && !o.force) {
+    const replaced = take.filter((e) => e.ids.local !== null);
+    if (replaced.length) {
+      const { gitDirty } = await import('../workspace/git.js');
+      const dirty = await gitDirty(gitRoot, replaced.map((e) => absPath(ctx, e.path)));
+      const paths = replaced.filter((e) => dirty.has(absPath(ctx, e.path))).map((e) => e.path);
+      if (paths.length) {
+        fail('GIT_DIRTY', `refusing to replace ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', …' : ''}: uncommitted git changes would be lost; commit or stash them, or pull --force`, { paths });
+      }
+    }
+  }
+  if (o.dryRun) return result;
+  const texts = merged.length ? await ctx.store.objects.put([...merges.values()].map((m) => new TextEncoder().encode(m.text))) : [];
+  await writeArtifacts(ctx, [
+    ...take.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local })),
+    ...merged.map((e, i) => ({ path: e.path, id: texts[i]!, prev: e.ids.local })),
+  ], 'pull');
   const base = new Map(st.manifests.base);
-  for (const e of [...take, ...converged]) {
+  for (const e of [...take, ...merged, ...converged]) {
     if (e.ids.remote === null) base.delete(e.path);
     else base.set(e.path, e.ids.remote);
   }
   await commit(ctx.store.db, ctx.store.baseOps(name, base).ops);
+  if (o.commit && gitRoot && take.length + merged.length) {
+    const { gitCommit } = await import('../workspace/git.js');
+    result.commit = await gitCommit(gitRoot, [...take, ...merged].map((e) => absPath(ctx, e.path)), `agentsync: pull from ${name} v${st.latestPublished}`, o.author ?? 'agentsync');
+  }
   return result;
+}
+
+function absPath(ctx: Context, path: string): string {
+  return join(ctx.ws.services, ...path.split('/'));
+}
+
+/** The enclosing git work tree, if any (walks up for `.git`). */
+export async function gitRootOf(ctx: Context): Promise<string | null> {
+  let dir = ctx.ws.root;
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
 }
 
 export interface Write {

@@ -3,14 +3,16 @@
  * synced with this remote) and remote (latest published in the last fetch). Offline.
  * @module
  */
-import { kindOf } from '../model/kinds.js';
+import { formatOf, kindOf } from '../model/kinds.js';
+import { join } from 'node:path';
+import { mergesInProgress } from './merge-records.js';
 import type { ObjectId } from '../model/hash.js';
 import { EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import { compileSelectors } from '../model/selectors.js';
 import { classify, type Side, type State } from '../model/state.js';
 import type { Tracking } from '../store/local.js';
-import { scan } from '../workspace/scan.js';
+import { readArtifact, scan } from '../workspace/scan.js';
 import type { Workspace } from '../workspace/config.js';
 import type { Context } from './context.js';
 
@@ -21,6 +23,10 @@ export interface Entry {
   remote: Side;
   state: State;
   ids: { local: ObjectId | null; base: ObjectId | null; remote: ObjectId | null };
+  /** YAML whose bytes differ between local and remote but whose parsed value does not. */
+  formatOnly?: boolean;
+  /** A merge started with `agentsync merge` awaits `agentsync resolve`. */
+  merging?: boolean;
 }
 
 export interface Status {
@@ -37,6 +43,15 @@ export interface Status {
   manifests: { local: Manifest; base: Manifest; remote: Manifest };
   kinds: Map<string, string>;
   tracking: Tracking | undefined;
+  /** With `git`: drifted artifacts whose working file has uncommitted git changes. */
+  gitDirty?: string[];
+}
+
+export interface StatusOptions {
+  /** Keep clean entries too. */
+  all?: boolean;
+  /** Find drifted artifacts with uncommitted git changes (reads git). */
+  git?: boolean;
 }
 
 /** Scan the workspace and refresh the stat cache. */
@@ -52,7 +67,7 @@ function kindFor(ws: Workspace, kinds: Map<string, string>, path: string): strin
 }
 
 /** Compute the status of every (selected) artifact; `all` keeps clean entries too. */
-export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: { all?: boolean } = {}): Promise<Status> {
+export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: StatusOptions = {}): Promise<Status> {
   const { manifest: local, snapshot: localSnap, kinds } = await scanLocal(ctx);
   const name = ctx.remoteConfig?.name ?? null;
   const baseSnap = name ? await ctx.store.baseSnapshot(name) : EMPTY_SNAPSHOT;
@@ -62,7 +77,8 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
   // Equal snapshots have equal manifests: skip decoding the stored ones (the common, clean case).
   const base = baseSnap === localSnap ? local : await ctx.store.manifest(baseSnap);
   const remote = remoteSnap === baseSnap ? base : remoteSnap === localSnap ? local : await ctx.store.manifest(remoteSnap);
-  const allClean = localSnap === baseSnap && remoteSnap === baseSnap;
+  const merging = name ? await mergesInProgress(ctx, name) : new Set<string>();
+  const allClean = localSnap === baseSnap && remoteSnap === baseSnap && merging.size === 0;
   const known = allClean ? new Set(local.keys()) : new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
   const sel = compileSelectors(selectors, ctx.ws.kinds, known);
   const entries: Entry[] = [];
@@ -71,14 +87,47 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     if (!sel(path, kind ?? undefined)) continue;
     const l = local.get(path), b = base.get(path), r = remote.get(path);
     const c = classify(l, b, r);
+    const inMerge = merging.has(path);
+    if (inMerge) c.state = 'conflict'; // until `agentsync resolve`
     if (c.state === 'clean' && !opts.all) continue;
-    entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null } });
+    entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null }, ...(inMerge ? { merging: true } : {}) });
   }
   entries.sort((a, b) => compareUtf8(a.path, b.path));
+  await markFormatOnly(ctx, entries);
+  const gitDirty = opts.git && entries.length ? await dirtyInGit(ctx, entries) : undefined;
   return {
     remote: name, base: baseSnap, local: localSnap,
     remoteSnapshot: tracking ? tracking.latestSnapshot : null, fetchedAt: tracking?.fetchedAt ?? null,
     latestPublished: tracking?.head.latestPublished ?? null,
     entries, artifacts: local.size, manifests: { local, base, remote }, kinds, tracking,
+    ...(gitDirty ? { gitDirty } : {}),
   };
+}
+
+const dec = new TextDecoder();
+
+/** Flag YAML entries whose local and remote bytes differ only in format (comments, quoting, order). */
+async function markFormatOnly(ctx: Context, entries: Entry[]): Promise<void> {
+  const cands = entries.filter((e) => e.state !== 'clean' && !e.merging && e.ids.local !== null && e.ids.remote !== null && e.ids.local !== e.ids.remote && formatOf(e.path) === 'yaml');
+  if (cands.length === 0) return;
+  const { yamlSemanticallyEqual } = await import('../merge/yaml.js');
+  for (const e of cands) {
+    const remote = await ctx.store.objects.get(e.ids.remote!);
+    if (!remote) continue;
+    if (yamlSemanticallyEqual(dec.decode(readArtifact(ctx.ws, e.path)), dec.decode(remote))) e.formatOnly = true;
+  }
+}
+
+/** Most drifted files git is asked about (per-file status; a whole-tree status is too slow). */
+const GIT_CHECK_MAX = 500;
+
+async function dirtyInGit(ctx: Context, entries: Entry[]): Promise<string[] | undefined> {
+  const { gitRootOf } = await import('./pull.js');
+  const root = await gitRootOf(ctx);
+  if (!root) return undefined;
+  const local = entries.filter((e) => e.ids.local !== null).slice(0, GIT_CHECK_MAX);
+  const { gitDirty } = await import('../workspace/git.js');
+  const abs = (p: string) => join(ctx.ws.services, ...p.split('/'));
+  const dirty = await gitDirty(root, local.map((e) => abs(e.path)));
+  return local.filter((e) => dirty.has(abs(e.path))).map((e) => e.path);
 }

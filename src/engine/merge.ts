@@ -1,0 +1,97 @@
+/**
+ * Three-way merges of one artifact: preview (is it clean?), apply a clean merge, and the
+ * explicit conflict workflow — `merge <path>` writes git-style markers and records the merge
+ * under `merge!<path>`; `status` reports the artifact as `conflict` until `resolve <path>
+ * --ours|--theirs|--merged` settles it and moves the base to the remote side.
+ * @module
+ */
+import { fail } from '../model/errors.js';
+import type { ObjectId } from '../model/hash.js';
+import { hasConflictMarkers, mergeArtifact, type MergeResult } from '../merge/index.js';
+import { dec, jsonValue } from '../store/db.js';
+import { MERGE_KEY as KEY, mergeRecord, mergeable, type MergeRecord } from './merge-records.js';
+
+export { mergeRecord, mergesInProgress, mergeable, type MergeRecord } from './merge-records.js';
+import { commit, type BatchOp } from '../store/objects.js';
+import { readArtifact } from '../workspace/scan.js';
+import { remoteName, type Context } from './context.js';
+import { writeArtifacts } from './pull.js';
+import { computeStatus, type Entry } from './status.js';
+
+
+async function text(ctx: Context, id: ObjectId | null): Promise<string> {
+  return id === null ? '' : dec.decode(await ctx.store.objects.need(id, 'merge input'));
+}
+
+
+/** The three-way merge of an entry's base, local (ours) and remote (theirs) contents. */
+export async function previewMerge(ctx: Context, e: Entry): Promise<MergeResult> {
+  if (!mergeable(e)) fail('NOT_IN_CONFLICT', `${e.path} is ${e.state === 'conflict' ? 'deleted on one side' : e.state}; only an artifact changed on both sides can be merged`, { path: e.path, state: e.state });
+  const local = dec.decode(readArtifact(ctx.ws, e.path));
+  return mergeArtifact(e.path, await text(ctx, e.ids.base), local, await text(ctx, e.ids.remote));
+}
+
+/** Ops that move the base of one path to `id`. */
+async function baseMoveOps(ctx: Context, name: string, moves: { path: string; id: ObjectId | null }[]): Promise<BatchOp[]> {
+  const base = await ctx.store.manifest(await ctx.store.baseSnapshot(name));
+  for (const m of moves) {
+    if (m.id === null) base.delete(m.path);
+    else base.set(m.path, m.id);
+  }
+  return ctx.store.baseOps(name, base).ops;
+}
+
+/** Write merged text into the working file (journaled for undo) and move the base to the remote side. */
+export async function applyMerge(ctx: Context, e: Entry, merged: string): Promise<void> {
+  const name = remoteName(ctx);
+  const [id] = await ctx.store.objects.put([new TextEncoder().encode(merged)]);
+  await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge');
+  await commit(ctx.store.db, await baseMoveOps(ctx, name, [{ path: e.path, id: e.ids.remote }]));
+}
+
+export interface StartMergeResult {
+  path: string;
+  clean: boolean;
+  conflicts: number;
+}
+
+/** `agentsync merge <path>`: apply a clean merge, or write conflict markers and record the merge. */
+export async function startMerge(ctx: Context, path: string): Promise<StartMergeResult> {
+  const name = remoteName(ctx);
+  const p = path.replace(/^services\//, '');
+  if (await mergeRecord(ctx, p)) fail('CONFLICT', `${p} is already being merged; edit it, then \`agentsync resolve ${p} --merged\` (or --ours/--theirs)`, { path: p });
+  const st = await computeStatus(ctx, [p]);
+  const e = st.entries.find((x) => x.path === p);
+  if (!e || e.state !== 'conflict') fail('NOT_IN_CONFLICT', `${p} is ${e?.state ?? 'clean'}, not in conflict; nothing to merge`, { path: p, state: e?.state ?? 'clean' });
+  if (!mergeable(e)) fail('NOT_IN_CONFLICT', `${p} is ${e.local} locally and ${e.remote} remotely; choose a side with \`agentsync pull --force ${p}\` or \`agentsync push --force ${p}\``, { path: p, state: e.state });
+  const r = await previewMerge(ctx, e);
+  if (r.clean) {
+    await applyMerge(ctx, e, r.text);
+    return { path: p, clean: true, conflicts: 0 };
+  }
+  const [id] = await ctx.store.objects.put([new TextEncoder().encode(r.text)]);
+  await writeArtifacts(ctx, [{ path: p, id: id!, prev: e.ids.local }], 'merge');
+  const rec: MergeRecord = { remote: name, path: p, base: e.ids.base, local: e.ids.local, remoteId: e.ids.remote };
+  await commit(ctx.store.db, [{ type: 'put', key: KEY + p, value: jsonValue(rec) }]);
+  return { path: p, clean: false, conflicts: r.conflicts };
+}
+
+export type Resolution = 'ours' | 'theirs' | 'merged';
+
+/** `agentsync resolve <path> --ours|--theirs|--merged`. */
+export async function resolve(ctx: Context, path: string, how: Resolution): Promise<{ path: string; how: Resolution }> {
+  const p = path.replace(/^services\//, '');
+  const rec = await mergeRecord(ctx, p);
+  if (!rec) fail('NOT_IN_CONFLICT', `no merge in progress for ${p}; \`agentsync merge ${p}\` starts one`, { path: p });
+  if (how === 'merged') {
+    const now = dec.decode(readArtifact(ctx.ws, p));
+    if (hasConflictMarkers(now)) fail('CONFLICT_MARKERS', `services/${p} still has conflict markers; edit them out, then resolve again`, { path: p });
+  } else {
+    const { manifest } = await import('./status.js').then((m) => m.scanLocal(ctx));
+    await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`);
+  }
+  const ops = await baseMoveOps(ctx, rec.remote, [{ path: p, id: rec.remoteId }]);
+  ops.push({ type: 'del', key: KEY + p });
+  await commit(ctx.store.db, ops);
+  return { path: p, how };
+}
