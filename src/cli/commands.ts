@@ -6,13 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
-import { fetchRemote } from '../engine/fetch.js';
-import { fsck } from '../engine/fsck.js';
-import { deploy, listVersions, localHash, log, rollback, verify } from '../engine/history.js';
-import { pull } from '../engine/pull.js';
-import { push } from '../engine/push.js';
 import { computeStatus, scanLocal, type Entry } from '../engine/status.js';
-import { undo } from '../engine/undo.js';
 import { EXIT, fail } from '../model/errors.js';
 import { kindOf } from '../model/kinds.js';
 import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
@@ -159,7 +153,7 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
 
 export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    if (o.fetch) await fetchRemote(ctx);
+    if (o.fetch) await (await import('../engine/fetch.js')).fetchRemote(ctx);
     const st = await computeStatus(ctx, sel, { git: true });
     if (o.json) {
       json(io, {
@@ -179,7 +173,7 @@ export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number>
 
 export async function cmdFetch(io: Io, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const f = await fetchRemote(ctx);
+    const f = await (await import('../engine/fetch.js')).fetchRemote(ctx);
     if (o.json) json(io, { remote: f.remote, url: f.url, latestPublished: f.latestPublished, current: f.current, snapshot: f.snapshot, newVersions: f.newVersions, objectsFetched: f.objectsFetched });
     else io.stdout(`Fetched ${f.remote}: ${f.latestPublished ? `latest published v${f.latestPublished}` : 'no published version yet'}, ${f.newVersions} new version${f.newVersions === 1 ? '' : 's'}, ${f.objectsFetched} object${f.objectsFetched === 1 ? '' : 's'}.\n`);
     return EXIT.OK;
@@ -204,6 +198,7 @@ export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
 
 export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
+    const { push } = await import('../engine/push.js');
     const r = await push(ctx, {
       selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: author(io),
       ...(typeof o.m === 'string' ? { message: o.m } : typeof o.message === 'string' ? { message: o.message } : {}),
@@ -233,6 +228,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
 
 export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
+    const { pull } = await import('../engine/pull.js');
     const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
     const c = colors(io);
     if (o.json) {
@@ -262,7 +258,7 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
 
 export async function cmdVersions(io: Io, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await listVersions(ctx);
+    const r = await (await import('../engine/history.js')).listVersions(ctx);
     if (o.json) json(io, { remote: r.remote, latestPublished: r.head.latestPublished, current: r.head.current, versions: r.versions });
     else if (r.versions.length === 0) io.stdout(`${r.remote} has no versions yet.\n`);
     else { const c = colors(io); for (const v of [...r.versions].reverse()) io.stdout(versionLine(c, v, r.head) + '\n'); }
@@ -272,6 +268,7 @@ export async function cmdVersions(io: Io, o: Opts): Promise<number> {
 
 export async function cmdMove(io: Io, which: 'deploy' | 'rollback', v: string, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
+    const { deploy, rollback } = await import('../engine/history.js');
     const r = which === 'deploy' ? await deploy(ctx, v) : await rollback(ctx, v);
     if (o.json) json(io, r);
     else io.stdout(which === 'deploy' ? `Deployed v${r.version.id}: it is published and current.\n` : `Rolled back: v${r.version.id} is current; latest published stays v${r.head.latestPublished}.\n`);
@@ -281,7 +278,7 @@ export async function cmdMove(io: Io, which: 'deploy' | 'rollback', v: string, o
 
 export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await log(ctx, path);
+    const r = await (await import('../engine/history.js')).log(ctx, path);
     if (o.json) json(io, r.entries);
     else { const c = colors(io); for (const v of r.entries) io.stdout(versionLine(c, v, r.head) + (v.change ? `  [${v.change}]` : '') + '\n'); }
     return EXIT.OK;
@@ -292,7 +289,7 @@ export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise
 
 export async function cmdHash(io: Io, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const h = await localHash(ctx);
+    const h = await (await import('../engine/history.js')).localHash(ctx);
     if (o.json) json(io, h);
     else io.stdout(h.snapshot + '\n');
     return EXIT.OK;
@@ -301,6 +298,7 @@ export async function cmdHash(io: Io, o: Opts): Promise<number> {
 
 export async function cmdVerify(io: Io, hash: string, o: Opts): Promise<number> {
   return withContext(io, { ...o, remote: typeof o.remote === 'string' ? o.remote : undefined }, async (ctx) => {
+    const { verify } = await import('../engine/history.js');
     const r = await verify(ctx, hash, o.remote !== undefined && o.remote !== false);
     if (o.json) json(io, r);
     else if (r.ok) io.stdout(`OK: the ${r.source} snapshot is ${r.actual}\n`);
@@ -334,7 +332,7 @@ export async function cmdValidate(io: Io, o: Opts): Promise<number> {
 
 export async function cmdUndo(io: Io, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await undo(ctx);
+    const r = await (await import('../engine/undo.js')).undo(ctx);
     if (o.json) json(io, r);
     else {
       io.stdout(`Restored ${r.restored.length} file${r.restored.length === 1 ? '' : 's'} replaced by ${r.op} at ${r.at}:\n`);
@@ -346,7 +344,7 @@ export async function cmdUndo(io: Io, o: Opts): Promise<number> {
 
 export async function cmdFsck(io: Io, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await fsck(ctx);
+    const r = await (await import('../engine/fsck.js')).fsck(ctx);
     if (o.json) json(io, r);
     else {
       for (const p of r.problems) io.stderr(`${p.what}: ${p.message}\n`);

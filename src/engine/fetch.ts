@@ -4,10 +4,10 @@
  * Objects are stored (durably) before the fetch record that points at them.
  * @module
  */
-import { fail } from '../model/errors.js';
+import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { applyChanges, encodeManifest, snapshotHashOf, type Manifest, type SnapshotHash } from '../model/manifest.js';
-import type { Version } from '../model/version.js';
+import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import type { Tracking } from '../store/local.js';
 import type { Remote } from '../remote/types.js';
@@ -39,11 +39,33 @@ export async function fetchObjects(ctx: Context, remote: Remote, ids: Iterable<O
   return missing.length;
 }
 
-export async function fetchRemote(ctx: Context): Promise<FetchResult> {
+export interface FetchOptions {
+  /** Compute the fetch record but do not store it (dry runs move no ref). */
+  dryRun?: boolean;
+  /**
+   * A directory remote that does not exist yet counts as empty when no version was ever fetched
+   * from it (nobody pushed yet); one that vanished after versions were seen is unreachable.
+   * Default true.
+   */
+  allowNew?: boolean;
+}
+
+/** The remote's head; a not-yet-created remote is empty when nothing was fetched from it before. */
+export async function remoteHead(ctx: Context, prev: Tracking | undefined, allowNew = true): Promise<Head> {
+  try {
+    return await ctx.remote().head();
+  } catch (e) {
+    const fresh = !prev || prev.head.lastId === 0;
+    if (!(allowNew && fresh && isAgentsyncError(e) && e.code === 'REMOTE_UNREACHABLE' && e.data.missing)) throw e;
+    return { ...EMPTY_HEAD };
+  }
+}
+
+export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<FetchResult> {
   const name = remoteName(ctx);
   const remote = ctx.remote();
   const prev = await ctx.store.tracking(name);
-  const head = await remote.head();
+  const head = await remoteHead(ctx, prev, o.allowNew ?? true);
   const versions: Version[] = head.lastId === 0 ? [] : await remote.versions(0);
   const newVersions = versions.filter((v) => v.id > (prev?.head.lastId ?? 0)).length;
   let latestSnapshot: SnapshotHash | null = null;
@@ -68,6 +90,6 @@ export async function fetchRemote(ctx: Context): Promise<FetchResult> {
   const tracking: Tracking = {
     url: ctx.remoteConfig!.url, fetchedAt: new Date().toISOString(), head, versions, latestSnapshot,
   };
-  await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
+  if (!o.dryRun) await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
   return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: latestSnapshot, newVersions, objectsFetched, tracking };
 }

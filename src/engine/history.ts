@@ -6,7 +6,7 @@ import { fail } from '../model/errors.js';
 import { isSnapshotHash, snapshotHash, type SnapshotHash } from '../model/manifest.js';
 import type { Head, Version } from '../model/version.js';
 import { remoteName, type Context } from './context.js';
-import { fetchRemote } from './fetch.js';
+import { fetchRemote, remoteHead } from './fetch.js';
 import { scanLocal } from './status.js';
 
 export interface VersionsResult {
@@ -80,9 +80,8 @@ export async function verify(ctx: Context, expected: string, remote: boolean): P
   if (!isSnapshotHash(expected)) fail('HASH_INVALID', `${JSON.stringify(expected)} is not a snapshot hash; it looks like sha256:<64 hex digits> (see \`agentsync hash\`)`);
   let actual: SnapshotHash | null;
   if (remote) {
-    remoteName(ctx);
     const r = ctx.remote();
-    const head = await r.head();
+    const head = await remoteHead(ctx, await ctx.store.tracking(remoteName(ctx)));
     if (head.latestPublished === null) actual = null;
     else actual = (await r.versions(head.latestPublished - 1)).find((v) => v.id === head.latestPublished)?.snapshot ?? null;
   } else {

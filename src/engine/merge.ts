@@ -45,7 +45,7 @@ async function baseMoveOps(ctx: Context, name: string, moves: { path: string; id
 export async function applyMerge(ctx: Context, e: Entry, merged: string): Promise<void> {
   const name = remoteName(ctx);
   const [id] = await ctx.store.objects.put([new TextEncoder().encode(merged)]);
-  await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge');
+  await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge', { remote: name, ids: new Map([[e.path, e.ids.base]]) });
   await commit(ctx.store.db, await baseMoveOps(ctx, name, [{ path: e.path, id: e.ids.remote }]));
 }
 
@@ -88,7 +88,8 @@ export async function resolve(ctx: Context, path: string, how: Resolution): Prom
     if (hasConflictMarkers(now)) fail('CONFLICT_MARKERS', `services/${p} still has conflict markers; edit them out, then resolve again`, { path: p });
   } else {
     const { manifest } = await import('./status.js').then((m) => m.scanLocal(ctx));
-    await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`);
+    const base = await ctx.store.manifest(await ctx.store.baseSnapshot(rec.remote));
+    await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]) });
   }
   const ops = await baseMoveOps(ctx, rec.remote, [{ path: p, id: rec.remoteId }]);
   ops.push({ type: 'del', key: KEY + p });

@@ -58,8 +58,8 @@ export function planPull(entries: Entry[], force: boolean, merged: ReadonlySet<s
 
 export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   const name = remoteName(ctx);
-  if (!o.noFetch) await fetchRemote(ctx);
-  const st = await computeStatus(ctx, o.selectors);
+  const fetched = o.noFetch ? undefined : await fetchRemote(ctx, { dryRun: !!o.dryRun });
+  const st = await computeStatus(ctx, o.selectors, fetched ? { tracking: fetched.tracking } : {});
   // Without force, conflicts whose three-way merge is clean are merged, keeping both sides' edits.
   const merges = new Map<string, { e: Entry; text: string }>();
   if (!o.force) {
@@ -94,7 +94,7 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   await writeArtifacts(ctx, [
     ...take.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local })),
     ...merged.map((e, i) => ({ path: e.path, id: texts[i]!, prev: e.ids.local })),
-  ], 'pull');
+  ], o.force ? 'pull --force' : 'pull', { remote: name, ids: new Map([...take, ...merged].map((e) => [e.path, e.ids.base])) });
   const base = new Map(st.manifests.base);
   for (const e of [...take, ...merged, ...converged]) {
     if (e.ids.remote === null) base.delete(e.path);
@@ -131,11 +131,19 @@ export interface Write {
   prev: ObjectId | null;
 }
 
+/** The base a write operation is about to move, so that `undo` can move it back. */
+export interface BaseBefore {
+  remote: string;
+  /** path → base blob before the operation (null: absent). */
+  ids: Map<string, ObjectId | null>;
+}
+
 /**
- * Replace working files, journaling what they held first so `undo` can restore it.
- * The previous bytes are stored in the object store before any file is touched.
+ * Replace working files, journaling what they held (and, with `bases`, where the base stood)
+ * first so `undo` can restore both. The previous bytes are stored in the object store before
+ * any file is touched. Writes whose content is already in place are journaled but skipped.
  */
-export async function writeArtifacts(ctx: Context, writes: Write[], op: string): Promise<void> {
+export async function writeArtifacts(ctx: Context, writes: Write[], op: string, bases?: BaseBefore): Promise<void> {
   if (writes.length === 0) return;
   const keep: Uint8Array[] = [];
   const entries: UndoEntry[] = [];
@@ -146,11 +154,12 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string):
       prev = blobId(bytes); // what is on disk now, even if it changed since the scan
       keep.push(bytes);
     }
-    entries.push({ path: w.path, id: prev });
+    entries.push({ path: w.path, id: prev, ...(bases ? { base: bases.ids.get(w.path) ?? null } : {}) });
   }
   await ctx.store.objects.put(keep);
-  await commit(ctx.store.db, [ctx.store.undoOp({ at: new Date().toISOString(), op, entries })]);
+  await commit(ctx.store.db, [ctx.store.undoOp({ at: new Date().toISOString(), op, ...(bases ? { remote: bases.remote } : {}), entries })]);
   for (const w of writes) {
+    if (w.id === w.prev) continue;
     const abs = join(ctx.ws.services, ...w.path.split('/'));
     if (w.id === null) removeFile(abs);
     else atomicWrite(abs, await ctx.store.objects.need(w.id, `blob of ${w.path}`));

@@ -58,8 +58,8 @@ function changesOf(send: Entry[]): Change[] {
 export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   const name = remoteName(ctx);
   const remote = ctx.remote();
-  await fetchRemote(ctx);
-  let st = await computeStatus(ctx, o.selectors);
+  const fetched = await fetchRemote(ctx, { dryRun: !!o.dryRun });
+  let st = await computeStatus(ctx, o.selectors, { tracking: fetched.tracking });
   let { send, converged } = plan(st.entries, !!o.force);
   const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, version: null, objectsSent: 0, retries: 0 };
   if (send.length) await checkPushable(ctx, send);

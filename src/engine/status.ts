@@ -52,6 +52,8 @@ export interface StatusOptions {
   all?: boolean;
   /** Find drifted artifacts with uncommitted git changes (reads git). */
   git?: boolean;
+  /** Use this fetch record instead of the stored one (a dry run's unsaved fetch). */
+  tracking?: Tracking;
 }
 
 /** Scan the workspace and refresh the stat cache. */
@@ -71,7 +73,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
   const { manifest: local, snapshot: localSnap, kinds } = await scanLocal(ctx);
   const name = ctx.remoteConfig?.name ?? null;
   const baseSnap = name ? await ctx.store.baseSnapshot(name) : EMPTY_SNAPSHOT;
-  const tracking = name ? await ctx.store.tracking(name) : undefined;
+  const tracking = opts.tracking ?? (name ? await ctx.store.tracking(name) : undefined);
   // No published version (or never fetched) means no remote-side drift.
   const remoteSnap = tracking?.latestSnapshot ?? baseSnap;
   // Equal snapshots have equal manifests: skip decoding the stored ones (the common, clean case).

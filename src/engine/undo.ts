@@ -1,12 +1,15 @@
 /**
- * undo: restore the files the last overwrite (pull, pull --force, sync, merge) replaced.
- * The journal is swapped with the files' current content, so a second undo redoes.
+ * undo: restore the files the last overwrite (pull, pull --force, merge, resolve) replaced,
+ * and move their base back to where it stood, so the artifacts are in the state they were
+ * before — a conflict stays a conflict, and a plain push cannot then overwrite the remote.
+ * The journal is swapped with the current content, so a second undo redoes.
  * @module
  */
 import { fail } from '../model/errors.js';
 import type { UndoEntry } from '../store/local.js';
+import { commit } from '../store/objects.js';
 import type { Context } from './context.js';
-import { writeArtifacts } from './pull.js';
+import { writeArtifacts, type BaseBefore } from './pull.js';
 import { scanLocal } from './status.js';
 
 export interface UndoResult {
@@ -19,9 +22,21 @@ export async function undo(ctx: Context): Promise<UndoResult> {
   const j = await ctx.store.undo();
   if (!j || j.entries.length === 0) fail('NOTHING_TO_UNDO', 'nothing to undo: no pull or merge has replaced local files since the last undo');
   const { manifest } = await scanLocal(ctx);
-  const writes = j.entries
-    .map((e) => ({ path: e.path, id: e.id, prev: manifest.get(e.path) ?? null }))
-    .filter((w) => w.id !== w.prev);
-  await writeArtifacts(ctx, writes, `undo ${j.op}`);
+  const writes = j.entries.map((e) => ({ path: e.path, id: e.id, prev: manifest.get(e.path) ?? null }));
+  let bases: BaseBefore | undefined;
+  let base;
+  if (j.remote) {
+    base = await ctx.store.manifest(await ctx.store.baseSnapshot(j.remote));
+    bases = { remote: j.remote, ids: new Map(j.entries.filter((e) => e.base !== undefined).map((e) => [e.path, base!.get(e.path) ?? null])) };
+  }
+  await writeArtifacts(ctx, writes, j.op.startsWith('undo ') ? j.op.slice(5) : `undo ${j.op}`, bases);
+  if (j.remote && base) {
+    for (const e of j.entries) {
+      if (e.base === undefined) continue;
+      if (e.base === null) base.delete(e.path);
+      else base.set(e.path, e.base);
+    }
+    await commit(ctx.store.db, ctx.store.baseOps(j.remote, base).ops);
+  }
   return { op: j.op, at: j.at, restored: j.entries };
 }

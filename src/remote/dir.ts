@@ -32,7 +32,7 @@ export class DirectoryRemote implements Remote {
         fail('NOT_A_REMOTE', `${this.dir} is a non-empty folder that is not an agentsync remote; choose an empty or new folder`, { dir: this.dir });
       }
       if (!create) {
-        fail('REMOTE_UNREACHABLE', `no agentsync remote at ${this.dir} yet; \`agentsync push\` creates it`, { dir: this.dir });
+        fail('REMOTE_UNREACHABLE', `no agentsync remote at ${this.dir}; \`agentsync push\` creates one in a new folder, or check the remote URL`, { dir: this.dir, missing: true });
       }
       mkdirSync(this.dir, { recursive: true });
       atomicWrite(marker, MARKER_TEXT);
@@ -45,9 +45,6 @@ export class DirectoryRemote implements Remote {
   }
 
   async head() {
-    if (!this.store && !existsSync(join(this.dir, MARKER)) && !existsSync(this.dir)) {
-      return { latestPublished: null, current: null, lastId: 0 };
-    }
     return (await this.open(false)).head();
   }
   async versions(after = 0) { return (await this.open(false)).versions(after); }

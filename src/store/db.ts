@@ -28,7 +28,8 @@ function lockTimeout(): number {
 
 function isLocked(e: unknown): boolean {
   const err = e as { code?: string; cause?: { code?: string; message?: string } };
-  return err?.cause?.code === 'LEVEL_LOCKED' || /lock/i.test(err?.cause?.message ?? '');
+  // classic-level reports a held LOCK file as LEVEL_LOCKED; older builds only say so in the text.
+  return err?.cause?.code === 'LEVEL_LOCKED' || /: already held by process|LOCK: Resource temporarily unavailable/.test(err?.cause?.message ?? '');
 }
 
 /** Open (or create) the database at `dir`, waiting on its lock with backoff. */

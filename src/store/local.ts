@@ -21,15 +21,21 @@ export interface Tracking {
   latestSnapshot: SnapshotHash | null;
 }
 
-/** One file the last overwrite replaced: its previous blob (null: it did not exist). */
+/**
+ * One file the last overwrite replaced: its previous blob (null: it did not exist), and when
+ * the operation also moved the base, the previous base blob.
+ */
 export interface UndoEntry {
   path: string;
   id: ObjectId | null;
+  base?: ObjectId | null;
 }
 
 export interface UndoJournal {
   at: string;
   op: string;
+  /** The remote whose base the operation moved (entries then carry `base`). */
+  remote?: string;
   entries: UndoEntry[];
 }
 
