@@ -84,7 +84,7 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
         fail('REMOTE_PROTOCOL', `the changes the remote sent for version ${latest.id} do not give its snapshot ${latest.snapshot}; try again, then \`agentsync fsck\``);
       }
       objectsFetched = await fetchObjects(ctx, remote, m.values());
-      await commit(ctx.store.db, ctx.store.manifestOps(m).ops);
+      await commit(ctx.store.db, ctx.store.encodedManifestOps(bytes, latest.snapshot).ops);
     }
   }
   const tracking: Tracking = {

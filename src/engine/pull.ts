@@ -13,7 +13,7 @@ import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { commit } from '../store/objects.js';
 import type { UndoEntry } from '../store/local.js';
-import { atomicWrite, removeFile } from '../workspace/fsio.js';
+import { writeFilesAtomically } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
@@ -123,6 +123,9 @@ export async function gitRootOf(ctx: Context): Promise<string | null> {
   }
 }
 
+/** Files written per durable batch (bounds memory on a large pull). */
+const WRITE_CHUNK = 1000;
+
 export interface Write {
   path: string;
   /** New blob (null: delete the file). */
@@ -147,9 +150,11 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
   if (writes.length === 0) return;
   const keep: Uint8Array[] = [];
   const entries: UndoEntry[] = [];
+  const prevIds = [...new Set(writes.map((w) => w.prev).filter((x): x is ObjectId => x !== null))];
+  const unstored = new Set(await ctx.store.objects.missing(prevIds));
   for (const w of writes) {
     let prev = w.prev;
-    if (prev !== null && !(await ctx.store.objects.has(prev))) {
+    if (prev !== null && unstored.has(prev)) {
       const bytes = readArtifact(ctx.ws, w.path);
       prev = blobId(bytes); // what is on disk now, even if it changed since the scan
       keep.push(bytes);
@@ -158,10 +163,14 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
   }
   await ctx.store.objects.put(keep);
   await commit(ctx.store.db, [ctx.store.undoOp({ at: new Date().toISOString(), op, ...(bases ? { remote: bases.remote } : {}), entries })]);
-  for (const w of writes) {
-    if (w.id === w.prev) continue;
-    const abs = join(ctx.ws.services, ...w.path.split('/'));
-    if (w.id === null) removeFile(abs);
-    else atomicWrite(abs, await ctx.store.objects.need(w.id, `blob of ${w.path}`));
+  const todo = writes.filter((w) => w.id !== w.prev);
+  for (let i = 0; i < todo.length; i += WRITE_CHUNK) {
+    const chunk = todo.slice(i, i + WRITE_CHUNK);
+    const blobs = await ctx.store.objects.getMany(chunk.map((w) => w.id ?? ''));
+    writeFilesAtomically(chunk.map((w, k) => {
+      const data = w.id === null ? null : blobs[k];
+      if (data === undefined) fail('OBJECT_MISSING', `the blob of ${w.path} is missing from the store; run \`agentsync fetch\`, then \`agentsync fsck\``, { path: w.path, id: w.id });
+      return { path: join(ctx.ws.services, ...w.path.split('/')), data };
+    }));
   }
 }

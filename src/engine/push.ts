@@ -9,7 +9,7 @@ import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { applyChanges, diffManifests, encodeManifest, snapshotHashOf, type Change, type Manifest } from '../model/manifest.js';
 import type { Version } from '../model/version.js';
-import { commit } from '../store/objects.js';
+import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
@@ -23,6 +23,8 @@ export interface PushOptions {
   draft?: boolean;
   message?: string;
   author: string;
+  /** Upload progress (terminals only). */
+  progress?: (done: number, total: number) => void;
 }
 
 export interface PushResult {
@@ -38,6 +40,8 @@ export interface PushResult {
 }
 
 const MAX_RETRIES = 5;
+/** Blobs negotiated and uploaded per round trip. */
+const UPLOAD_CHUNK = 1000;
 
 /** Which entries a push sends; throws PUSH_REFUSED for pull/conflict entries without force. */
 function plan(entries: Entry[], force: boolean): { send: Entry[]; converged: Entry[] } {
@@ -65,33 +69,42 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   if (send.length) await checkPushable(ctx, send);
   if (o.dryRun) return result;
 
-  // Upload what the remote lacks (object negotiation), reading each file once more and
-  // checking it still has the bytes the scan saw.
-  const blobs = new Map<ObjectId, Uint8Array>();
-  for (const e of send) {
-    if (e.ids.local === null || blobs.has(e.ids.local)) continue;
-    const bytes = readArtifact(ctx.ws, e.path);
-    if (blobId(bytes) !== e.ids.local) fail('PUSH_REFUSED', `services/${e.path} changed while pushing; run the push again`, { path: e.path });
-    blobs.set(e.ids.local, bytes);
+  // Upload what the remote lacks (object negotiation), in bounded chunks so that memory stays
+  // flat on a large first push; each file is read once more and checked against the scan.
+  const ids = [...new Set(send.map((e) => e.ids.local).filter((x): x is ObjectId => x !== null))];
+  const pathOf = new Map(send.filter((e) => e.ids.local !== null).map((e) => [e.ids.local!, e.path]));
+  for (let i = 0; i < ids.length; i += UPLOAD_CHUNK) {
+    const chunk = ids.slice(i, i + UPLOAD_CHUNK);
+    const lacking = new Set(await remote.missing(chunk));
+    const notLocal = new Set(await ctx.store.objects.missing(chunk));
+    const needRead = new Set([...lacking, ...notLocal]);
+    const objs: { id: ObjectId; bytes: Uint8Array }[] = [];
+    for (const id of needRead) {
+      const path = pathOf.get(id)!;
+      const bytes = readArtifact(ctx.ws, path);
+      if (blobId(bytes) !== id) fail('PUSH_REFUSED', `services/${path} changed while pushing; run the push again`, { path });
+      objs.push({ id, bytes });
+    }
+    const local = objs.filter((x) => notLocal.has(x.id));
+    if (local.length) await ctx.store.objects.put(local.map((x) => x.bytes));
+    const up = objs.filter((x) => lacking.has(x.id));
+    if (up.length) await remote.putObjects(up);
+    result.objectsSent += up.length;
+    o.progress?.(Math.min(i + UPLOAD_CHUNK, ids.length), ids.length);
   }
-  await ctx.store.objects.put([...blobs.values()]);
-  const lacking = await remote.missing([...blobs.keys()]);
-  if (lacking.length) {
-    const objs = lacking.map((id) => ({ id, bytes: blobs.get(id)! }));
-    for (let i = 0; i < objs.length; i += 1000) await remote.putObjects(objs.slice(i, i + 1000));
-  }
-  result.objectsSent = lacking.length;
 
   let version: Version | null = null;
+  let nextBytes: Uint8Array = new Uint8Array(0);
   if (send.length) {
-    let remoteManifest: Manifest = st.manifests.remote;
+    // The CAS names `expected`; its manifest is what the changes apply to (empty when none is published).
+    let remoteManifest: Manifest = st.latestPublished === null ? new Map() : st.manifests.remote;
     let expected = st.latestPublished;
     for (;;) {
       const changes = changesOf(send);
-      const next = applyChanges(remoteManifest, changes);
+      nextBytes = encodeManifest(applyChanges(remoteManifest, changes));
       try {
         version = await remote.createVersion({
-          expected, changes, snapshot: snapshotHashOf(encodeManifest(next)),
+          expected, changes, snapshot: snapshotHashOf(nextBytes),
           author: o.author, message: o.message ?? defaultMessage(send), draft: !!o.draft,
         });
         break;
@@ -101,7 +114,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         const before = remoteManifest;
         await fetchRemote(ctx);
         st = await computeStatus(ctx, o.selectors);
-        remoteManifest = st.manifests.remote;
+        remoteManifest = st.latestPublished === null ? new Map() : st.manifests.remote;
         expected = st.latestPublished;
         const touched = new Set(diffManifests(before, remoteManifest).map((c) => c.path));
         const overlap = send.filter((s) => touched.has(s.path));
@@ -113,18 +126,24 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   }
   result.version = version;
 
-  // Record the new base: pushed paths now equal local (unless a draft), converged paths too.
+  // Record what we now know of the remote (the new version; its blobs are all local) and the
+  // new base: pushed paths now equal local (unless a draft), converged paths too. One batch.
+  const ops: BatchOp[] = [];
+  if (version && st.tracking) {
+    const t = st.tracking;
+    const published = version.state === 'published';
+    const head = published ? { latestPublished: version.id, current: version.id, lastId: Math.max(t.head.lastId, version.id) } : { ...t.head, lastId: Math.max(t.head.lastId, version.id) };
+    if (published) ops.push(...ctx.store.encodedManifestOps(nextBytes, version.snapshot).ops);
+    ops.push(ctx.store.trackingOp(name, { ...t, fetchedAt: new Date().toISOString(), head, versions: [...t.versions, version], latestSnapshot: published ? version.snapshot : t.latestSnapshot }));
+  }
   const base = new Map(st.manifests.base);
   const moved = [...(version && version.state === 'published' ? send : []), ...converged];
   for (const e of moved) {
     if (e.ids.local === null) base.delete(e.path);
     else base.set(e.path, e.ids.local);
   }
-  if (moved.length) {
-    const { ops } = ctx.store.baseOps(name, base);
-    await commit(ctx.store.db, ops);
-  }
-  if (version) await fetchRemote(ctx); // record the new version; objects are already local
+  if (moved.length) ops.push(...ctx.store.baseOps(name, base).ops);
+  await commit(ctx.store.db, ops);
   return result;
 }
 

@@ -41,7 +41,6 @@ export interface Status {
   /** Number of artifacts in the local workspace. */
   artifacts: number;
   manifests: { local: Manifest; base: Manifest; remote: Manifest };
-  kinds: Map<string, string>;
   tracking: Tracking | undefined;
   /** With `git`: drifted artifacts whose working file has uncommitted git changes. */
   gitDirty?: string[];
@@ -64,13 +63,13 @@ export async function scanLocal(ctx: Context) {
   return res;
 }
 
-function kindFor(ws: Workspace, kinds: Map<string, string>, path: string): string | null {
-  return kinds.get(path) ?? kindOf(ws.kinds, path)?.name ?? null;
+function kindFor(ws: Workspace, path: string): string | null {
+  return kindOf(ws.kinds, path)?.name ?? null;
 }
 
 /** Compute the status of every (selected) artifact; `all` keeps clean entries too. */
 export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: StatusOptions = {}): Promise<Status> {
-  const { manifest: local, snapshot: localSnap, kinds } = await scanLocal(ctx);
+  const { manifest: local, snapshot: localSnap } = await scanLocal(ctx);
   const name = ctx.remoteConfig?.name ?? null;
   const baseSnap = name ? await ctx.store.baseSnapshot(name) : EMPTY_SNAPSHOT;
   const tracking = opts.tracking ?? (name ? await ctx.store.tracking(name) : undefined);
@@ -85,7 +84,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
   const sel = compileSelectors(selectors, ctx.ws.kinds, known);
   const entries: Entry[] = [];
   for (const path of allClean && !opts.all ? [] : known) {
-    const kind = kindFor(ctx.ws, kinds, path);
+    const kind = kindFor(ctx.ws, path);
     if (!sel(path, kind ?? undefined)) continue;
     const l = local.get(path), b = base.get(path), r = remote.get(path);
     const c = classify(l, b, r);
@@ -101,7 +100,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     remote: name, base: baseSnap, local: localSnap,
     remoteSnapshot: tracking ? tracking.latestSnapshot : null, fetchedAt: tracking?.fetchedAt ?? null,
     latestPublished: tracking?.head.latestPublished ?? null,
-    entries, artifacts: local.size, manifests: { local, base, remote }, kinds, tracking,
+    entries, artifacts: local.size, manifests: { local, base, remote }, tracking,
     ...(gitDirty ? { gitDirty } : {}),
   };
 }

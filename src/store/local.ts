@@ -70,9 +70,14 @@ export class LocalStore {
 
   /** Store a manifest as an object; returns its snapshot hash. */
   manifestOps(m: Manifest): { ops: BatchOp[]; snapshot: SnapshotHash } {
-    const bytes = encodeManifest(m);
-    const snapshot = snapshotHashOf(bytes);
-    return { ops: bytes.length ? this.objects.putOps([bytes]).ops : [], snapshot };
+    return this.encodedManifestOps(encodeManifest(m));
+  }
+
+  /** Store encoded manifest bytes whose snapshot hash is already known (no second hash). */
+  encodedManifestOps(bytes: Uint8Array, known?: SnapshotHash): { ops: BatchOp[]; snapshot: SnapshotHash } {
+    const snapshot = known ?? snapshotHashOf(bytes);
+    const ops: BatchOp[] = bytes.length ? [{ type: 'put', key: 'o!' + manifestObjectId(snapshot), value: bytes }] : [];
+    return { ops, snapshot };
   }
 
   async manifest(snapshot: SnapshotHash | null): Promise<Manifest> {

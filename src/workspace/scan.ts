@@ -18,8 +18,6 @@ export interface ScanResult {
   manifest: Manifest;
   /** Snapshot hash of `manifest`. */
   snapshot: SnapshotHash;
-  /** path → kind name. */
-  kinds: Map<string, string>;
   cache: StatCache;
   /** True when the cache changed and should be saved. */
   cacheDirty: boolean;
@@ -43,7 +41,6 @@ function listDir(dir: string): Dirent[] {
 /** Scan the workspace's artifacts. Reads only files whose stat changed. */
 export function scan(ws: Workspace, cache: StatCache): ScanResult {
   const manifest: Manifest = new Map();
-  const kinds = new Map<string, string>();
   const entries = new Map<string, StatEntry>();
   let servicesReal: string | undefined;
   let hashed = 0;
@@ -66,17 +63,16 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     if (!st0 || !st0.isFile()) return;
     st = st0;
     if (st.size > ws.maxFileSize) fail('FILE_TOO_LARGE', `services/${rel} is ${st.size} bytes, over the ${ws.maxFileSize}-byte cap; shrink it or raise maxFileSize in agentsync.yaml`, { path: rel, size: st.size, max: ws.maxFileSize });
-    let id: string;
     if (old && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino && st.mtimeMs + RACY_MS < cache.writtenAt) {
-      id = old.id;
-    } else {
-      id = blobId(readFileSync(abs));
-      hashed++;
-      dirty = true;
+      entries.set(rel, old); // unchanged: reuse the cached entry, allocate nothing
+      manifest.set(rel, old.id);
+      return;
     }
+    const id = blobId(readFileSync(abs));
+    hashed++;
+    dirty = true;
     entries.set(rel, { id, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
     manifest.set(rel, id);
-    kinds.set(rel, kind.name);
   };
   const walk = (relDir: string, depth: number) => {
     const absDir = relDir ? ws.services + sep + relDir.split('/').join(sep) : ws.services;
@@ -102,7 +98,7 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
   if (!cache.snapshot) dirty = true;
   // Same entries as the cache, in the same order: the cached snapshot hash still holds.
   const snapshot = dirty ? snapshotHash(manifest) : cache.snapshot;
-  return { manifest, snapshot, kinds, cache: { writtenAt: dirty ? Date.now() : cache.writtenAt, snapshot, entries }, cacheDirty: dirty, hashed };
+  return { manifest, snapshot, cache: { writtenAt: dirty ? Date.now() : cache.writtenAt, snapshot, entries }, cacheDirty: dirty, hashed };
 }
 
 /** Read one artifact's bytes. */
