@@ -485,5 +485,58 @@ for (const kind of REMOTE_KINDS) {
     assert.equal((await versionsOf(ws)).versions, []);
   });
 
+  t('two remotes are tracked separately: base, fetch record, --remote', async () => {
+    const url1 = await kind.make();
+    const url2 = await kind.make();
+    const ws = await workspace(url1);
+    await ok(ws, 'remote', 'add', 'backup', url2);
+    await ok(ws, 'push');
+    assert.equal(await states(ws), {});
+    const other = await cli(ws, 'status', '--remote', 'backup', '--json');
+    assert.is(other.code, 0, other.err);
+    assert.is(other.json.remote, 'backup');
+    assert.is(other.json.entries.length, SAMPLE_COUNT);
+    assert.is(other.json.latestPublished, null);
+    const p = await ok(ws, 'push', '--remote', 'backup', '--json');
+    assert.is(p.json.remote, 'backup');
+    assert.is(p.json.version.id, 1);
+    write(ws, 'agents/welcome.yaml', 'name: welcome\n');
+    await ok(ws, 'push', '--remote', 'backup');
+    assert.equal(await states(ws, '--remote', 'backup'), {});
+    assert.equal(await states(ws), { 'agents/welcome.yaml': 'push' });
+    assert.equal((await ok(ws, 'versions', '--remote', 'backup', '--json')).json.versions.length, 2);
+    assert.equal((await versionsOf(ws)).versions.length, 1);
+  });
+
+  t('pointing origin at a new, empty remote (agentsync.yaml edited): push fills it; it never "succeeds" leaving it empty', async () => {
+    const url1 = await kind.make();
+    const ws = await workspace(url1);
+    await ok(ws, 'push');
+    const url2 = await kind.make();
+    const cfg = join(ws, 'agentsync.yaml');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').split(url1).join(url2));
+    const local = (await ok(ws, 'hash', '--json')).json.snapshot;
+    const r = await cli(ws, 'push', '--json');
+    assert.is(r.code, 0, r.err);
+    const v = await cli(ws, 'verify', local, '--remote', '--json');
+    assert.is(v.code, 0, `the new remote has the workspace's snapshot: ${JSON.stringify(v.json)}`);
+    assert.equal(await states(ws, '--fetch'), {});
+  });
+
+  t('validate: empty, non-UTF-8 and non-map artifacts', async () => {
+    const ws = await workspace(await kind.make(), { sample: false });
+    write(ws, 'agents/empty.yaml', '');
+    write(ws, 'skills/scalar.yaml', 'just a string\n');
+    writeFileSync(join(ws, 'services', 'content', 'latin1.md'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
+    write(ws, 'content/empty.md', '');
+    const r = await cli(ws, 'validate', '--json');
+    assert.is(r.code, 2, r.err);
+    assert.equal(r.json.problems.map((p: { path: string; line: number; col: number }) => [p.path, p.line, p.col]).sort(), [
+      ['agents/empty.yaml', 1, 1], ['content/latin1.md', 1, 1], ['skills/scalar.yaml', 1, 1],
+    ]);
+    failed(await cli(ws, 'push', '--json'), 2, 'VALIDATION_FAILED', 'push');
+    assert.equal((await versionsOf(ws)).versions, []);
+  });
+
   t.run();
 }

@@ -214,6 +214,33 @@ t('pull killed at different moments: fsck passes, a rerun completes with the sam
   assert.ok(outcomes.some((o) => o.includes('SIGKILL') && !/ with (0|300) files$/.test(o)), outcomes.join('\n'));
 });
 
+t('push killed at different moments: no half version, fsck passes, a rerun publishes everything', async () => {
+  const moments = [40, 100, 160, 250, 400];
+  const outcomes: string[] = [];
+  for (const ms of moments) {
+    const url = await dirRemote.make();
+    const a = await workspace(url, { sample: false });
+    for (let i = 0; i < 300; i++) write(a, `content/gen/p-${i}.md`, `# push ${i} ${ms}\n`);
+    const want = (await ok(a, 'hash', '--json')).json.snapshot;
+    const run = start(a, ['push']);
+    await sleep(ms);
+    run.child.kill('SIGKILL');
+    const r = await run.done;
+    outcomes.push(`${ms} ms: ${r.signal ?? `exit ${r.code}`}`);
+    assert.is((await cli(a, 'fsck')).code, 0, `${ms} ms`);
+    const v = (await ok(a, 'versions', '--json')).json;
+    // either nothing was published, or the whole snapshot was
+    assert.ok(v.versions.length <= 1, `${ms} ms: ${v.versions.length} versions`);
+    if (v.versions.length === 1) assert.is(v.versions[0].snapshot, want);
+    await ok(a, 'push');
+    assert.equal(await states(a, '--fetch'), {});
+    const b = await workspace(url, { sample: false });
+    await ok(b, 'pull');
+    assert.is((await ok(b, 'hash', '--json')).json.snapshot, want, `${ms} ms`);
+  }
+  assert.ok(outcomes.some((o) => o.includes('SIGKILL')), outcomes.join('; '));
+});
+
 t('fsck finds a corrupted object (exit 4), a missing blob, and a damaged ref', async () => {
   const url = await dirRemote.make();
   const ws = await workspace(url);

@@ -481,5 +481,28 @@ for (const kind of REMOTE_KINDS) {
     assert.is((await versions(a)).versions.length, 5);
   });
 
+  t('a push and fetch of 2,100 artifacts (more than one upload and one download batch)', async () => {
+    const url = await kind.make();
+    const a = await workspace(url, { sample: false });
+    for (let i = 0; i < 2100; i++) write(a, `content/many/${Math.floor(i / 100)}/doc-${i}.md`, `# doc ${i}\n`);
+    const r = await ok(a, 'push', '--json');
+    assert.is(r.json.objectsSent, 2100);
+    assert.is(r.json.version.changed, 2100);
+    const want = await hash(a);
+    const b = await workspace(url, { sample: false });
+    const f = await ok(b, 'fetch', '--json');
+    assert.is(f.json.objectsFetched, 2100);
+    assert.is(f.json.snapshot, want);
+    await ok(b, 'verify', want, '--remote');
+    const st = await states(b);
+    assert.is(Object.keys(st).length, 2100);
+    assert.ok(Object.values(st).every((x) => x === 'pull'));
+    // every blob arrived: the fetched objects give each file's remote text, offline
+    const d = await ok(b, 'diff', 'content/many/20', '--json');
+    assert.is(d.json.length, 100);
+    assert.equal(d.json.find((x: { path: string }) => x.path === 'content/many/20/doc-2099.md'), { path: 'content/many/20/doc-2099.md', state: 'pull', remote: '# doc 2099\n', local: '' });
+    assert.is((await ok(b, 'fsck', '--json')).json.problems.length, 0);
+  });
+
   t.run();
 }

@@ -13,6 +13,7 @@ import { openDb, type Db } from '../src/store/db.js';
 import { LocalStore } from '../src/store/local.js';
 import { commit } from '../src/store/objects.js';
 import { RemoteStore } from '../src/store/remote-store.js';
+import { run } from '../src/cli/main.js';
 import { cleanup, tmp } from './helpers.js';
 
 const enc = new TextEncoder();
@@ -396,6 +397,20 @@ lock('an open error is not mistaken for a lock because the path contains "lock"'
   const file = join(tmp('agentsync-clock-'), 'file');
   writeFileSync(file, 'not a database');
   await rejectsCode(openDb(file, { waitMs: 0 }), 'STORE_CORRUPT');
+});
+
+lock('the CLI takes its lock wait from the environment it is given (in-process run)', async () => {
+  const ws = tmp('agentsync-envwait-');
+  const io = (env: Record<string, string>) => ({
+    cwd: ws, env: { NO_COLOR: '1', AGENTSYNC_AUTHOR: 'tester', ...env }, stdout: () => {}, stderr: () => {}, stdinTTY: false, stdoutTTY: false,
+  });
+  assert.is(await run(['init'], io({})), 0);
+  const held = await LocalStore.open(join(ws, '.agentsync'));
+  // the holder lets go after 1.5 s: a CLI told to wait 100 ms must have given up by then
+  const release = new Promise<void>((res) => setTimeout(() => { void held.close().then(res); }, 1500));
+  const code = await run(['status'], io({ AGENTSYNC_LOCK_TIMEOUT_MS: '100' }));
+  await release;
+  assert.is(code, 4, 'STORE_LOCKED after the 100 ms wait, not a success after the holder released');
 });
 
 lock.run();

@@ -154,7 +154,7 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
 export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     if (o.fetch) await (await import('../engine/fetch.js')).fetchRemote(ctx);
-    const st = await computeStatus(ctx, sel, { git: true });
+    const st = await computeStatus(ctx, sel, { git: true, formatOnly: true });
     if (o.json) {
       json(io, {
         remote: st.remote, base: st.base, local: st.local, remoteSnapshot: st.remoteSnapshot, fetchedAt: st.fetchedAt,
@@ -182,7 +182,7 @@ export async function cmdFetch(io: Io, o: Opts): Promise<number> {
 
 export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const st = await computeStatus(ctx, sel);
+    const st = await computeStatus(ctx, sel, { formatOnly: true });
     const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
     const c = colors(io);
     const { diffText, statText } = await import('./diff-render.js');

@@ -9,7 +9,7 @@ import type { Remote } from '../remote/types.js';
 import { LocalStore } from '../store/local.js';
 import { CONFIG_FILE, STORE_DIR, configStamp, findRoot, parseConfig, readConfigDoc, type RemoteConfig, type Workspace } from '../workspace/config.js';
 import { join } from 'node:path';
-import { dec, jsonValue } from '../store/db.js';
+import { dec, jsonValue, lockTimeout } from '../store/db.js';
 
 export interface Context {
   ws: Workspace;
@@ -27,7 +27,7 @@ export interface ContextOptions extends RemoteOptions {
 
 export async function openContext(opts: ContextOptions): Promise<Context> {
   const root = findRoot(opts.cwd);
-  const store = await LocalStore.open(join(root, STORE_DIR));
+  const store = await LocalStore.open(join(root, STORE_DIR), lockTimeout(opts.env));
   let ws: Workspace;
   let remoteConfig: RemoteConfig | undefined;
   try {

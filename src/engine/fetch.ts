@@ -6,7 +6,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, encodeManifest, snapshotHashOf, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import type { Tracking } from '../store/local.js';
@@ -64,7 +64,9 @@ export async function remoteHead(ctx: Context, prev: Tracking | undefined, allow
 export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<FetchResult> {
   const name = remoteName(ctx);
   const remote = ctx.remote();
-  const prev = await ctx.store.tracking(name);
+  const stored = await ctx.store.tracking(name);
+  // A fetch record from another URL says nothing about this remote (it may be a moved server, or a new one).
+  const prev = stored && stored.url === ctx.remoteConfig!.url ? stored : undefined;
   const head = await remoteHead(ctx, prev, o.allowNew ?? true);
   const versions: Version[] = head.lastId === 0 ? [] : await remote.versions(0);
   const newVersions = versions.filter((v) => v.id > (prev?.head.lastId ?? 0)).length;
@@ -90,6 +92,10 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
   const tracking: Tracking = {
     url: ctx.remoteConfig!.url, fetchedAt: new Date().toISOString(), head, versions, latestSnapshot,
   };
-  if (!o.dryRun) await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
+  const ops = [ctx.store.trackingOp(name, tracking)];
+  // A remote with no versions shares no history with us (new, or pointed elsewhere): whatever
+  // base we recorded does not describe it, so every local artifact is again an addition to push.
+  if (head.lastId === 0 && (await ctx.store.baseSnapshot(name)) !== EMPTY_SNAPSHOT) ops.push(...ctx.store.baseOps(name, new Map()).ops);
+  if (!o.dryRun) await commit(ctx.store.db, ops);
   return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: latestSnapshot, newVersions, objectsFetched, tracking };
 }

@@ -53,6 +53,8 @@ export interface StatusOptions {
   git?: boolean;
   /** Use this fetch record instead of the stored one (a dry run's unsaved fetch). */
   tracking?: Tracking;
+  /** Flag format-only YAML drift (parses both sides; for views, not for push/pull). */
+  formatOnly?: boolean;
 }
 
 /** Scan the workspace and refresh the stat cache. */
@@ -94,7 +96,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null }, ...(inMerge ? { merging: true } : {}) });
   }
   entries.sort((a, b) => compareUtf8(a.path, b.path));
-  await markFormatOnly(ctx, entries);
+  if (opts.formatOnly) await markFormatOnly(ctx, entries);
   const gitDirty = opts.git && entries.length ? await dirtyInGit(ctx, entries) : undefined;
   return {
     remote: name, base: baseSnap, local: localSnap,

@@ -4,7 +4,7 @@
  * processes; a busy remote is waited on with a bounded retry.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
@@ -20,14 +20,16 @@ export class DirectoryRemote implements Remote {
   private db: Db | undefined;
   private store: RemoteStore | undefined;
 
-  constructor(readonly url: string, private readonly dir: string) {}
+  constructor(readonly url: string, private readonly dir: string, private readonly waitMs?: number) {}
 
   /** Open the store; `create` makes the folder a remote when it does not exist or is empty. */
   private async open(create: boolean): Promise<RemoteStore> {
     if (this.store) return this.store;
     const marker = join(this.dir, MARKER);
+    const st = statSync(this.dir, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) fail('NOT_A_REMOTE', `${this.dir} is a file, not an agentsync remote folder; point the remote at a folder`, { dir: this.dir });
     if (!existsSync(marker)) {
-      const exists = existsSync(this.dir);
+      const exists = st !== undefined;
       if (exists && readdirSync(this.dir).length > 0) {
         fail('NOT_A_REMOTE', `${this.dir} is a non-empty folder that is not an agentsync remote; choose an empty or new folder`, { dir: this.dir });
       }
@@ -39,7 +41,7 @@ export class DirectoryRemote implements Remote {
     } else if (readFileSync(marker, 'utf8') !== MARKER_TEXT) {
       fail('NOT_A_REMOTE', `${this.dir} has an unknown remote format; upgrade agentsync`, { dir: this.dir });
     }
-    this.db = await openDb(join(this.dir, 'store'), { lockedCode: 'REMOTE_BUSY', what: 'the remote' });
+    this.db = await openDb(join(this.dir, 'store'), { lockedCode: 'REMOTE_BUSY', what: 'the remote', ...(this.waitMs !== undefined ? { waitMs: this.waitMs } : {}) });
     this.store = new RemoteStore(this.db);
     return this.store;
   }

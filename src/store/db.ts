@@ -21,9 +21,11 @@ export interface OpenOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function lockTimeout(): number {
-  const v = Number(process.env.AGENTSYNC_LOCK_TIMEOUT_MS);
-  return Number.isFinite(v) && v >= 0 ? v : 10000;
+/** The lock wait from an environment's AGENTSYNC_LOCK_TIMEOUT_MS (default 10 s). */
+export function lockTimeout(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.AGENTSYNC_LOCK_TIMEOUT_MS;
+  const v = Number(raw);
+  return raw !== undefined && raw !== '' && Number.isFinite(v) && v >= 0 ? v : 10000;
 }
 
 function isLocked(e: unknown): boolean {

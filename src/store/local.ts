@@ -60,8 +60,8 @@ export class LocalStore {
     this.objects = new ObjectStore(db);
   }
 
-  static async open(dir: string): Promise<LocalStore> {
-    return new LocalStore(await openDb(dir, { what: 'the workspace store' }));
+  static async open(dir: string, waitMs?: number): Promise<LocalStore> {
+    return new LocalStore(await openDb(dir, { what: 'the workspace store', ...(waitMs !== undefined ? { waitMs } : {}) }));
   }
 
   close(): Promise<void> {
@@ -82,7 +82,7 @@ export class LocalStore {
 
   async manifest(snapshot: SnapshotHash | null): Promise<Manifest> {
     if (snapshot === null || snapshot === EMPTY_SNAPSHOT) return new Map();
-    return decodeManifest(await this.objects.need(manifestObjectId(snapshot), 'snapshot manifest'));
+    return decodeManifest(await this.objects.need(manifestObjectId(snapshot), 'snapshot manifest'), { trusted: true });
   }
 
   async baseSnapshot(remote: string): Promise<SnapshotHash> {

@@ -54,10 +54,13 @@ export class ObjectStore {
     return { ops: blobs.map((b, i) => ({ type: 'put' as const, key: this.p + ids[i], value: b })), ids };
   }
 
-  /** Store blobs durably; returns their ids. */
+  /**
+   * Store blobs; returns their ids. Not fsynced by itself: LevelDB's log is sequential, so the
+   * synced batch that later writes a ref naming these objects makes them durable first.
+   */
   async put(blobs: readonly Uint8Array[]): Promise<ObjectId[]> {
     const { ops, ids } = this.putOps(blobs);
-    await commit(this.db, ops);
+    if (ops.length) await this.db.batch(ops as never);
     return ids;
   }
 

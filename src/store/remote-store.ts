@@ -187,6 +187,7 @@ export class RemoteStore {
     ids.forEach((id, i) => {
       if (id !== objs[i]!.id) fail('REMOTE_PROTOCOL', `object ${objs[i]!.id.slice(0, 12)} does not hash to its id (got ${id.slice(0, 12)}); nothing was stored`, { id: objs[i]!.id, actual: id });
     });
-    await commit(this.db, ops);
+    // Unsynced: the synced version batch that names them follows in the same sequential log.
+    if (ops.length) await this.db.batch(ops as never);
   }
 }
