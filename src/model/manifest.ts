@@ -21,7 +21,10 @@ const dec = new TextDecoder('utf-8', { fatal: true });
 export const EMPTY_SNAPSHOT: SnapshotHash = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export function sortedPaths(m: Manifest): string[] {
-  return [...m.keys()].sort(compareUtf8);
+  const keys = [...m.keys()];
+  // Decoded manifests iterate in order already; sort only when a change broke it.
+  for (let i = 1; i < keys.length; i++) if (compareUtf8(keys[i - 1]!, keys[i]!) >= 0) return keys.sort(compareUtf8);
+  return keys;
 }
 
 /** Encode a manifest to its canonical bytes. */
