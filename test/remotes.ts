@@ -1,9 +1,24 @@
 /**
  * The remote kinds every contract/scenario test runs against. Each `make()` returns a fresh,
  * empty remote URL; `stop()` releases what it started.
+ *
+ * The HTTP kind starts one real server in-process on an ephemeral loopback port (fresh data
+ * folder), and each `make()` creates a new tenant with a `write` token. Tokens reach the CLI
+ * the way a user's do: stored in a credentials file under a temporary XDG_CONFIG_HOME that
+ * make() sets in process.env (test/helpers.ts `cli()` passes process.env), keyed by the remote
+ * URL, so several remotes in one test each have their own token. stop() closes the server,
+ * restores XDG_CONFIG_HOME and removes both folders.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tmp } from './helpers.js';
+import { Readable } from 'node:stream';
+import { tmp, type CliResult } from './helpers.js';
+import { run } from '../src/cli/main.js';
+import { saveToken } from '../src/remote/credentials.js';
+import { createToken } from '../src/server/auth.js';
+import { startServer, type RunningServer } from '../src/server/server.js';
+import { LevelStorage } from '../src/server/storage.js';
 
 export interface RemoteKind {
   name: string;
@@ -17,5 +32,67 @@ export const dirRemote: RemoteKind = {
   async stop() {},
 };
 
-/** Filled in by the HTTP layer: a real `serve` on an ephemeral loopback port. */
-export const REMOTE_KINDS: RemoteKind[] = [dirRemote];
+interface HttpState {
+  server: RunningServer;
+  data: string;
+  xdg: string;
+  prevXdg: string | undefined;
+}
+
+let http: HttpState | undefined;
+let tenants = 0;
+
+/** Start (once) the shared in-process server and point XDG_CONFIG_HOME at a fresh folder. */
+export async function httpServer(): Promise<HttpState> {
+  if (http) return http;
+  // Not tmp(): helpers' cleanup() must not delete a live server's store.
+  const data = mkdtempSync(join(tmpdir(), 'agentsync-server-'));
+  const xdg = mkdtempSync(join(tmpdir(), 'agentsync-xdg-'));
+  const storage = await LevelStorage.open(join(data, 'data'), { create: true });
+  const server = await startServer(storage, { port: 0, dataDir: join(data, 'data') });
+  http = { server, data, xdg, prevXdg: process.env.XDG_CONFIG_HOME };
+  process.env.XDG_CONFIG_HOME = xdg;
+  return http;
+}
+
+/** A new tenant on the shared server and a token for it; returns the remote URL (token stored). */
+export async function httpTenant(scope: 'read' | 'write' | 'admin' = 'write'): Promise<{ url: string; token: string; tenant: string }> {
+  const h = await httpServer();
+  const tenant = `t${process.pid}-${++tenants}`;
+  await h.server.storage.createTenant(tenant);
+  const { token } = await createToken(h.server.storage, { tenant, scope, expiresInMs: null });
+  const url = `${h.server.url}/${tenant}`;
+  saveToken({ XDG_CONFIG_HOME: h.xdg }, url, token);
+  return { url, token, tenant };
+}
+
+export const httpRemote: RemoteKind = {
+  name: 'http',
+  async make() { return (await httpTenant('write')).url; },
+  async stop() {
+    const h = http;
+    if (!h) return;
+    http = undefined;
+    await h.server.close();
+    if (h.prevXdg === undefined) delete process.env.XDG_CONFIG_HOME;
+    else process.env.XDG_CONFIG_HOME = h.prevXdg;
+    rmSync(h.data, { recursive: true, force: true });
+    rmSync(h.xdg, { recursive: true, force: true });
+  },
+};
+
+export const REMOTE_KINDS: RemoteKind[] = [dirRemote, httpRemote];
+
+/** Like helpers' `cli()`, with extra environment (undefined removes a variable) and optional stdin text. */
+export async function cliWith(cwd: string, env: Record<string, string | undefined>, argv: string[], stdin?: string): Promise<CliResult> {
+  let out = '';
+  let err = '';
+  const code = await run(argv, {
+    cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, AGENTSYNC_AUTHOR: 'tester', AGENTSYNC_LOCK_TIMEOUT_MS: '3000', ...env },
+    stdout: (s) => { out += s; }, stderr: (s) => { err += s; }, stdinTTY: false, stdoutTTY: false,
+    ...(stdin !== undefined ? { stdin: Readable.from([Buffer.from(stdin)]) } : {}),
+  });
+  let json: unknown;
+  if (argv.includes('--json')) { try { json = JSON.parse(out); } catch { json = undefined; } }
+  return { code, out, err, json };
+}

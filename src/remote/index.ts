@@ -7,6 +7,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fail } from '../model/errors.js';
 import { DirectoryRemote } from './dir.js';
+import { lockTimeout } from '../store/db.js';
+import { HttpRemote } from './http.js';
 import type { Remote } from './types.js';
 
 export interface RemoteOptions {
@@ -33,6 +35,7 @@ export function isHttpUrl(url: string): boolean {
 /** Open the remote at `url`, resolving relative folder paths against `base`. */
 export function openRemote(url: string, base: string, opts: RemoteOptions = {}): Remote {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (m && isHttpUrl(url)) return new HttpRemote(url, opts);
   if (m && m[1]!.toLowerCase() !== 'file') {
     const f = schemes.get(m[1]!.toLowerCase());
     if (!f) fail('REMOTE_URL_INVALID', `unsupported remote URL ${url}; use a folder path, file:// URL or http(s)://host:port/<tenant>`, { url });
@@ -44,5 +47,5 @@ export function openRemote(url: string, base: string, opts: RemoteOptions = {}):
   } catch {
     return fail('REMOTE_URL_INVALID', `invalid file URL ${url}; use file:///absolute/path`, { url });
   }
-  return new DirectoryRemote(url, isAbsolute(dir) ? dir : resolve(base, dir));
+  return new DirectoryRemote(url, isAbsolute(dir) ? dir : resolve(base, dir), opts.env ? lockTimeout(opts.env) : undefined);
 }

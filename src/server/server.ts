@@ -1,0 +1,315 @@
+/**
+ * The HTTP sync server: node:http with the small router of ./router.ts, one Storage holding
+ * many tenants. Endpoints mirror the Remote interface (see README.md beside this file).
+ *
+ * While it runs the server writes `<data>/server.json` (mode 0600): its pid, URL and a random
+ * control secret. `agentsync admin …` finds the store locked by the server and sends its
+ * command to the `/_admin/…` endpoints with that secret instead, so tenants and tokens can be
+ * managed while the server runs. The file is removed on shutdown.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentsyncError, fail, isAgentsyncError } from '../model/errors.js';
+import { isObjectId } from '../model/hash.js';
+import { isSnapshotHash } from '../model/manifest.js';
+import { OBJECTS_TYPE, checkIds, decodeObjects, encodeObjects } from '../remote/http.js';
+import { atomicWrite } from '../workspace/fsio.js';
+import { authenticate, checkScope, createToken, publicToken, revokeToken } from './auth.js';
+import { Router, parseBody, parseQuery, readBody, sendError, sendJson, versionId, type Params } from './router.js';
+import { LevelStorage, type Scope, type Storage, type TenantStore } from './storage.js';
+
+export const DEFAULT_PORT = 7420;
+export const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+export const DEFAULT_MAX_OBJECT = 1024 * 1024;
+const MAX_IDS = 100000;
+const MAX_TEXT = 64 * 1024;
+
+export interface ServerOptions {
+  host?: string;
+  /** 0: an ephemeral port. */
+  port?: number;
+  /** Request body cap in bytes (413 above it). */
+  maxBodyBytes?: number;
+  /** Object size cap in bytes (413 above it); the client's maxFileSize default is the same. */
+  maxObjectBytes?: number;
+  /** How long shutdown waits for requests in flight (default 30 s). */
+  graceMs?: number;
+  /** Error log (5xx only); default none. */
+  log?: (s: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  host: string;
+  storage: Storage;
+  /** Bytes read from and written to client sockets (headers included), for the bench. */
+  wire: { bytesRead: number; bytesWritten: number };
+  /** Stop accepting, finish in-flight requests, close the storage. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The record `serve` leaves in the data folder while it runs. */
+export interface ServerInfo {
+  pid: number;
+  url: string;
+  control: string;
+  startedAt: string;
+}
+
+export const SERVER_INFO = 'server.json';
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+}
+
+interface TenantCtx extends Ctx {
+  tenant: string;
+  store: TenantStore;
+}
+
+const isInt = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+const isText = (v: unknown) => typeof v === 'string' && v.length <= MAX_TEXT;
+const isChanges = (v: unknown) => Array.isArray(v) && v.length <= MAX_IDS && v.every((c) =>
+  typeof c === 'object' && c !== null && !Array.isArray(c)
+  && Object.keys(c).every((k) => k === 'path' || k === 'id')
+  && typeof (c as { path?: unknown }).path === 'string' && ((c as { id?: unknown }).id === null || isObjectId((c as { id?: unknown }).id)));
+const idList = { check: (v: unknown) => checkIds(v) && (v as unknown[]).length <= MAX_IDS, what: `an array of at most ${MAX_IDS} object ids (64 hex digits)` };
+
+/** Build the request handler over `storage`. */
+export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'maxBodyBytes' | 'maxObjectBytes'>> & { log?: (s: string) => void; control?: string }) {
+  const router = new Router<Ctx>();
+  const known = new Set<string>();
+
+  /** Authenticate for `tenant` with `scope`, then run `fn` with the tenant's store. */
+  const tenantRoute = (scope: Scope, fn: (c: TenantCtx, p: Params) => Promise<void>) => async (c: Ctx, p: Params) => {
+    const tenant = p.tenant!;
+    await authenticate(storage, c.req.headers.authorization, tenant, scope);
+    if (!known.has(tenant)) {
+      if (!(await storage.tenant(tenant))) fail('TENANT_UNKNOWN', `no tenant ${tenant} on this server`, { tenant });
+      known.add(tenant);
+    }
+    await fn({ ...c, tenant, store: storage.remote(tenant) }, p);
+  };
+  const noQuery = (c: Ctx) => parseQuery(c.url.searchParams, []);
+  const json = async (c: Ctx, fields: Parameters<typeof parseBody>[1]) => parseBody(await readBody(c.req, o.maxBodyBytes), fields);
+
+  router.add('GET', '/_health', async (c) => { noQuery(c); sendJson(c.res, 200, { ok: true }); });
+
+  router.add('GET', '/:tenant/head', tenantRoute('read', async (c) => {
+    noQuery(c);
+    sendJson(c.res, 200, await c.store.head());
+  }));
+  router.add('GET', '/:tenant/versions', tenantRoute('read', async (c) => {
+    const q = parseQuery(c.url.searchParams, ['after']);
+    const after = q.after === undefined || q.after === '0' ? 0 : versionId(q.after, 'after');
+    sendJson(c.res, 200, { versions: await c.store.versions(after) });
+  }));
+  router.add('GET', '/:tenant/versions/:id/changes', tenantRoute('read', async (c, p) => {
+    noQuery(c);
+    const id = versionId(p.id, 'version');
+    await c.store.version(id);
+    sendJson(c.res, 200, { changes: await c.store.versionChanges(id) });
+  }));
+  router.add('GET', '/:tenant/changes', tenantRoute('read', async (c) => {
+    const q = parseQuery(c.url.searchParams, ['from', 'to']);
+    const from = q.from === undefined || q.from === 'none' ? null : versionId(q.from, 'from');
+    const to = versionId(q.to, 'to');
+    sendJson(c.res, 200, { changes: await c.store.changesBetween(from, to) });
+  }));
+  router.add('POST', '/:tenant/objects/missing', tenantRoute('read', async (c) => {
+    noQuery(c);
+    const b = await json(c, { ids: idList });
+    sendJson(c.res, 200, { missing: await c.store.missing(b.ids as string[]) });
+  }));
+  router.add('POST', '/:tenant/objects', tenantRoute('write', async (c) => {
+    noQuery(c);
+    const type = c.req.headers['content-type'] ?? '';
+    if (!type.startsWith(OBJECTS_TYPE)) { c.req.resume(); fail('REQUEST_INVALID', `upload objects as ${OBJECTS_TYPE}, not ${type || 'no content type'}`, { reason: 'content-type' }); }
+    const buf = await readBody(c.req, o.maxBodyBytes);
+    const objs = decodeObjects(buf, o.maxObjectBytes);
+    if (objs === null) fail('REQUEST_INVALID', 'the object batch is malformed (truncated frame); nothing was stored', { reason: 'framing' });
+    if (!Array.isArray(objs)) fail('REQUEST_TOO_LARGE', `an object of ${objs.tooLarge} bytes is larger than the server's limit of ${o.maxObjectBytes} bytes; nothing was stored`, { limit: o.maxObjectBytes, size: objs.tooLarge });
+    try {
+      await c.store.putObjects(objs);
+    } catch (e) {
+      if (isAgentsyncError(e) && e.code === 'REMOTE_PROTOCOL') throw new AgentsyncError('OBJECT_HASH_MISMATCH', e.message, e.data);
+      throw e;
+    }
+    sendJson(c.res, 200, { stored: objs.length });
+  }));
+  router.add('POST', '/:tenant/objects/get', tenantRoute('read', async (c) => {
+    noQuery(c);
+    const b = await json(c, { ids: idList });
+    const ids = b.ids as string[];
+    const vals = await c.store.getMany(ids);
+    const out: { id: string; bytes: Uint8Array }[] = [];
+    let size = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const bytes = vals[i];
+      if (!bytes) fail('OBJECT_MISSING', `the server lacks object ${ids[i]!.slice(0, 12)}; its store is damaged — run \`agentsync admin fsck\``, { id: ids[i], status: 404 });
+      // Stop early at the body cap; the client asks again for the rest.
+      if (out.length && size + bytes.length + 36 > o.maxBodyBytes) break;
+      size += bytes.length + 36;
+      out.push({ id: ids[i]!, bytes });
+    }
+    const body = encodeObjects(out);
+    c.res.writeHead(200, { 'content-type': OBJECTS_TYPE, 'content-length': body.length });
+    c.res.end(body);
+  }));
+  router.add('POST', '/:tenant/versions', tenantRoute('write', async (c) => {
+    noQuery(c);
+    const b = await json(c, {
+      expected: { check: (v) => v === null || isInt(v), what: 'null or a version number' },
+      changes: { check: isChanges, what: `an array of at most ${MAX_IDS} {path, id} (id: 64 hex digits or null)` },
+      snapshot: { check: isSnapshotHash, what: 'a snapshot hash sha256:<64 hex>' },
+      author: { check: isText, what: 'a string' },
+      message: { check: isText, what: 'a string' },
+      draft: { check: (v) => typeof v === 'boolean', what: 'true or false' },
+    });
+    const version = await c.store.createVersion(b as never);
+    sendJson(c.res, 201, { version });
+  }));
+  for (const op of ['deploy', 'rollback'] as const) {
+    router.add('POST', `/:tenant/versions/:id/${op}`, tenantRoute('write', async (c, p) => {
+      noQuery(c);
+      const id = versionId(p.id, 'version');
+      await json(c, {});
+      sendJson(c.res, 200, await c.store[op](id));
+    }));
+  }
+
+  // Control endpoints, for `agentsync admin` while the server runs (secret from server.json).
+  const control = (fn: (c: Ctx, p: Params) => Promise<void>) => async (c: Ctx, p: Params) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(c.req.headers.authorization ?? '');
+    const given = Buffer.from(m?.[1] ?? '');
+    const want = Buffer.from(o.control ?? '');
+    if (!o.control || given.length !== want.length || !timingSafeEqual(given, want)) fail('AUTH_REQUIRED', 'the control endpoints need the secret in the data folder\'s server.json', {});
+    await fn(c, p);
+  };
+  router.add('GET', '/_admin/tenants', control(async (c) => { noQuery(c); sendJson(c.res, 200, { tenants: await storage.tenants() }); }));
+  router.add('POST', '/_admin/tenants', control(async (c) => {
+    const b = await json(c, { name: { check: (v) => typeof v === 'string', what: 'a tenant name' } });
+    sendJson(c.res, 201, { tenant: await storage.createTenant(b.name as string) });
+  }));
+  router.add('GET', '/_admin/tokens', control(async (c) => { noQuery(c); sendJson(c.res, 200, { tokens: (await storage.tokens()).map((t) => publicToken(t)) }); }));
+  router.add('POST', '/_admin/tokens', control(async (c) => {
+    const b = await json(c, {
+      tenant: { check: (v) => typeof v === 'string', what: 'a tenant name' },
+      scope: { check: (v) => v === 'read' || v === 'write' || v === 'admin', what: 'read, write or admin' },
+      expiresInMs: { check: (v) => v === null || isInt(v), what: 'null or a positive number of ms' },
+      label: { check: isText, what: 'a string', required: false },
+    });
+    const t = await createToken(storage, { tenant: b.tenant as string, scope: checkScope(b.scope), expiresInMs: b.expiresInMs as number | null, ...(b.label ? { label: b.label as string } : {}) });
+    sendJson(c.res, 201, { token: t.token, record: publicToken(t.record) });
+  }));
+  router.add('POST', '/_admin/tokens/:id/revoke', control(async (c, p) => {
+    await json(c, {});
+    sendJson(c.res, 200, { token: publicToken(await revokeToken(storage, p.id!)) });
+  }));
+  router.add('POST', '/_admin/fsck', control(async (c) => { await json(c, {}); sendJson(c.res, 200, await storage.fsck()); }));
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+      await route.handler({ req, res, url }, params);
+    } catch (e) {
+      sendError(res, e, o.log);
+    }
+  };
+}
+
+/**
+ * Start a server on `storage`. With `dataDir`, also writes `<dataDir>/server.json` for the
+ * admin commands and removes it on close.
+ */
+export async function startServer(storage: Storage, opts: ServerOptions & { dataDir?: string } = {}): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const control = randomBytes(32).toString('base64url');
+  const handler = makeHandler(storage, {
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY, maxObjectBytes: opts.maxObjectBytes ?? DEFAULT_MAX_OBJECT, control,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  let closing = false;
+  let inflight = 0;
+  let drained: (() => void) | undefined;
+  const sockets = new Set<Socket>();
+  const wire = { bytesRead: 0, bytesWritten: 0 };
+  const server: Server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+    inflight++;
+    if (closing) res.setHeader('connection', 'close');
+    res.on('close', () => {
+      inflight--;
+      if (closing) {
+        server.closeIdleConnections();
+        if (inflight === 0) drained?.();
+      }
+    });
+    void handler(req, res);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => { wire.bytesRead += s.bytesRead; wire.bytesWritten += s.bytesWritten; sockets.delete(s); });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? DEFAULT_PORT, host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const infoPath = opts.dataDir ? join(opts.dataDir, SERVER_INFO) : undefined;
+  if (infoPath) {
+    const info: ServerInfo = { pid: process.pid, url, control, startedAt: new Date().toISOString() };
+    atomicWrite(infoPath, JSON.stringify(info, null, 2) + '\n', 0o600);
+  }
+  let closed: Promise<void> | undefined;
+  const wireNow = () => {
+    let r = wire.bytesRead, w = wire.bytesWritten;
+    for (const s of sockets) { r += s.bytesRead; w += s.bytesWritten; }
+    return { bytesRead: r, bytesWritten: w };
+  };
+  return {
+    url, port, host, storage,
+    get wire() { return wireNow(); },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        // Requests in flight are answered; one that takes longer than the grace period is cut.
+        if (inflight > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([new Promise<void>((r) => { drained = r; }), new Promise<void>((r) => { timer = setTimeout(r, opts.graceMs ?? 30000); })]);
+          clearTimeout(timer);
+        }
+        server.closeIdleConnections();
+        // Connections that stay open without a request are closed after the in-flight ones finish.
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+        await stopped;
+        if (infoPath) rmSync(infoPath, { force: true });
+        await storage.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Open the LevelDB storage at `dataDir` (creating it) and start serving it. */
+export async function serveDataDir(dataDir: string, opts: ServerOptions = {}): Promise<RunningServer> {
+  const storage = await LevelStorage.open(dataDir, { create: true, waitMs: 2000 });
+  try {
+    return await startServer(storage, { ...opts, dataDir });
+  } catch (e) {
+    await storage.close();
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') fail('USAGE', `port ${opts.port ?? DEFAULT_PORT} on ${opts.host ?? '127.0.0.1'} is in use; choose another with --port (0: any free port)`, { port: opts.port });
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') fail('USAGE', `not allowed to listen on port ${opts.port ?? DEFAULT_PORT}; choose a port above 1023 with --port`, { port: opts.port });
+    throw e;
+  }
+}

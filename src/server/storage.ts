@@ -1,0 +1,259 @@
+/**
+ * The server's storage, behind an interface so that a PostgreSQL backend can follow the
+ * embedded LevelDB one. A Storage holds tenants, tokens and one remote store per tenant.
+ *
+ * LevelDB layout (one database at `<data>/store`): `a!tenant!<name>` tenant JSON;
+ * `a!token!<id>` token JSON (the secret's SHA-256, never the secret); `t!<tenant>!…` the
+ * tenant's {@link RemoteStore} keyspace (head, versions, change lists, objects).
+ * @module
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../model/errors.js';
+import type { ObjectId } from '../model/hash.js';
+import type { Change } from '../model/manifest.js';
+import type { Head, Version } from '../model/version.js';
+import { jsonValue, openDb, parseJson, type Db } from '../store/db.js';
+import { commit } from '../store/objects.js';
+import { RemoteStore, type CreateVersionRequest } from '../store/remote-store.js';
+import { checkObjects, checkSnapshot, type FsckProblem } from '../engine/fsck.js';
+import { atomicWrite } from '../workspace/fsio.js';
+
+export type Scope = 'read' | 'write' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
+
+/** admin ⊇ write ⊇ read. */
+export function scopeAllows(have: Scope, need: Scope): boolean {
+  return SCOPES.indexOf(have) >= SCOPES.indexOf(need);
+}
+
+export interface TenantRecord {
+  name: string;
+  createdAt: string;
+}
+
+export interface TokenRecord {
+  /** Public id (16 hex digits), the part of the token the server looks up by. */
+  id: string;
+  tenant: string;
+  scope: Scope;
+  /** SHA-256 (hex) of the secret part. */
+  hash: string;
+  createdAt: string;
+  /** ISO 8601, or null: never expires. */
+  expiresAt: string | null;
+  /** ISO 8601, or null: not revoked. */
+  revokedAt: string | null;
+  label?: string;
+}
+
+/** One tenant's versioned store: what {@link RemoteStore} offers, without LevelDB types. */
+export interface TenantStore {
+  head(): Promise<Head>;
+  versions(after?: number): Promise<Version[]>;
+  versionChanges(id: number): Promise<Change[]>;
+  /** @throws VERSION_UNKNOWN when `id` does not exist. */
+  version(id: number): Promise<Version>;
+  changesBetween(from: number | null, to: number): Promise<Change[]>;
+  missing(ids: readonly ObjectId[]): Promise<ObjectId[]>;
+  getMany(ids: readonly ObjectId[]): Promise<(Uint8Array | undefined)[]>;
+  /** @throws REMOTE_PROTOCOL when an object does not hash to its id (nothing stored). */
+  putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void>;
+  createVersion(req: CreateVersionRequest): Promise<Version>;
+  deploy(id: number): Promise<{ version: Version; head: Head }>;
+  rollback(id: number): Promise<{ version: Version; head: Head }>;
+}
+
+export interface ServerFsckResult {
+  tenants: number;
+  tokens: number;
+  objects: number;
+  versions: number;
+  problems: FsckProblem[];
+}
+
+export interface Storage {
+  tenants(): Promise<TenantRecord[]>;
+  tenant(name: string): Promise<TenantRecord | undefined>;
+  /** @throws TENANT_EXISTS, USAGE (bad name) */
+  createTenant(name: string): Promise<TenantRecord>;
+  tokens(): Promise<TokenRecord[]>;
+  token(id: string): Promise<TokenRecord | undefined>;
+  putToken(t: TokenRecord): Promise<void>;
+  /** The tenant's store (the tenant must exist; callers check). */
+  remote(tenant: string): TenantStore;
+  /** Check every tenant's objects, versions and pointers. */
+  fsck(): Promise<ServerFsckResult>;
+  close(): Promise<void>;
+}
+
+const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function checkTenantName(name: string): void {
+  if (!TENANT_NAME.test(name)) {
+    fail('USAGE', `tenant name ${JSON.stringify(name)} must be 1-63 lower-case letters, digits or '-', starting with a letter or digit`, { tenant: name });
+  }
+}
+
+export function isTenantName(s: string): boolean {
+  return TENANT_NAME.test(s);
+}
+
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const res = this.tail.then(fn);
+    this.tail = res.then(() => undefined, () => undefined);
+    return res;
+  }
+}
+
+/** The server data folder: `<data>/AGENTSYNC_SERVER` marker, `<data>/store/` LevelDB. */
+export const SERVER_MARKER = 'AGENTSYNC_SERVER';
+const MARKER_TEXT = 'agentsync server data, format 1\n';
+
+/**
+ * Check (and with `create`, make) the data folder.
+ * @throws NOT_A_REMOTE when the folder is something else, or missing without `create`.
+ */
+export function prepareDataDir(dir: string, create: boolean): void {
+  const marker = join(dir, SERVER_MARKER);
+  if (existsSync(marker)) {
+    if (readFileSync(marker, 'utf8') !== MARKER_TEXT) fail('NOT_A_REMOTE', `${dir} has an unknown server data format; upgrade agentsync`, { dir });
+    return;
+  }
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    fail('NOT_A_REMOTE', `${dir} is a non-empty folder that is not agentsync server data; choose an empty or new folder for --data`, { dir });
+  }
+  if (!create) fail('NOT_A_REMOTE', `no agentsync server data at ${dir}; \`agentsync admin tenant create <name> --data ${dir}\` or \`agentsync serve --data ${dir}\` creates it`, { dir });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  atomicWrite(marker, MARKER_TEXT);
+}
+
+class LevelTenantStore implements TenantStore {
+  constructor(private readonly s: RemoteStore) {}
+  head() { return this.s.head(); }
+  versions(after?: number) { return this.s.versions(after); }
+  versionChanges(id: number) { return this.s.versionChanges(id); }
+  version(id: number) { return this.s.version(id); }
+  changesBetween(from: number | null, to: number) { return this.s.changesBetween(from, to); }
+  missing(ids: readonly ObjectId[]) { return this.s.objects.missing(ids); }
+  getMany(ids: readonly ObjectId[]) { return this.s.objects.getMany(ids); }
+  putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]) { return this.s.putObjects(objs); }
+  createVersion(req: CreateVersionRequest) { return this.s.createVersion(req); }
+  deploy(id: number) { return this.s.deploy(id); }
+  rollback(id: number) { return this.s.rollback(id); }
+}
+
+/** The embedded storage: one LevelDB holding every tenant, under per-tenant prefixes. */
+export class LevelStorage implements Storage {
+  private readonly stores = new Map<string, { raw: RemoteStore; api: LevelTenantStore }>();
+  private readonly adminMutex = new Mutex();
+
+  private constructor(readonly db: Db, readonly dir: string) {}
+
+  /**
+   * Open `<dir>/store` (creating the data folder with `create`). Waits a bounded time for the
+   * LevelDB lock; a running server holds it (STORE_LOCKED).
+   */
+  static async open(dir: string, opts: { create?: boolean; waitMs?: number } = {}): Promise<LevelStorage> {
+    prepareDataDir(dir, !!opts.create);
+    const db = await openDb(join(dir, 'store'), { what: 'the server data', ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}) });
+    return new LevelStorage(db, dir);
+  }
+
+  async tenants(): Promise<TenantRecord[]> {
+    const out: TenantRecord[] = [];
+    for await (const v of this.db.values({ gt: 'a!tenant!', lt: 'a!tenant"' })) out.push(parseJson<TenantRecord>(v, 'tenant')!);
+    return out;
+  }
+
+  async tenant(name: string): Promise<TenantRecord | undefined> {
+    if (!isTenantName(name)) return undefined;
+    return parseJson<TenantRecord>(await this.db.get('a!tenant!' + name), `tenant ${name}`);
+  }
+
+  createTenant(name: string): Promise<TenantRecord> {
+    checkTenantName(name);
+    return this.adminMutex.run(async () => {
+      if (await this.tenant(name)) fail('TENANT_EXISTS', `tenant ${name} already exists; \`agentsync admin tenant list\` shows them`, { tenant: name });
+      const t: TenantRecord = { name, createdAt: new Date().toISOString() };
+      await commit(this.db, [{ type: 'put', key: 'a!tenant!' + name, value: jsonValue(t) }]);
+      return t;
+    });
+  }
+
+  async tokens(): Promise<TokenRecord[]> {
+    const out: TokenRecord[] = [];
+    for await (const v of this.db.values({ gt: 'a!token!', lt: 'a!token"' })) out.push(parseJson<TokenRecord>(v, 'token')!);
+    return out;
+  }
+
+  async token(id: string): Promise<TokenRecord | undefined> {
+    if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
+    return parseJson<TokenRecord>(await this.db.get('a!token!' + id), `token ${id}`);
+  }
+
+  async putToken(t: TokenRecord): Promise<void> {
+    await commit(this.db, [{ type: 'put', key: 'a!token!' + t.id, value: jsonValue(t) }]);
+  }
+
+  private raw(tenant: string): { raw: RemoteStore; api: LevelTenantStore } {
+    let s = this.stores.get(tenant);
+    if (!s) {
+      const raw = new RemoteStore(this.db, `t!${tenant}!`);
+      s = { raw, api: new LevelTenantStore(raw) };
+      this.stores.set(tenant, s);
+    }
+    return s;
+  }
+
+  remote(tenant: string): TenantStore {
+    return this.raw(tenant).api;
+  }
+
+  async fsck(): Promise<ServerFsckResult> {
+    const problems: FsckProblem[] = [];
+    const res: ServerFsckResult = { tenants: 0, tokens: 0, objects: 0, versions: 0, problems };
+    let tenants: TenantRecord[] = [];
+    try { tenants = await this.tenants(); } catch (e) { problems.push({ what: 'tenants', message: (e as Error).message }); }
+    try {
+      const tokens = await this.tokens();
+      res.tokens = tokens.length;
+      const names = new Set(tenants.map((t) => t.name));
+      for (const t of tokens) {
+        if (!names.has(t.tenant)) problems.push({ what: `token ${t.id}`, message: `names unknown tenant ${t.tenant}` });
+        if (!/^[0-9a-f]{64}$/.test(t.hash ?? '')) problems.push({ what: `token ${t.id}`, message: 'has no valid secret hash' });
+      }
+    } catch (e) { problems.push({ what: 'tokens', message: (e as Error).message }); }
+    res.tenants = tenants.length;
+    for (const t of tenants) {
+      const { raw } = this.raw(t.name);
+      const what = `tenant ${t.name}`;
+      res.objects += await checkObjects(raw.objects, problems);
+      let versions: Version[] = [];
+      let head: Head | undefined;
+      try {
+        head = await raw.head();
+        versions = await raw.versions(0);
+      } catch (e) { problems.push({ what, message: (e as Error).message }); continue; }
+      res.versions += versions.length;
+      const ids = new Set(versions.map((v) => v.id));
+      for (const v of versions) {
+        await checkSnapshot(raw.objects, v.snapshot, `${what} version ${v.id}`, problems);
+        if (v.parent !== null && !ids.has(v.parent)) problems.push({ what: `${what} version ${v.id}`, message: `parent ${v.parent} does not exist` });
+        if (v.id > head.lastId) problems.push({ what: `${what} version ${v.id}`, message: `is above the head's last id ${head.lastId}` });
+      }
+      for (const p of ['latestPublished', 'current'] as const) {
+        const id = head[p];
+        if (id !== null && !ids.has(id)) problems.push({ what: `${what} head`, message: `${p} names version ${id}, which does not exist` });
+      }
+      if (head.lastId !== (versions.at(-1)?.id ?? 0)) problems.push({ what: `${what} head`, message: `last id ${head.lastId} does not match the newest version ${versions.at(-1)?.id ?? 0}` });
+    }
+    return res;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
