@@ -238,7 +238,8 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
     for (const e of r.merged) io.stdout(`  ${c.green('merged'.padEnd(10))}${'local and remote edits kept'.padEnd(34)}${e.path}\n`);
     if (r.merged.length && !r.dryRun) io.stdout(`Merged ${r.merged.length} artifact${r.merged.length === 1 ? '' : 's'} cleanly; push to publish the merge.\n`);
     if (r.pulled.length === 0) {
-      io.stdout(r.converged.length ? `Recorded ${r.converged.length} artifact(s) already identical to ${r.remote}.\n` : 'Nothing to pull: up to date.\n');
+      if (r.converged.length) io.stdout(`Recorded ${r.converged.length} artifact(s) already identical to ${r.remote}.\n`);
+      else if (r.merged.length === 0) io.stdout('Nothing to pull: up to date.\n');
       return EXIT.OK;
     }
     if (r.dryRun) {

@@ -48,7 +48,7 @@ export interface PullResult {
 export function planPull(entries: Entry[], force: boolean, merged: ReadonlySet<string> = new Set()): { take: Entry[]; converged: Entry[] } {
   const conflicts = entries.filter((e) => e.state === 'conflict' && !merged.has(e.path));
   if (conflicts.length && !force) {
-    fail('PULL_REFUSED', `refusing to pull: ${conflicts.length} artifact(s) changed on both sides (${conflicts.slice(0, 3).map((e) => e.path).join(', ')}${conflicts.length > 3 ? ', …' : ''}); see \`agentsync diff\`, then push --force or pull --force`, { paths: conflicts.map((e) => ({ path: e.path, state: e.state })) });
+    fail('PULL_REFUSED', `refusing to pull: ${conflicts.length} artifact(s) changed on both sides (${conflicts.slice(0, 3).map((e) => e.path).join(', ')}${conflicts.length > 3 ? ', …' : ''}); see \`agentsync diff\`; \`agentsync merge <path>\` resolves one by hand, or pick a side with pull --force or push --force`, { paths: conflicts.map((e) => ({ path: e.path, state: e.state })) });
   }
   return {
     take: entries.filter((e) => e.state === 'pull' || (force && e.state === 'conflict' && !merged.has(e.path))),
