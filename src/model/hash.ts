@@ -3,22 +3,16 @@
  *
  * Two implementations give the same ids: `@noble/hashes` (pure JS, portable: the reference,
  * usable wherever the model runs) and Node's native `crypto` (13× faster on a 750 KB manifest,
- * 5× on small files), used when running on Node. `test/model.test.ts` checks they agree.
+ * 5× on small files), used when running on Node. `hash-portable.ts` holds the former;
+ * `test/hash.test.ts` checks the two agree.
  * @module
  */
 import { createHash } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 
 /** 64 hex digits. */
 export type ObjectId = string;
 
 const HEX64 = /^[0-9a-f]{64}$/;
-
-/** The portable reference implementation. */
-export function blobIdPortable(bytes: Uint8Array): ObjectId {
-  return bytesToHex(sha256(bytes));
-}
 
 /** @returns the blob id of `bytes`. @example blobId(new TextEncoder().encode('')) // 'e3b0c4...' */
 export function blobId(bytes: Uint8Array): ObjectId {

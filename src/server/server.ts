@@ -22,9 +22,9 @@ import { authenticate, checkScope, createToken, publicToken, revokeToken } from 
 import { Router, parseBody, parseQuery, readBody, sendError, sendJson, versionId, type Params } from './router.js';
 import { LevelStorage, type Scope, type Storage, type TenantStore } from './storage.js';
 
-export const DEFAULT_PORT = 7420;
-export const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
-export const DEFAULT_MAX_OBJECT = 1024 * 1024;
+import { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT } from './defaults.js';
+
+export { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT };
 const MAX_IDS = 100000;
 const MAX_TEXT = 64 * 1024;
 

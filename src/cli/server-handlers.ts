@@ -1,0 +1,271 @@
+/**
+ * The server commands: `serve`, `admin tenant|token|fsck` (on a server data folder, directly or
+ * through the running server) and the client's `auth login|status|logout`.
+ * @module
+ */
+import { resolve } from 'node:path';
+import { pickRemote } from '../engine/context.js';
+import { EXIT, fail, isAgentsyncError } from '../model/errors.js';
+import { credentialKey, credentialsPath, readCredentials, removeToken, saveToken, storedToken } from '../remote/credentials.js';
+import { HttpRemote } from '../remote/http.js';
+import { isHttpUrl } from '../remote/index.js';
+import { openAdmin, type Admin } from '../server/admin.js';
+import { checkScope, isTokenFormat, parseDuration } from '../server/auth.js';
+import { serveDataDir } from '../server/server.js';
+import { loadWorkspace } from '../workspace/config.js';
+import { cwdOf, type Opts } from './commands.js';
+import { json, type Io } from './io.js';
+
+
+function dataDir(io: Io, o: Opts): string {
+  const d = typeof o.data === 'string' ? o.data : io.env.AGENTSYNC_DATA || 'agentsync-data';
+  return resolve(cwdOf(io, o), d);
+}
+
+function intOpt(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) fail('USAGE', `--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+// ---------------------------------------------------------------- serve
+
+export async function cmdServe(io: Io, o: Opts): Promise<number> {
+  const dir = dataDir(io, o);
+  const port = intOpt(o.port, 'port', 0, 65535);
+  const srv = await serveDataDir(dir, {
+    host: String(o.host ?? '127.0.0.1'), port,
+    maxBodyBytes: intOpt(o.maxBody, 'max-body', 1024), maxObjectBytes: intOpt(o.maxObject, 'max-object', 1),
+    log: (s) => io.stderr(s),
+  });
+  io.stdout(`listening on ${srv.url}\n`);
+  io.stderr(`agentsync serve: data in ${dir}; remotes are ${srv.url}/<tenant>; SIGTERM or Ctrl-C stops it\n`);
+  await new Promise<void>((res) => {
+    const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); res(); };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  io.stderr('agentsync serve: stopping (finishing requests in flight)\n');
+  await srv.close();
+  io.stderr('agentsync serve: stopped\n');
+  return EXIT.OK;
+}
+
+// ---------------------------------------------------------------- admin
+
+async function withAdmin<T>(io: Io, o: Opts, create: boolean, fn: (a: Admin) => Promise<T>): Promise<T> {
+  const a = await openAdmin(dataDir(io, o), { create });
+  try {
+    return await fn(a);
+  } finally {
+    await a.close();
+  }
+}
+
+export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number> {
+  const [what, sub, arg] = args;
+  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir>)';
+  if (what === 'tenant' && sub === 'create') {
+    if (!arg) fail('USAGE', usage);
+    const t = await withAdmin(io, o, true, (a) => a.createTenant(arg));
+    if (o.json) json(io, t);
+    else {
+      io.stdout(`Created tenant ${t.name}.\n`);
+      io.stderr(`Its remote URL is http(s)://<host>:<port>/${t.name}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write --data ${dataDir(io, o)}\`.\n`);
+    }
+    return EXIT.OK;
+  }
+  if (what === 'tenant' && (sub === 'list' || sub === undefined)) {
+    const ts = await withAdmin(io, o, false, (a) => a.tenants());
+    if (o.json) json(io, ts);
+    else for (const t of ts) io.stdout(`${t.name}\t${t.createdAt}\n`);
+    return EXIT.OK;
+  }
+  if (what === 'token' && sub === 'create') {
+    if (typeof o.tenant !== 'string') fail('USAGE', 'admin token create needs --tenant <name>');
+    const scope = checkScope(o.scope);
+    const expiresInMs = parseDuration(String(o.expiresIn ?? 'never'));
+    const r = await withAdmin(io, o, false, (a) => a.createToken({ tenant: o.tenant as string, scope, expiresInMs, ...(typeof o.label === 'string' ? { label: o.label } : {}) }));
+    if (o.json) json(io, r);
+    else {
+      io.stdout(`${r.token}\n`);
+      io.stderr(`Token ${r.record.id} for tenant ${r.record.tenant}, scope ${r.record.scope}, ${r.record.expiresAt ? `expires ${r.record.expiresAt}` : 'never expires'}. It is shown only this once: give it to \`agentsync auth login --token-stdin\` now.\n`);
+    }
+    return EXIT.OK;
+  }
+  if (what === 'token' && (sub === 'list' || sub === undefined)) {
+    const ts = await withAdmin(io, o, false, (a) => a.tokens());
+    if (o.json) json(io, ts);
+    else {
+      for (const t of ts) {
+        const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expired ? `expired ${t.expiresAt}` : t.expiresAt ? `expires ${t.expiresAt}` : 'never expires';
+        io.stdout(`${t.id}\t${t.tenant}\t${t.scope}\t${state}${t.label ? `\t${t.label}` : ''}\n`);
+      }
+    }
+    return EXIT.OK;
+  }
+  if (what === 'token' && sub === 'revoke') {
+    if (!arg) fail('USAGE', 'usage: agentsync admin token revoke <id> --data <dir>');
+    const t = await withAdmin(io, o, false, (a) => a.revokeToken(arg));
+    if (o.json) json(io, t);
+    else io.stdout(`Revoked token ${t.id} (tenant ${t.tenant}).\n`);
+    return EXIT.OK;
+  }
+  if (what === 'fsck') {
+    const r = await withAdmin(io, o, false, (a) => a.fsck());
+    if (o.json) json(io, r);
+    else {
+      for (const p of r.problems) io.stderr(`${p.what}: ${p.message}\n`);
+      io.stdout(r.problems.length
+        ? `${r.problems.length} problem(s) in ${r.tenants} tenants, ${r.versions} versions, ${r.objects} objects (STORE_CORRUPT).\n`
+        : `OK: ${r.tenants} tenants, ${r.tokens} tokens, ${r.versions} versions and ${r.objects} objects check out.\n`);
+    }
+    return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
+  }
+  return fail('USAGE', usage);
+}
+
+// ---------------------------------------------------------------- auth
+
+/** The URL `auth` acts on: the positional one, else the workspace's --remote (default origin). */
+async function authUrl(io: Io, url: string | undefined, o: Opts): Promise<{ url: string; name?: string }> {
+  if (url) {
+    if (!isHttpUrl(url)) fail('USAGE', `${url} is not an http(s) remote URL; tokens are only for HTTP remotes`);
+    return { url };
+  }
+  let ws;
+  try {
+    ws = await loadWorkspace(cwdOf(io, o));
+  } catch (e) {
+    if (isAgentsyncError(e) && e.code === 'NOT_A_WORKSPACE') fail('USAGE', 'not in a workspace: give the remote URL, e.g. `agentsync auth login http://host:7420/<tenant>`');
+    throw e;
+  }
+  const r = pickRemote(ws, typeof o.remote === 'string' ? o.remote : undefined);
+  if (!r) fail('REMOTE_UNKNOWN', 'this workspace has no remote; run `agentsync remote add origin <url>` or give the URL');
+  if (!isHttpUrl(r.url)) fail('USAGE', `remote ${r.name} (${r.url}) is not an HTTP remote; it needs no token`);
+  return { url: r.url, name: r.name };
+}
+
+async function readAll(s: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const c of s as AsyncIterable<Buffer | string>) text += typeof c === 'string' ? c : c.toString('utf8');
+  return text;
+}
+
+/** Read a line from a terminal without echoing it. */
+function promptHidden(io: Io, prompt: string): Promise<string> {
+  const input = io.stdin as NodeJS.ReadStream;
+  io.stderr(prompt);
+  return new Promise((res, rej) => {
+    let text = '';
+    const raw = typeof input.setRawMode === 'function';
+    if (raw) input.setRawMode(true);
+    input.setEncoding('utf8');
+    const done = (err?: Error) => {
+      input.off('data', onData);
+      if (raw) input.setRawMode(false);
+      input.pause();
+      io.stderr('\n');
+      if (err) rej(err); else res(text);
+    };
+    const onData = (d: string) => {
+      for (const ch of d) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003' || ch === '\u0004') return done(Object.assign(new Error('cancelled'), { cancelled: true }));
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    };
+    input.on('data', onData);
+    input.resume();
+  });
+}
+
+async function checkToken(io: Io, url: string, token: string): Promise<{ ok: boolean; code?: string; message?: string }> {
+  const remote = new HttpRemote(url, { token, env: { ...io.env, AGENTSYNC_HTTP_TRIES: '1' } });
+  try {
+    await remote.head();
+    return { ok: true };
+  } catch (e) {
+    if (isAgentsyncError(e)) return { ok: false, code: e.code, message: e.message };
+    throw e;
+  } finally {
+    await remote.close();
+  }
+}
+
+export async function cmdAuth(io: Io, args: string[], o: Opts): Promise<number> {
+  const [sub = 'status', urlArg] = args;
+  if (sub === 'login') {
+    const { url } = await authUrl(io, urlArg, o);
+    let token: string;
+    if (o.tokenStdin) {
+      if (!io.stdin) fail('USAGE', 'no standard input to read the token from');
+      token = (await readAll(io.stdin)).trim();
+    } else if (io.stdinTTY && io.stdin) {
+      try {
+        token = (await promptHidden(io, `Token for ${url}: `)).trim();
+      } catch {
+        return fail('USAGE', 'cancelled; no token was stored');
+      }
+    } else {
+      return fail('USAGE', 'standard input is not a terminal: pass the token with --token-stdin (e.g. `echo "$TOKEN" | agentsync auth login --token-stdin`)');
+    }
+    if (!isTokenFormat(token)) fail('USAGE', 'that is not an agentsync token (as_<id>_<secret>, from `agentsync admin token create`); nothing was stored');
+    const check = await checkToken(io, url, token);
+    if (!check.ok && (check.code === 'AUTH_REQUIRED' || check.code === 'AUTH_FORBIDDEN')) {
+      fail(check.code, `${url} refused that token (${check.message}); nothing was stored — ask for a valid token and run \`agentsync auth login\` again`, { url });
+    }
+    const path = saveToken(io.env, url, token);
+    if (o.json) json(io, { url: credentialKey(url), credentials: path, verified: check.ok, ...(check.ok ? {} : { code: check.code }) });
+    else if (check.ok) io.stdout(`Logged in to ${url}: the server accepted the token. Stored in ${path}.\n`);
+    else {
+      io.stdout(`Stored the token for ${url} in ${path}.\n`);
+      io.stderr(`agentsync: could not verify it now: ${check.message}\n`);
+    }
+    return EXIT.OK;
+  }
+  if (sub === 'logout') {
+    const urls: string[] = [];
+    if (o.all) urls.push(...Object.keys(readCredentials(io.env).tokens));
+    else urls.push((await authUrl(io, urlArg, o)).url);
+    const removed = urls.filter((u) => removeToken(io.env, u));
+    if (o.json) json(io, { removed: removed.map(credentialKey) });
+    else if (removed.length) for (const u of removed) io.stdout(`Logged out of ${u}: its token is forgotten.\n`);
+    else io.stdout(`No stored token for ${urls.join(', ') || 'any remote'}.\n`);
+    return EXIT.OK;
+  }
+  if (sub === 'status') {
+    const rows: { name?: string; url: string }[] = [];
+    if (urlArg) rows.push({ url: (await authUrl(io, urlArg, o)).url });
+    else {
+      try {
+        const ws = await loadWorkspace(cwdOf(io, o));
+        for (const r of ws.remotes) if (isHttpUrl(r.url)) rows.push({ name: r.name, url: r.url });
+      } catch (e) {
+        if (!isAgentsyncError(e) || e.code !== 'NOT_A_WORKSPACE') throw e;
+      }
+      const seen = new Set(rows.map((r) => credentialKey(r.url)));
+      for (const k of Object.keys(readCredentials(io.env).tokens)) if (!seen.has(k)) rows.push({ url: k });
+    }
+    const envToken = io.env.AGENTSYNC_TOKEN || undefined;
+    const out = [];
+    for (const r of rows) {
+      const stored = storedToken(io.env, r.url);
+      const token = envToken ?? stored;
+      const source = envToken ? 'AGENTSYNC_TOKEN' : stored ? 'credentials' : 'none';
+      const check = token ? await checkToken(io, r.url, token) : { ok: false, code: 'AUTH_REQUIRED', message: 'no token; run `agentsync auth login`' };
+      out.push({ ...(r.name ? { name: r.name } : {}), url: credentialKey(r.url), source, ...check });
+    }
+    if (o.json) json(io, { credentials: credentialsPath(io.env), remotes: out });
+    else {
+      if (out.length === 0) io.stdout(`No HTTP remotes and no stored tokens (${credentialsPath(io.env)}).\n`);
+      for (const r of out) {
+        const what = r.ok ? 'OK' : r.code === 'REMOTE_UNREACHABLE' ? 'server unreachable' : `${r.message} (${r.code})`;
+        io.stdout(`${r.name ? `${r.name}\t` : ''}${r.url}\ttoken: ${r.source === 'none' ? 'none' : r.source === 'credentials' ? 'stored' : 'AGENTSYNC_TOKEN'}\t${what}\n`);
+      }
+    }
+    return out.every((r) => r.ok) ? EXIT.OK : EXIT.REMOTE;
+  }
+  return fail('USAGE', `unknown subcommand "auth ${sub}"; use login, status or logout`);
+}
