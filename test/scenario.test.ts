@@ -429,6 +429,16 @@ for (const kind of REMOTE_KINDS) {
     assert.ok(Object.values(sa).every((s) => s === 'converged'), JSON.stringify(sa));
   });
 
+  t('deploying your own draft records the base: the workspace is clean, not converged', async () => {
+    const { a } = await pair();
+    edit(a, 'agents/welcome.yaml', 'temperature: 0.4', 'temperature: 0.7');
+    assert.is((await ok(a, 'push', '--draft', '--json')).json.version.id, 2);
+    assert.equal(await states(a), { 'agents/welcome.yaml': 'push' });
+    await ok(a, 'deploy', '2');
+    assert.equal(await states(a), {});
+    assert.is((await cli(a, 'status', '--check')).code, 0);
+  });
+
   t('deploy of a draft built on an older version → DRAFT_STALE, exit 1', async () => {
     const { a, b } = await pair();
     edit(a, 'agents/welcome.yaml', 'temperature: 0.4', 'temperature: 0.6');

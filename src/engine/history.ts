@@ -7,7 +7,8 @@ import { isSnapshotHash, snapshotHash, type SnapshotHash } from '../model/manife
 import type { Head, Version } from '../model/version.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote, remoteHead } from './fetch.js';
-import { scanLocal } from './status.js';
+import { computeStatus, scanLocal } from './status.js';
+import { commit } from '../store/objects.js';
 
 export interface VersionsResult {
   remote: string;
@@ -27,9 +28,21 @@ function parseVersion(v: string | number): number {
 }
 
 export async function deploy(ctx: Context, v: string | number) {
-  remoteName(ctx);
+  const name = remoteName(ctx);
   const r = await ctx.remote().deploy(parseVersion(v));
   await fetchRemote(ctx);
+  // Publishing our own draft makes its artifacts equal on both sides: record that as the base,
+  // as a push would have, rather than leave them `converged`.
+  const st = await computeStatus(ctx);
+  const same = st.entries.filter((e) => e.state === 'converged');
+  if (same.length) {
+    const base = new Map(st.manifests.base);
+    for (const e of same) {
+      if (e.ids.local === null) base.delete(e.path);
+      else base.set(e.path, e.ids.local);
+    }
+    await commit(ctx.store.db, ctx.store.baseOps(name, base).ops);
+  }
   return r;
 }
 
