@@ -22,14 +22,15 @@ function yamlProblems(path: string, text: string, schema: Schema, lineOffset: nu
   if (doc.errors.length) {
     return doc.errors.slice(0, 3).map((e) => {
       const p = lc.linePos(e.pos[0]);
-      return { path, line: p.line + lineOffset, col: p.col, message: e.message.split('\n')[0]! };
+      return { path, line: p.line + lineOffset, col: p.col, message: cleanYamlMessage(e.message) };
     });
   }
   if (schema === 'none') return [];
   const at = (msg: string): Problem[] => [{ path, line: 1 + lineOffset, col: 1, message: msg }];
-  if (!isMap(doc.contents)) return at(`a ${schema} must be a YAML map with a \`name\``);
+  const what = schema === 'agent' ? 'an agent' : schema === 'mcp' ? 'an mcp server' : `a ${schema}`;
+  if (!isMap(doc.contents)) return at(`${what} must be a YAML map with a \`name\``);
   const v = doc.toJS() as Record<string, unknown>;
-  if (typeof v.name !== 'string' || v.name.trim() === '') return at(`a ${schema} needs a non-empty string \`name\``);
+  if (typeof v.name !== 'string' || v.name.trim() === '') return at(`${what} needs a non-empty string \`name\``);
   if (schema === 'mcp' && typeof v.command !== 'string' && typeof v.url !== 'string') {
     return at('an mcp server needs a `command` (local process) or a `url` (remote server)');
   }
@@ -52,4 +53,9 @@ export function validateArtifact(path: string, bytes: Uint8Array, schema: Schema
     return yamlProblems(path, text.slice(text.indexOf('\n') + 1, 3 + m.index + 1), schema, 1);
   }
   return [];
+}
+
+/** The YAML parser's first message line, without its own position suffix (we print file:line:col). */
+export function cleanYamlMessage(m: string): string {
+  return m.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '').replace(/[:.]\s*$/, '');
 }

@@ -55,7 +55,7 @@ export async function readConfigDoc(path: string): Promise<Document> {
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [0, 0];
-    fail('CONFIG_INVALID', `${path}:${line}:${col}: ${e.message.split('\n')[0]}; fix the YAML`, { line, col });
+    fail('CONFIG_INVALID', `${path}:${line}:${col}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '')}; fix the YAML`, { line, col });
   }
   return doc;
 }
