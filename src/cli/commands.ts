@@ -3,12 +3,11 @@
  * return the exit code. One function per command.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
-import { computeStatus, scanLocal, type Entry } from '../engine/status.js';
+import { computeStatus, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
-import { kindOf } from '../model/kinds.js';
 import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
@@ -309,26 +308,16 @@ export async function cmdVerify(io: Io, hash: string, o: Opts): Promise<number> 
 }
 
 export async function cmdValidate(io: Io, o: Opts): Promise<number> {
-  const ws = await loadWorkspace(cwdOf(io, o));
-  const store = await LocalStore.open(ws.storeDir);
-  let manifest;
-  try {
-    manifest = (await scanLocal({ ws, store } as Context)).manifest;
-  } finally {
-    await store.close();
-  }
-  const { validateArtifact } = await import('../engine/validate.js');
-  const problems = [];
-  for (const p of manifest.keys()) {
-    if (!statSync(join(ws.services, p)).isFile()) continue;
-    problems.push(...validateArtifact(p, readArtifact(ws, p), kindOf(ws.kinds, p)?.schema ?? 'none'));
-  }
-  if (o.json) json(io, { artifacts: manifest.size, problems });
-  else {
-    for (const p of problems) io.stderr(`services/${p.path}:${p.line}:${p.col}: ${p.message}\n`);
-    io.stdout(problems.length ? `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${manifest.size} artifacts (VALIDATION_FAILED).\n` : `All ${manifest.size} artifacts are valid.\n`);
-  }
-  return problems.length ? EXIT.USAGE : EXIT.OK;
+  return withContext(io, o, async (ctx) => {
+    const { validateWorkspace } = await import('../engine/compile.js');
+    const { manifest, problems } = await validateWorkspace(ctx);
+    if (o.json) json(io, { artifacts: manifest.size, problems });
+    else {
+      for (const p of problems) io.stderr(`services/${p.path}:${p.line}:${p.col}: ${p.message}\n`);
+      io.stdout(problems.length ? `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${manifest.size} artifacts (VALIDATION_FAILED).\n` : `All ${manifest.size} artifacts are valid.\n`);
+    }
+    return problems.length ? EXIT.USAGE : EXIT.OK;
+  });
 }
 
 export async function cmdUndo(io: Io, o: Opts): Promise<number> {

@@ -4,26 +4,24 @@
  * @module
  */
 import { fail } from '../model/errors.js';
-import { kindOf } from '../model/kinds.js';
 import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import type { Entry } from './status.js';
-import type { Problem } from './validate.js';
+import { validateArtifacts } from './validation.js';
 
+
+const OPENING = Buffer.from('<<<<<<< ');
 
 export async function checkPushable(ctx: Context, send: Entry[]): Promise<void> {
-  // Loaded here, not at start-up: the YAML parser is only needed when something is pushed.
-  const { validateArtifact } = await import('./validate.js');
-  const { hasConflictMarkers } = await import('../merge/index.js');
-  const problems: Problem[] = [];
   const marked: string[] = [];
   for (const e of send) {
     if (e.ids.local === null) continue;
-    const bytes = readArtifact(ctx.ws, e.path);
-    const kind = kindOf(ctx.ws.kinds, e.path);
-    problems.push(...validateArtifact(e.path, bytes, kind?.schema ?? 'none'));
-    if (hasConflictMarkers(Buffer.from(bytes).toString('utf8'))) marked.push(e.path);
+    const bytes = Buffer.from(readArtifact(ctx.ws, e.path));
+    if (bytes.indexOf(OPENING) < 0) continue; // the common case: no marker can be there
+    const { hasConflictMarkers } = await import('../merge/index.js');
+    if (hasConflictMarkers(bytes.toString('utf8'))) marked.push(e.path);
   }
+  const problems = await validateArtifacts(ctx, send.filter((e) => e.ids.local !== null).map((e) => ({ path: e.path, id: e.ids.local! })));
   if (marked.length) fail('CONFLICT_MARKERS', `refusing to push ${marked.join(', ')}: it still has conflict markers; edit it, then \`agentsync resolve <path> --merged\``, { paths: marked });
   if (problems.length) {
     const p = problems[0]!;

@@ -9,10 +9,10 @@ import { kindOf } from '../model/kinds.js';
 import type { SnapshotHash } from '../model/manifest.js';
 import type { Manifest } from '../model/manifest.js';
 import { commit } from '../store/objects.js';
-import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import { scanLocal } from './status.js';
 import type { Problem } from './validate.js';
+import { validateArtifacts } from './validation.js';
 
 export interface Validation {
   manifest: Manifest;
@@ -26,18 +26,7 @@ export interface Validation {
 export async function validateWorkspace(ctx: Context): Promise<Validation> {
   const { manifest, snapshot } = await scanLocal(ctx);
   const kinds = new Map([...manifest.keys()].map((p) => [p, kindOf(ctx.ws.kinds, p)?.name ?? '']));
-  const { validateArtifact } = await import('./validate.js');
-  const problems: Problem[] = [];
-  for (const p of manifest.keys()) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readArtifact(ctx.ws, p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the scan
-      throw e;
-    }
-    problems.push(...validateArtifact(p, bytes, kindOf(ctx.ws.kinds, p)?.schema ?? 'none'));
-  }
+  const problems = await validateArtifacts(ctx, [...manifest].map(([path, id]) => ({ path, id })));
   return { manifest, snapshot, kinds, problems };
 }
 
