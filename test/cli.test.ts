@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { cleanup, cli, read, states, workspace, write, type CliResult } from './helpers.js';
+import { cleanup, cli, read, states, workspace, write, type CliResult, ok } from './helpers.js';
 import { REMOTE_KINDS } from './remotes.js';
 
 const EMPTY = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -26,11 +26,6 @@ function failed(r: CliResult, exit: number, code: string, what = ''): void {
   }
 }
 
-async function ok(cwd: string, ...argv: string[]): Promise<CliResult> {
-  const r = await cli(cwd, ...argv);
-  assert.is(r.code, 0, `${argv.join(' ')}: ${r.err}`);
-  return r;
-}
 
 async function versionsOf(ws: string): Promise<{ latestPublished: number | null; current: number | null; versions: any[] }> {
   return (await ok(ws, 'versions', '--json')).json;

@@ -5,13 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { cleanup, cli, read, tmp, workspace, write } from './helpers.js';
+import { cleanup, cli, read, tmp, workspace, write, ok } from './helpers.js';
 
-async function ok(cwd: string, ...argv: string[]) {
-  const r = await cli(cwd, ...argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.err}`);
-  return r;
-}
 
 test('compile prints the snapshot hash (the same as `hash`), offline', async () => {
   // The remote cannot be reached at all: compile does not care.

@@ -68,3 +68,20 @@ export async function states(ws: string, ...args: string[]): Promise<Record<stri
   if (r.code !== 0 && r.code !== 1) throw new Error(`status failed: ${r.err}`);
   return Object.fromEntries((r.json.entries as { path: string; state: string }[]).map((e) => [e.path, e.state]));
 }
+
+/** Run the CLI and require exit 0 (the failure message carries stderr). */
+export async function ok(cwd: string, ...argv: string[]): Promise<CliResult> {
+  const r = await cli(cwd, ...argv);
+  if (r.code !== 0) throw new Error(`agentsync ${argv.join(' ')} exited ${r.code}: ${r.err}`);
+  return r;
+}
+
+/** Workspaces A and B on a fresh directory remote holding the sample as v1 (A pushed, B pulled). */
+export async function pair(): Promise<{ remote: string; a: string; b: string }> {
+  const remote = join(tmp('agentsync-remote-'), 'remote');
+  const a = await workspace(remote);
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  return { remote, a, b };
+}

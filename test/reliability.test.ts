@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { blobId } from '../src/model/hash.js';
 import { openDb } from '../src/store/db.js';
 import { LocalStore } from '../src/store/local.js';
-import { BIN, cleanup, cli, read, states, workspace, write, type CliResult } from './helpers.js';
+import { BIN, cleanup, cli, read, states, workspace, write, ok } from './helpers.js';
 import { dirRemote } from './remotes.js';
 
 interface Proc {
@@ -33,11 +33,6 @@ function start(cwd: string, argv: string[], env: Record<string, string> = {}) {
   return { child, done };
 }
 
-async function ok(cwd: string, ...argv: string[]): Promise<CliResult> {
-  const r = await cli(cwd, ...argv);
-  assert.is(r.code, 0, `${argv.join(' ')}: ${r.err}`);
-  return r;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,16 +10,11 @@ import { decodeManifest, manifestObjectId } from '../src/model/manifest.js';
 import { blobId } from '../src/model/hash.js';
 import { openDb } from '../src/store/db.js';
 import { RemoteStore } from '../src/store/remote-store.js';
-import { cleanup, cli, read, states, workspace, write, type CliResult } from './helpers.js';
+import { cleanup, cli, read, states, workspace, write, ok } from './helpers.js';
 import { REMOTE_KINDS } from './remotes.js';
 
 const SAMPLE_COUNT = 16;
 
-async function ok(cwd: string, ...argv: string[]): Promise<CliResult> {
-  const r = await cli(cwd, ...argv);
-  assert.is(r.code, 0, `${argv.join(' ')}: ${r.err}`);
-  return r;
-}
 
 /** Every file under services/ (path → hex bytes), to prove that nothing was touched. */
 function files(ws: string): Record<string, string> {

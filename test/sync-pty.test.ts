@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { BIN, cleanup, cli, read, states, tmp, workspace, write } from './helpers.js';
+import { BIN, cleanup, read, states, tmp, write, ok, pair } from './helpers.js';
 import { HAS_PTY, KEY, runPty, type Step } from './pty.js';
 
 const t = HAS_PTY ? test : test.skip;
@@ -14,21 +14,7 @@ if (!HAS_PTY) console.log('sync-pty: python3 with the pty module is missing; ski
 
 const ENV = { AGENTSYNC_AUTHOR: 'pty-tester', AGENTSYNC_LOCK_TIMEOUT_MS: '3000', NO_COLOR: undefined, FORCE_COLOR: undefined };
 
-async function ok(cwd: string, ...argv: string[]) {
-  const r = await cli(cwd, ...argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.err}`);
-  return r;
-}
 
-/** A and B share a fresh remote holding the sample as v1. */
-async function pair() {
-  const remote = join(tmp('agentsync-remote-'), 'remote');
-  const a = await workspace(remote);
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
-  return { remote, a, b };
-}
 
 async function versions(ws: string): Promise<{ id: number; author: string; changed: number }[]> {
   return (await ok(ws, 'versions', '--json')).json.versions;

@@ -8,22 +8,9 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
-import { cleanup, cli, read, states, tmp, workspace, write } from './helpers.js';
+import { cleanup, cli, read, states, tmp, workspace, write, ok, pair } from './helpers.js';
 
-async function ok(cwd: string, ...argv: string[]) {
-  const r = await cli(cwd, ...argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.err}`);
-  return r;
-}
 
-async function pair() {
-  const remote = join(tmp('agentsync-remote-'), 'remote');
-  const a = await workspace(remote);
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
-  return { remote, a, b };
-}
 
 async function versionIds(ws: string, ...args: string[]): Promise<number[]> {
   return ((await ok(ws, 'versions', '--json', ...args)).json.versions as { id: number }[]).map((v) => v.id);

@@ -18,6 +18,7 @@ import { commit } from '../store/objects.js';
 import { RemoteStore, type CreateVersionRequest } from '../store/remote-store.js';
 import { checkObjects, checkSnapshot, type FsckProblem } from '../engine/fsck.js';
 import { atomicWrite } from '../workspace/fsio.js';
+import { Mutex } from '../store/mutex.js';
 
 export type Scope = 'read' | 'write' | 'admin';
 export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
@@ -99,14 +100,6 @@ export function isTenantName(s: string): boolean {
   return TENANT_NAME.test(s);
 }
 
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const res = this.tail.then(fn);
-    this.tail = res.then(() => undefined, () => undefined);
-    return res;
-  }
-}
 
 /** The server data folder: `<data>/AGENTSYNC_SERVER` marker, `<data>/store/` LevelDB. */
 export const SERVER_MARKER = 'AGENTSYNC_SERVER';

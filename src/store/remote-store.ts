@@ -17,6 +17,7 @@ import { checkArtifactPath } from '../model/paths.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { jsonValue, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
+import { Mutex } from './mutex.js';
 
 export interface CreateVersionRequest {
   /** The latest published version id the client built on (null: none yet). Compare-and-swap. */
@@ -32,15 +33,6 @@ export interface CreateVersionRequest {
 
 const pad = (n: number) => String(n).padStart(10, '0');
 
-/** In-process mutual exclusion (cross-process exclusion is the LevelDB lock). */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const res = this.tail.then(fn);
-    this.tail = res.then(() => undefined, () => undefined);
-    return res;
-  }
-}
 
 export class RemoteStore {
   readonly objects: ObjectStore;
