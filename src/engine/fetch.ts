@@ -85,7 +85,9 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
       if (snapshotHashOf(bytes) !== latest.snapshot) {
         fail('REMOTE_PROTOCOL', `the changes the remote sent for version ${latest.id} do not give its snapshot ${latest.snapshot}; try again, then \`agentsync fsck\``);
       }
-      objectsFetched = await fetchObjects(ctx, remote, m.values());
+      // Blobs of unchanged paths are already stored (they came with the previous snapshot).
+      const wanted = from === null ? m.values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
+      objectsFetched = await fetchObjects(ctx, remote, wanted);
       await commit(ctx.store.db, ctx.store.encodedManifestOps(bytes, latest.snapshot).ops);
     }
   }

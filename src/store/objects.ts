@@ -22,14 +22,15 @@ export class ObjectStore {
   }
 
   async has(id: ObjectId): Promise<boolean> {
-    return (await this.db.get(this.p + id)) !== undefined;
+    return this.db.has(this.p + id);
   }
 
   /** Ids among `ids` that are not stored. */
   async missing(ids: readonly ObjectId[]): Promise<ObjectId[]> {
     if (ids.length === 0) return [];
-    const vals = await this.db.getMany(ids.map((id) => this.p + id));
-    return ids.filter((_, i) => vals[i] === undefined);
+    // hasMany checks presence without copying the values out of LevelDB.
+    const have = await this.db.hasMany(ids.map((id) => this.p + id));
+    return ids.filter((_, i) => !have[i]);
   }
 
   async get(id: ObjectId): Promise<Uint8Array | undefined> {
