@@ -130,6 +130,21 @@ test('sync --pull: remote changes in; overwriting local changes needs --force; -
   assert.ok(read(a, 'agents/welcome.yaml')!.endsWith('# local\n'));
 });
 
+test('undo after sync --pull --force restores files and base: the conflict is back, a plain push is refused', async () => {
+  const { a, b } = await pair();
+  const agent = read(a, 'agents/welcome.yaml')!;
+  write(b, 'agents/welcome.yaml', agent.replace('temperature: 0.4', 'temperature: 0.1'));
+  await ok(b, 'push');
+  const mine = agent.replace('temperature: 0.4', 'temperature: 0.9');
+  write(a, 'agents/welcome.yaml', mine);
+  await ok(a, 'sync', '--pull', '--force');
+  assert.is(read(a, 'agents/welcome.yaml'), read(b, 'agents/welcome.yaml'));
+  await ok(a, 'undo');
+  assert.is(read(a, 'agents/welcome.yaml'), mine);
+  assert.equal(await states(a), { 'agents/welcome.yaml': 'conflict' });
+  assert.is(errCode(await cli(a, 'push', '--json')), 'PUSH_REFUSED');
+});
+
 test('sync --pull merges a clean conflict (keeping the local edit) and refuses a true one without --force', async () => {
   const { a, b } = await pair();
   const w = read(a, 'agents/welcome.yaml')!;

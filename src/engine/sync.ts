@@ -191,7 +191,8 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
     const ids = await ctx.store.objects.put(merges.map((d) => new TextEncoder().encode(d.item.mergeText!)));
     merges.forEach((d, i) => writes.push({ path: d.item.entry.path, id: ids[i]!, prev: d.item.entry.ids.local }));
   }
-  await writeArtifacts(ctx, writes, 'sync');
+  // Journal where the base stood too, so that `undo` puts these artifacts back exactly as they were.
+  await writeArtifacts(ctx, writes, 'sync', { remote: name, ids: new Map([...pulls, ...merges].map((d) => [d.item.entry.path, d.item.entry.ids.base])) });
   const moves: { path: string; id: ObjectId | null }[] = [
     ...[...pulls, ...merges].map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote })),
     ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote })),
