@@ -8,7 +8,7 @@ import { AgentsyncError, ERROR_CODES, EXIT } from '../src/model/errors.js';
 import { blobId, isObjectId } from '../src/model/hash.js';
 import { compileKind, DEFAULT_KINDS, formatOf, kindOf, resolveKinds } from '../src/model/kinds.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, isSnapshotHash, snapshotHash, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, isSnapshotHash, patchManifest, snapshotHash, snapshotHashOf,
   type Manifest,
 } from '../src/model/manifest.js';
 import { artifactPathProblem, checkArtifactPath, compareUtf8 } from '../src/model/paths.js';
@@ -154,6 +154,24 @@ hash('diffManifests and applyChanges', () => {
   // diff is sorted by UTF-8 bytes
   const c = diffManifests(new Map(), manifestOf(V.extra));
   assert.equal(c.map((x) => x.path), ['content/Zeta.md', 'content/z.md', 'content/é.md']);
+});
+
+hash('patchManifest gives the bytes of encode(apply(decode)) and refuses unsorted changes', () => {
+  const names = ['a.md', 'agents/x.yaml', 'content/Zeta.md', 'content/z.md', 'content/é.md', 'content/ü/a.md', 'mcp/m.yaml', 'skills/b.yaml', 'z/z/z.md'];
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const id = (i: number) => blobId(enc.encode(String(i)));
+  for (let round = 0; round < 300; round++) {
+    const m: Manifest = new Map();
+    for (const n of names) if (rnd() < 0.5) m.set(n, id(Math.floor(rnd() * 5)));
+    const bytes = encodeManifest(m);
+    const changes = names.filter(() => rnd() < 0.4).map((path) => ({ path, id: rnd() < 0.3 ? null : id(Math.floor(rnd() * 5)) }));
+    const got = patchManifest(bytes, changes);
+    assert.ok(got);
+    assert.is(dec.decode(got), dec.decode(encodeManifest(applyChanges(m, changes))));
+  }
+  assert.is(patchManifest(new Uint8Array(0), [{ path: 'b.md', id: V.b.id }, { path: 'a.md', id: V.b.id }]), undefined);
+  assert.is(patchManifest(new Uint8Array(0), [{ path: 'a.md', id: V.b.id }, { path: 'a.md', id: null }]), undefined);
 });
 
 hash.run();

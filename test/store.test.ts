@@ -334,6 +334,25 @@ local('stat cache round trip (including non-ASCII and space in paths); a damaged
   };
   await ls.saveStatCache(c);
   assert.equal(await ls.statCache(), c);
+  // A save that changes few entries writes only the difference; a reload merges it back.
+  const c2 = { writtenAt: c.writtenAt + 10, snapshot: 'sha256:' + 'cd'.repeat(32), entries: new Map(c.entries) };
+  c2.entries.set('agents/a.yaml', { id: blobId(bytes('a2')), size: 2, mtimeMs: 1700000000200, ino: 1234567 });
+  c2.entries.delete('content/é x.md');
+  c2.entries.set('agents/new.yaml', { id: blobId(bytes('n')), size: 1, mtimeMs: 3, ino: 4 });
+  await ls.saveStatCache(c2);
+  assert.ok(await ls.db.get('stat+'));
+  assert.equal(await ls.statCache(), c2);
+  // Many changes rewrite the whole cache and drop the difference.
+  const c3 = { writtenAt: c2.writtenAt + 10, snapshot: '', entries: new Map<string, { id: string; size: number; mtimeMs: number; ino: number }>() };
+  for (let i = 0; i < 600; i++) c3.entries.set(`content/${i}.md`, { id: blobId(bytes(String(i))), size: i, mtimeMs: i + 0.5, ino: i });
+  await ls.saveStatCache(c3);
+  assert.is(await ls.db.get('stat+'), undefined);
+  assert.equal(await ls.statCache(), c3);
+  // The text format of earlier versions still reads.
+  await ls.db.put('stat', bytes(`5 sha256:${'ef'.repeat(32)}\n${blobId(bytes('a'))}\t1\t2.5\t3\tagents/a.yaml\n`));
+  assert.equal(await ls.statCache(), { writtenAt: 5, snapshot: `sha256:${'ef'.repeat(32)}`, entries: new Map([['agents/a.yaml', { id: blobId(bytes('a')), size: 1, mtimeMs: 2.5, ino: 3 }]]) });
+  await ls.db.put('stat', bytes('{"v":2,'));
+  assert.is((await ls.statCache()).entries.size, 0);
   await ls.db.put('stat', bytes('123\nno tabs here\n'));
   const damaged = await ls.statCache();
   assert.is(damaged.writtenAt, 0);

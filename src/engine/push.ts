@@ -7,7 +7,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, diffManifests, encodeManifest, snapshotHashOf, type Change, type Manifest } from '../model/manifest.js';
+import { applyChanges, diffManifests, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { Version } from '../model/version.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
@@ -95,13 +95,15 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
 
   let version: Version | null = null;
   let nextBytes: Uint8Array = new Uint8Array(0);
+  let parentSnap: SnapshotHash | undefined;
   if (send.length) {
     // The CAS names `expected`; its manifest is what the changes apply to (empty when none is published).
     let remoteManifest: Manifest = st.latestPublished === null ? new Map() : st.manifests.remote;
     let expected = st.latestPublished;
     for (;;) {
       const changes = changesOf(send);
-      nextBytes = encodeManifest(applyChanges(remoteManifest, changes));
+      parentSnap = st.latestPublished === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
+      nextBytes = await nextManifestBytes(ctx, parentSnap, remoteManifest, changes);
       try {
         version = await remote.createVersion({
           expected, changes, snapshot: snapshotHashOf(nextBytes),
@@ -136,15 +138,27 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     if (published) ops.push(...ctx.store.encodedManifestOps(nextBytes, version.snapshot).ops);
     ops.push(ctx.store.trackingOp(name, { ...t, fetchedAt: new Date().toISOString(), head, versions: [...t.versions, version], latestSnapshot: published ? version.snapshot : t.latestSnapshot }));
   }
-  const base = new Map(st.manifests.base);
   const moved = [...(version && version.state === 'published' ? send : []), ...converged];
-  for (const e of moved) {
-    if (e.ids.local === null) base.delete(e.path);
-    else base.set(e.path, e.ids.local);
+  if (version && version.state === 'published' && st.tracking && converged.length === 0 && st.base === parentSnap) {
+    // The base was the version's parent and moves by exactly the pushed changes: the new base
+    // is the new version's manifest, stored just above.
+    ops.push(ctx.store.baseRefOp(name, version.snapshot));
+  } else if (moved.length) {
+    const base = new Map(st.manifests.base);
+    for (const e of moved) {
+      if (e.ids.local === null) base.delete(e.path);
+      else base.set(e.path, e.ids.local);
+    }
+    ops.push(...ctx.store.baseOps(name, base).ops);
   }
-  if (moved.length) ops.push(...ctx.store.baseOps(name, base).ops);
   await commit(ctx.store.db, ops);
   return result;
+}
+
+/** The manifest bytes of `parent` + `changes`: the stored parent patched in place when possible. */
+async function nextManifestBytes(ctx: Context, parent: SnapshotHash, parentManifest: Manifest, changes: Change[]): Promise<Uint8Array> {
+  const stored = parent === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.get(manifestObjectId(parent));
+  return (stored && patchManifest(stored, changes)) ?? encodeManifest(applyChanges(parentManifest, changes));
 }
 
 function defaultMessage(send: Entry[]): string {

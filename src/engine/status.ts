@@ -82,7 +82,8 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
   const remote = remoteSnap === baseSnap ? base : remoteSnap === localSnap ? local : await ctx.store.manifest(remoteSnap);
   const merging = name ? await mergesInProgress(ctx, name) : new Set<string>();
   const allClean = localSnap === baseSnap && remoteSnap === baseSnap && merging.size === 0;
-  const known = allClean ? new Set(local.keys()) : new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
+  // All clean: every known path is a local one (iterate the manifest, no copy).
+  const known: Iterable<string> = allClean ? { [Symbol.iterator]: () => local.keys() } : new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
   const sel = compileSelectors(selectors, ctx.ws.kinds, known);
   const entries: Entry[] = [];
   for (const path of allClean && !opts.all ? [] : known) {

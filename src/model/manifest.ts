@@ -127,3 +127,59 @@ function decodeTrusted(bytes: Uint8Array): Manifest {
   }
   return m;
 }
+
+/** Compare the path of the manifest line at `s` (ending at `e`, the newline) with UTF-8 `p`. */
+function comparePathAt(bytes: Uint8Array, s: number, e: number, p: Uint8Array): number {
+  const a = s + 66;
+  const n = Math.min(e - a, p.length);
+  for (let i = 0; i < n; i++) {
+    const d = bytes[a + i]! - p[i]!;
+    if (d !== 0) return d;
+  }
+  return (e - a) - p.length;
+}
+
+/**
+ * `applyChanges` on canonical manifest bytes, without decoding them: each changed path's line is
+ * found by binary search (lines are sorted by UTF-8 bytes) and the untouched runs are copied.
+ * Gives the same bytes as `encodeManifest(applyChanges(decodeManifest(bytes), changes))`.
+ * Returns undefined when `changes` are not strictly sorted by path (callers then take the
+ * general route). `bytes` must be a well-formed manifest (a stored, hash-checked one).
+ */
+export function patchManifest(bytes: Uint8Array, changes: readonly Change[]): Uint8Array | undefined {
+  for (let i = 1; i < changes.length; i++) if (compareUtf8(changes[i - 1]!.path, changes[i]!.path) >= 0) return undefined;
+  const len = bytes.length;
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let cursor = 0; // first byte not yet copied; always a line start
+  for (const c of changes) {
+    const p = enc.encode(c.path);
+    // Lower bound: the first line at or after `cursor` whose path is >= p.
+    let lo = cursor, hi = len;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      const s = m === lo ? lo : bytes.lastIndexOf(10, m - 1) + 1;
+      const start = s < lo ? lo : s;
+      const e = bytes.indexOf(10, start);
+      if (comparePathAt(bytes, start, e, p) < 0) lo = e + 1;
+      else hi = start;
+    }
+    let next = lo;
+    if (lo < len) {
+      const e = bytes.indexOf(10, lo);
+      if (comparePathAt(bytes, lo, e, p) === 0) next = e + 1; // the path's current line is replaced (or dropped)
+    }
+    if (lo > cursor) { parts.push(bytes.subarray(cursor, lo)); total += lo - cursor; }
+    if (c.id !== null) {
+      const line = enc.encode(`${c.id}  ${c.path}\n`);
+      parts.push(line);
+      total += line.length;
+    }
+    cursor = next;
+  }
+  if (cursor < len) { parts.push(bytes.subarray(cursor)); total += len - cursor; }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const part of parts) { out.set(part, o); o += part.length; }
+  return out;
+}

@@ -2,7 +2,7 @@
  * The workspace's local store, `.agentsync/` (LevelDB). Keys:
  * `o!<hex>` objects (blobs and manifests) · `base!<remote>` snapshot hash of the per-artifact
  * base (last synced) · `track!<remote>` JSON of the last fetch · `stat` the stat cache ·
- * `undo` the journal of the last overwrite.
+ * `undo` the journal of the last overwrite. `stat+` holds recent changes to the stat cache.
  * @module
  */
 import { decodeManifest, encodeManifest, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
@@ -97,6 +97,11 @@ export class LocalStore {
     return { ops, snapshot };
   }
 
+  /** Op that points the base of `remote` at an already stored snapshot. */
+  baseRefOp(remote: string, snapshot: SnapshotHash): BatchOp {
+    return { type: 'put', key: 'base!' + remote, value: enc.encode(snapshot) };
+  }
+
   async tracking(remote: string): Promise<Tracking | undefined> {
     return parseJson<Tracking>(await this.db.get('track!' + remote), `fetch record of ${remote}`);
   }
@@ -126,28 +131,108 @@ export class LocalStore {
     return j ? { type: 'put', key: 'undo', value: jsonValue(j) } : { type: 'del', key: 'undo' };
   }
 
+  /**
+   * The full cache (`stat`) as last read or written here: a save that changes few entries
+   * writes only their difference from it (`stat+`), not the whole cache again.
+   */
+  private fullStat: { writtenAt: number; entries: Map<string, StatEntry> } | undefined;
+
   async statCache(): Promise<StatCache> {
-    const v = await this.db.get('stat');
-    const entries = new Map<string, StatEntry>();
-    if (!v) return { writtenAt: 0, snapshot: '', entries };
-    const lines = dec.decode(v).split('\n');
-    const [w, snapshot = ''] = lines[0]!.split(' ');
-    const writtenAt = Number(w);
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (!line) continue;
-      const t1 = line.indexOf('\t'), t2 = line.indexOf('\t', t1 + 1), t3 = line.indexOf('\t', t2 + 1), t4 = line.indexOf('\t', t3 + 1);
-      if (t4 < 0) return { writtenAt: 0, snapshot: '', entries: new Map() }; // damaged cache: rebuild by re-reading
-      entries.set(line.slice(t4 + 1), {
-        id: line.slice(0, t1), size: Number(line.slice(t1 + 1, t2)), mtimeMs: Number(line.slice(t2 + 1, t3)), ino: Number(line.slice(t3 + 1, t4)),
-      });
+    const [v, d] = await this.db.getMany(['stat', 'stat+']);
+    this.fullStat = undefined;
+    if (!v) return { writtenAt: 0, snapshot: '', entries: new Map() };
+    if (v[0] !== 0x7b) return parseTextStatCache(dec.decode(v)); // '{' starts format 2; older stores wrote text
+    try {
+      const f = JSON.parse(dec.decode(v)) as StatFull;
+      if (f.v !== 2) return { writtenAt: 0, snapshot: '', entries: new Map() };
+      const entries = new Map<string, StatEntry>();
+      const { paths, ids, size, mtime, ino } = f;
+      for (let i = 0; i < paths.length; i++) entries.set(paths[i]!, { id: ids[i]!, size: size[i]!, mtimeMs: mtime[i]!, ino: ino[i]! });
+      this.fullStat = { writtenAt: f.writtenAt, entries };
+      const delta = d && d.length ? (JSON.parse(dec.decode(d)) as StatDelta) : undefined;
+      if (!delta || delta.v !== 2 || delta.of !== f.writtenAt) return { writtenAt: f.writtenAt, snapshot: f.snapshot, entries };
+      const merged = new Map(entries);
+      for (const [p, id, sz, mt, n] of delta.set) merged.set(p, { id, size: sz, mtimeMs: mt, ino: n });
+      for (const p of delta.del) merged.delete(p);
+      return { writtenAt: delta.writtenAt, snapshot: delta.snapshot, entries: merged };
+    } catch {
+      this.fullStat = undefined;
+      return { writtenAt: 0, snapshot: '', entries: new Map() }; // damaged cache: rebuild by re-reading
     }
-    return { writtenAt: Number.isFinite(writtenAt) ? writtenAt : 0, snapshot, entries };
   }
 
   async saveStatCache(c: StatCache): Promise<void> {
-    let s = `${c.writtenAt} ${c.snapshot}\n`;
-    for (const [p, e] of c.entries) s += `${e.id}\t${e.size}\t${e.mtimeMs}\t${e.ino}\t${p}\n`;
-    await this.db.put('stat', enc.encode(s));
+    const full = this.fullStat;
+    if (full) {
+      const set: StatDelta['set'] = [];
+      for (const [p, e] of c.entries) {
+        const f = full.entries.get(p);
+        if (f === e || (f && f.id === e.id && f.size === e.size && f.mtimeMs === e.mtimeMs && f.ino === e.ino)) continue;
+        set.push([p, e.id, e.size, e.mtimeMs, e.ino]);
+        if (set.length > STAT_DELTA_MAX) break;
+      }
+      const del: string[] = [];
+      if (set.length <= STAT_DELTA_MAX) {
+        for (const p of full.entries.keys()) if (!c.entries.has(p)) del.push(p);
+      }
+      if (set.length + del.length <= STAT_DELTA_MAX) {
+        const delta: StatDelta = { v: 2, of: full.writtenAt, writtenAt: c.writtenAt, snapshot: c.snapshot, set, del };
+        await this.db.put('stat+', jsonValue(delta));
+        return;
+      }
+    }
+    const n = c.entries.size;
+    const paths: string[] = new Array(n), ids: string[] = new Array(n), size: number[] = new Array(n), mtime: number[] = new Array(n), ino: number[] = new Array(n);
+    let i = 0;
+    for (const [p, e] of c.entries) {
+      paths[i] = p; ids[i] = e.id; size[i] = e.size; mtime[i] = e.mtimeMs; ino[i] = e.ino;
+      i++;
+    }
+    const f: StatFull = { v: 2, writtenAt: c.writtenAt, snapshot: c.snapshot, paths, ids, size, mtime, ino };
+    await this.db.batch([{ type: 'put', key: 'stat', value: jsonValue(f) }, { type: 'del', key: 'stat+' }] as never);
+    this.fullStat = { writtenAt: c.writtenAt, entries: c.entries };
   }
+}
+
+/** Most changed entries kept as a difference (`stat+`) before the whole cache is rewritten. */
+const STAT_DELTA_MAX = 512;
+
+/** `stat`, format 2: columns, one row per artifact. */
+interface StatFull {
+  v: 2;
+  writtenAt: number;
+  snapshot: string;
+  paths: string[];
+  ids: string[];
+  size: number[];
+  mtime: number[];
+  ino: number[];
+}
+
+/** `stat+`: rows that differ from `stat` (written at `of`) and paths gone from it. */
+interface StatDelta {
+  v: 2;
+  of: number;
+  writtenAt: number;
+  snapshot: string;
+  set: [string, string, number, number, number][];
+  del: string[];
+}
+
+/** The text stat cache of earlier versions (read, never written). */
+function parseTextStatCache(text: string): StatCache {
+  const entries = new Map<string, StatEntry>();
+  const lines = text.split('\n');
+  const [w, snapshot = ''] = lines[0]!.split(' ');
+  const writtenAt = Number(w);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line) continue;
+    const t1 = line.indexOf('\t'), t2 = line.indexOf('\t', t1 + 1), t3 = line.indexOf('\t', t2 + 1), t4 = line.indexOf('\t', t3 + 1);
+    if (t4 < 0) return { writtenAt: 0, snapshot: '', entries: new Map() }; // damaged cache: rebuild by re-reading
+    entries.set(line.slice(t4 + 1), {
+      id: line.slice(0, t1), size: Number(line.slice(t1 + 1, t2)), mtimeMs: Number(line.slice(t2 + 1, t3)), ino: Number(line.slice(t3 + 1, t4)),
+    });
+  }
+  return { writtenAt: Number.isFinite(writtenAt) ? writtenAt : 0, snapshot, entries };
 }

@@ -10,7 +10,7 @@
 import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, manifestObjectId, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf,
   EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash,
 } from '../model/manifest.js';
 import { checkArtifactPath } from '../model/paths.js';
@@ -38,6 +38,8 @@ export class RemoteStore {
   readonly objects: ObjectStore;
   private readonly mutex = new Mutex();
   private manifestCache = new Map<SnapshotHash, Manifest>();
+  /** Bytes of the last manifest created or read by createVersion (the next push's parent). */
+  private bytesCache: { snapshot: SnapshotHash; bytes: Uint8Array } | undefined;
 
   constructor(private readonly db: Db, private readonly prefix = '') {
     this.objects = new ObjectStore(db, prefix);
@@ -78,6 +80,14 @@ export class RemoteStore {
     return m;
   }
 
+  private async parentBytes(snapshot: SnapshotHash): Promise<Uint8Array> {
+    if (snapshot === EMPTY_SNAPSHOT) return new Uint8Array(0);
+    if (this.bytesCache?.snapshot === snapshot) return this.bytesCache.bytes;
+    const bytes = await this.objects.need(manifestObjectId(snapshot), 'snapshot manifest');
+    this.bytesCache = { snapshot, bytes };
+    return bytes;
+  }
+
   async manifestBytes(id: number): Promise<Uint8Array> {
     const v = await this.version(id);
     if (v.snapshot === EMPTY_SNAPSHOT) return new Uint8Array(0);
@@ -102,10 +112,14 @@ export class RemoteStore {
         fail('STALE_REMOTE', `the remote moved: latest published is ${head.latestPublished ?? 'none'}, not ${req.expected ?? 'none'}; run \`agentsync fetch\` and try again`, { latestPublished: head.latestPublished, expected: req.expected });
       }
       const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
-      const parent = await this.manifestOf(parentSnap);
       for (const c of req.changes) checkArtifactPath(c.path);
-      const next = applyChanges(parent, req.changes);
-      const bytes = encodeManifest(next);
+      // Sorted changes (what clients send) patch the parent's bytes in place; others take the Map route.
+      let next: Manifest | undefined;
+      let bytes = patchManifest(await this.parentBytes(parentSnap), req.changes);
+      if (!bytes) {
+        next = applyChanges(await this.manifestOf(parentSnap), req.changes);
+        bytes = encodeManifest(next);
+      }
       const snapshot = snapshotHashOf(bytes);
       if (snapshot !== req.snapshot) {
         fail('REMOTE_PROTOCOL', `the pushed changes give snapshot ${snapshot}, not the ${req.snapshot} the client computed; run \`agentsync fetch\` and push again`, { snapshot, expected: req.snapshot });
@@ -127,7 +141,8 @@ export class RemoteStore {
       ops.push({ type: 'put', key: this.prefix + 'c!' + pad(id), value: jsonValue(req.changes) });
       ops.push({ type: 'put', key: this.prefix + 'h', value: jsonValue(nextHead) });
       await commit(this.db, ops);
-      this.manifestCache.set(snapshot, next);
+      if (next) this.manifestCache.set(snapshot, next);
+      this.bytesCache = { snapshot, bytes };
       return v;
     });
   }
