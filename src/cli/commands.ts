@@ -96,7 +96,7 @@ export async function cmdInit(io: Io, o: Opts): Promise<number> {
   const store = await LocalStore.open(ws.storeDir);
   await store.close();
   if (!storeExisted) created.push(`${STORE_DIR}/`);
-  const ignored = gitIgnore(root);
+  const ignored = await gitIgnore(root);
   if (o.json) json(io, { root, created, gitignore: ignored, remotes: ws.remotes });
   else {
     io.stdout(`${storeExisted ? 'Reinitialized' : 'Initialized'} agentsync workspace in ${root}\n`);
@@ -107,15 +107,10 @@ export async function cmdInit(io: Io, o: Opts): Promise<number> {
   return EXIT.OK;
 }
 
-/** Add `.agentsync/` to the .gitignore of the enclosing git repository's work tree, if any. */
-function gitIgnore(root: string): string | null {
-  let dir = root;
-  for (;;) {
-    if (existsSync(join(dir, '.git'))) break;
-    const up = resolve(dir, '..');
-    if (up === dir) return null;
-    dir = up;
-  }
+/** Add `.agentsync/` to the .gitignore of the workspace when it is inside a git work tree. */
+async function gitIgnore(root: string): Promise<string | null> {
+  const { findGitRoot } = await import('../workspace/git.js');
+  if (!findGitRoot(root)) return null;
   const file = join(root, '.gitignore');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
   if (text.split(/\r?\n/).some((l) => l.trim() === `${STORE_DIR}/` || l.trim() === STORE_DIR || l.trim() === `/${STORE_DIR}/`)) return null;

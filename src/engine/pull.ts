@@ -6,8 +6,8 @@
  * 2. write each file atomically; 3. move the base.
  * @module
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { findGitRoot } from '../workspace/git.js';
 import { mergeable } from './merge-records.js';
 import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
@@ -77,7 +77,7 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   const result: PullResult = { remote: name, dryRun: !!o.dryRun, pulled: take, merged, converged, version: st.latestPublished };
   if (take.length === 0 && merged.length === 0 && converged.length === 0) return result;
   // git awareness: never replace a file whose uncommitted git changes would be lost, unless forced.
-  const gitRoot = await gitRootOf(ctx);
+  const gitRoot = findGitRoot(ctx.ws.root);
   if (gitRoot && !o.force) {
     const replaced = take.filter((e) => e.ids.local !== null);
     if (replaced.length) {
@@ -112,16 +112,6 @@ function absPath(ctx: Context, path: string): string {
   return join(ctx.ws.services, ...path.split('/'));
 }
 
-/** The enclosing git work tree, if any (walks up for `.git`). */
-export async function gitRootOf(ctx: Context): Promise<string | null> {
-  let dir = ctx.ws.root;
-  for (;;) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
 
 /** Files written per durable batch (bounds memory on a large pull). */
 const WRITE_CHUNK = 1000;

@@ -126,11 +126,10 @@ async function markFormatOnly(ctx: Context, entries: Entry[]): Promise<void> {
 const GIT_CHECK_MAX = 500;
 
 async function dirtyInGit(ctx: Context, entries: Entry[]): Promise<string[] | undefined> {
-  const { gitRootOf } = await import('./pull.js');
-  const root = await gitRootOf(ctx);
+  const { findGitRoot, gitDirty } = await import('../workspace/git.js');
+  const root = findGitRoot(ctx.ws.root);
   if (!root) return undefined;
   const local = entries.filter((e) => e.ids.local !== null).slice(0, GIT_CHECK_MAX);
-  const { gitDirty } = await import('../workspace/git.js');
   const abs = (p: string) => join(ctx.ws.services, ...p.split('/'));
   const dirty = await gitDirty(root, local.map((e) => abs(e.path)));
   return local.filter((e) => dirty.has(abs(e.path))).map((e) => e.path);
