@@ -8,7 +8,7 @@ import { AgentsyncError, ERROR_CODES, EXIT } from '../src/model/errors.js';
 import { blobId, isObjectId } from '../src/model/hash.js';
 import { compileKind, DEFAULT_KINDS, formatOf, kindOf, resolveKinds } from '../src/model/kinds.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, isSnapshotHash, patchManifest, snapshotHash, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, isSnapshotHash, manifestLookup, patchManifest, snapshotHash, snapshotHashOf,
   type Manifest,
 } from '../src/model/manifest.js';
 import { artifactPathProblem, checkArtifactPath, compareUtf8 } from '../src/model/paths.js';
@@ -169,6 +169,8 @@ hash('patchManifest gives the bytes of encode(apply(decode)) and refuses unsorte
     const got = patchManifest(bytes, changes);
     assert.ok(got);
     assert.is(dec.decode(got), dec.decode(encodeManifest(applyChanges(m, changes))));
+    for (const n of names) assert.is(manifestLookup(bytes, n), m.get(n), n);
+    assert.is(manifestLookup(bytes, 'content/y.md'), undefined);
   }
   assert.is(patchManifest(new Uint8Array(0), [{ path: 'b.md', id: V.b.id }, { path: 'a.md', id: V.b.id }]), undefined);
   assert.is(patchManifest(new Uint8Array(0), [{ path: 'a.md', id: V.b.id }, { path: 'a.md', id: null }]), undefined);

@@ -10,7 +10,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blobId } from '../src/model/hash.js';
-import { encodeManifest, snapshotHashOf, EMPTY_SNAPSHOT } from '../src/model/manifest.js';
+import { applyChanges, diffManifests, encodeManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest } from '../src/model/manifest.js';
+import { openDb } from '../src/store/db.js';
+import { RemoteStore } from '../src/store/remote-store.js';
 import { OBJECTS_TYPE, encodeObjects, HttpRemote } from '../src/remote/http.js';
 import { createToken } from '../src/server/auth.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
@@ -71,6 +73,40 @@ async function upload(files: Record<string, string>, token = tokA): Promise<Answ
   const objs = Object.values(files).map((t) => ({ id: blobId(bytes(t)), bytes: bytes(t) }));
   return call('POST', '/acme/objects', { token, raw: encodeObjects(objs), type: OBJECTS_TYPE });
 }
+
+test('changesBetween composes the parent chain change lists into exactly the manifest diff', async () => {
+  const db = await openDb(join(tmp('chain'), 'store'));
+  try {
+    const rs = new RemoteStore(db, 't!x!');
+    const names = ['a.md', 'agents/x.yaml', 'content/Zeta.md', 'content/z.md', 'content/é.md', 'skills/b.yaml'];
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const blobs = [0, 1, 2].map((i) => bytes(`# ${i}\n`));
+    await rs.putObjects(blobs.map((b) => ({ id: blobId(b), bytes: b })));
+    const manifests = new Map<number, Manifest>();
+    let m: Manifest = new Map();
+    let expected: number | null = null;
+    for (let i = 0; i < 14; i++) {
+      // Unsorted, repeated and no-op changes too (set a path to what it is, delete an absent one).
+      const changes: Change[] = names.filter(() => rnd() < 0.4).map((path) => ({ path, id: rnd() < 0.3 ? null : blobId(blobs[Math.floor(rnd() * 3)]!) }));
+      if (i % 4 === 1) changes.reverse();
+      if (i % 5 === 2 && changes.length) changes.push({ ...changes[0]!, id: null });
+      const next = applyChanges(m, changes);
+      const draft = i % 6 === 3;
+      const v = await rs.createVersion({ expected, changes, snapshot: snapshotHashOf(encodeManifest(next)), author: 'a', message: 'm', draft });
+      manifests.set(v.id, next);
+      if (!draft) { m = next; expected = v.id; }
+    }
+    for (const [from, a] of [[null, new Map()] as const, ...manifests]) {
+      for (const [to, b] of manifests) {
+        if (from !== null && from >= to) continue;
+        assert.equal(await rs.changesBetween(from, to), diffManifests(a, b), `${from} → ${to}`);
+      }
+    }
+  } finally {
+    await db.close();
+  }
+});
 
 test('create a version with compare-and-swap; 409 STALE_REMOTE names the latest published', async () => {
   const files = { 'agents/a.yaml': 'name: a\n' };

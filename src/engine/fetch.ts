@@ -6,7 +6,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, encodeManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import type { Tracking } from '../store/local.js';
@@ -78,15 +78,21 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
     latestSnapshot = latest.snapshot;
     if (latestSnapshot !== prev?.latestSnapshot) {
       const from = prev?.latestSnapshot && prev.head.latestPublished !== null && versions.some((v) => v.id === prev.head.latestPublished) ? prev.head.latestPublished : null;
-      const baseManifest: Manifest = from === null ? new Map() : await ctx.store.manifest(prev!.latestSnapshot);
       const changes = await remote.changesBetween(from, latest.id);
-      const m = applyChanges(baseManifest, changes);
-      const bytes = encodeManifest(m);
+      // Patch the stored bytes of the previous snapshot (no decode, apply, re-encode) when the
+      // changes come sorted, as remotes send them; otherwise take the Map route.
+      const prevBytes = from === null ? new Uint8Array(0) : prev!.latestSnapshot === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.need(manifestObjectId(prev!.latestSnapshot!), 'snapshot manifest');
+      let m: Manifest | undefined;
+      let bytes = patchManifest(prevBytes, changes);
+      if (!bytes) {
+        m = applyChanges(from === null ? new Map() : await ctx.store.manifest(prev!.latestSnapshot), changes);
+        bytes = encodeManifest(m);
+      }
       if (snapshotHashOf(bytes) !== latest.snapshot) {
         fail('REMOTE_PROTOCOL', `the changes the remote sent for version ${latest.id} do not give its snapshot ${latest.snapshot}; try again, then \`agentsync fsck\``);
       }
       // Blobs of unchanged paths are already stored (they came with the previous snapshot).
-      const wanted = from === null ? m.values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
+      const wanted = from === null ? (m ?? applyChanges(new Map(), changes)).values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
       objectsFetched = await fetchObjects(ctx, remote, wanted);
       await commit(ctx.store.db, ctx.store.encodedManifestOps(bytes, latest.snapshot).ops);
     }

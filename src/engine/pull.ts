@@ -11,13 +11,15 @@ import { findGitRoot } from '../workspace/git.js';
 import { mergeable } from './merge-records.js';
 import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { commit } from '../store/objects.js';
+import { EMPTY_SNAPSHOT, manifestObjectId, patchManifest, snapshotHashOf } from '../model/manifest.js';
+import { compareUtf8 } from '../model/paths.js';
+import { commit, type BatchOp } from '../store/objects.js';
 import type { UndoEntry } from '../store/local.js';
 import { writeFilesAtomically } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
-import { computeStatus, type Entry } from './status.js';
+import { computeStatus, type Entry, type Status } from './status.js';
 
 export interface PullOptions {
   selectors: readonly string[];
@@ -95,17 +97,34 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
     ...take.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local })),
     ...merged.map((e, i) => ({ path: e.path, id: texts[i]!, prev: e.ids.local })),
   ], o.force ? 'pull --force' : 'pull', { remote: name, ids: new Map([...take, ...merged].map((e) => [e.path, e.ids.base])) });
-  const base = new Map(st.manifests.base);
-  for (const e of [...take, ...merged, ...converged]) {
-    if (e.ids.remote === null) base.delete(e.path);
-    else base.set(e.path, e.ids.remote);
-  }
-  await commit(ctx.store.db, ctx.store.baseOps(name, base).ops);
+  await commit(ctx.store.db, await movedBaseOps(ctx, name, st, [...take, ...merged, ...converged]));
   if (o.commit && gitRoot && take.length + merged.length) {
     const { gitCommit } = await import('../workspace/git.js');
     result.commit = await gitCommit(gitRoot, [...take, ...merged].map((e) => absPath(ctx, e.path)), `agentsync: pull from ${name} v${st.latestPublished}`, o.author ?? 'agentsync');
   }
   return result;
+}
+
+/**
+ * Ops that move the base of `moved` to their remote ids: the stored base bytes patched (no
+ * re-encode of the whole base); the manifest object is written only when it is not stored
+ * already (pulling everything makes the base the fetched remote snapshot, which is).
+ */
+async function movedBaseOps(ctx: Context, name: string, st: Status, moved: Entry[]): Promise<BatchOp[]> {
+  const changes = moved.map((e) => ({ path: e.path, id: e.ids.remote })).sort((a, b) => compareUtf8(a.path, b.path));
+  const stored = st.base === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.get(manifestObjectId(st.base));
+  const bytes = stored && patchManifest(stored, changes);
+  if (!bytes) {
+    const base = new Map(st.manifests.base);
+    for (const c of changes) {
+      if (c.id === null) base.delete(c.path);
+      else base.set(c.path, c.id);
+    }
+    return ctx.store.baseOps(name, base).ops;
+  }
+  const snapshot = snapshotHashOf(bytes);
+  const known = snapshot === EMPTY_SNAPSHOT || snapshot === st.remoteSnapshot || snapshot === st.base;
+  return [...(known ? [] : ctx.store.encodedManifestOps(bytes, snapshot).ops), ctx.store.baseRefOp(name, snapshot)];
 }
 
 function absPath(ctx: Context, path: string): string {

@@ -75,8 +75,9 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   const pathOf = new Map(send.filter((e) => e.ids.local !== null).map((e) => [e.ids.local!, e.path]));
   for (let i = 0; i < ids.length; i += UPLOAD_CHUNK) {
     const chunk = ids.slice(i, i + UPLOAD_CHUNK);
-    const lacking = new Set(await remote.missing(chunk));
-    const notLocal = new Set(await ctx.store.objects.missing(chunk));
+    const [remoteLacks, localLacks] = await Promise.all([remote.missing(chunk), ctx.store.objects.missing(chunk)]);
+    const lacking = new Set(remoteLacks);
+    const notLocal = new Set(localLacks);
     const needRead = new Set([...lacking, ...notLocal]);
     const objs: { id: ObjectId; bytes: Uint8Array }[] = [];
     for (const id of needRead) {
@@ -104,13 +105,20 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
       const changes = changesOf(send);
       parentSnap = st.latestPublished === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
       nextBytes = await nextManifestBytes(ctx, parentSnap, remoteManifest, changes);
+      const snapshot = snapshotHashOf(nextBytes);
+      // A published version's manifest is stored locally too (the new fetch record and base name
+      // it): write it durably while the remote creates the version. An object no ref names yet
+      // is harmless if the creation fails.
+      const storing = o.draft ? undefined : commit(ctx.store.db, ctx.store.encodedManifestOps(nextBytes, snapshot).ops);
       try {
         version = await remote.createVersion({
-          expected, changes, snapshot: snapshotHashOf(nextBytes),
+          expected, changes, snapshot,
           author: o.author, message: o.message ?? defaultMessage(send), draft: !!o.draft,
         });
+        await storing;
         break;
       } catch (e) {
+        await storing?.catch(() => {});
         if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE' || result.retries >= MAX_RETRIES) throw e;
         result.retries++;
         const before = remoteManifest;
@@ -135,7 +143,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     const t = st.tracking;
     const published = version.state === 'published';
     const head = published ? { latestPublished: version.id, current: version.id, lastId: Math.max(t.head.lastId, version.id) } : { ...t.head, lastId: Math.max(t.head.lastId, version.id) };
-    if (published) ops.push(...ctx.store.encodedManifestOps(nextBytes, version.snapshot).ops);
+    // (The version's manifest was stored while the remote created it.)
     ops.push(ctx.store.trackingOp(name, { ...t, fetchedAt: new Date().toISOString(), head, versions: [...t.versions, version], latestSnapshot: published ? version.snapshot : t.latestSnapshot }));
   }
   const moved = [...(version && version.state === 'published' ? send : []), ...converged];

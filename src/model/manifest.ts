@@ -139,6 +139,32 @@ function comparePathAt(bytes: Uint8Array, s: number, e: number, p: Uint8Array): 
   return (e - a) - p.length;
 }
 
+/** Byte offset of the first line at or after line start `from` whose path is >= `p` (binary search). */
+function lowerBound(bytes: Uint8Array, from: number, p: Uint8Array): number {
+  let lo = from, hi = bytes.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    const s = m === lo ? lo : bytes.lastIndexOf(10, m - 1) + 1;
+    const start = s < lo ? lo : s;
+    const e = bytes.indexOf(10, start);
+    if (comparePathAt(bytes, start, e, p) < 0) lo = e + 1;
+    else hi = start;
+  }
+  return lo;
+}
+
+/**
+ * The blob id of `path` in canonical manifest bytes (undefined: absent), by binary search —
+ * no decode. `bytes` must be a well-formed manifest (a stored, hash-checked one).
+ */
+export function manifestLookup(bytes: Uint8Array, path: string): ObjectId | undefined {
+  const p = enc.encode(path);
+  const at = lowerBound(bytes, 0, p);
+  if (at >= bytes.length) return undefined;
+  const e = bytes.indexOf(10, at);
+  return comparePathAt(bytes, at, e, p) === 0 ? dec.decode(bytes.subarray(at, at + 64)) : undefined;
+}
+
 /**
  * `applyChanges` on canonical manifest bytes, without decoding them: each changed path's line is
  * found by binary search (lines are sorted by UTF-8 bytes) and the untouched runs are copied.
@@ -155,15 +181,7 @@ export function patchManifest(bytes: Uint8Array, changes: readonly Change[]): Ui
   for (const c of changes) {
     const p = enc.encode(c.path);
     // Lower bound: the first line at or after `cursor` whose path is >= p.
-    let lo = cursor, hi = len;
-    while (lo < hi) {
-      const m = (lo + hi) >>> 1;
-      const s = m === lo ? lo : bytes.lastIndexOf(10, m - 1) + 1;
-      const start = s < lo ? lo : s;
-      const e = bytes.indexOf(10, start);
-      if (comparePathAt(bytes, start, e, p) < 0) lo = e + 1;
-      else hi = start;
-    }
+    const lo = lowerBound(bytes, cursor, p);
     let next = lo;
     if (lo < len) {
       const e = bytes.indexOf(10, lo);

@@ -10,10 +10,10 @@
 import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, manifestLookup, manifestObjectId, patchManifest, snapshotHashOf,
   EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash,
 } from '../model/manifest.js';
-import { checkArtifactPath } from '../model/paths.js';
+import { checkArtifactPath, compareUtf8 } from '../model/paths.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { jsonValue, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
@@ -32,6 +32,10 @@ export interface CreateVersionRequest {
 }
 
 const pad = (n: number) => String(n).padStart(10, '0');
+
+/** Longest parent chain, and most changes, `changesBetween` composes before falling back to a full diff. */
+const CHAIN_MAX_VERSIONS = 64;
+const CHAIN_MAX_CHANGES = 20000;
 
 
 export class RemoteStore {
@@ -94,11 +98,51 @@ export class RemoteStore {
     return this.objects.need(manifestObjectId(v.snapshot), 'snapshot manifest');
   }
 
-  /** Changes turning version `from` (null: empty) into version `to`. */
+  /**
+   * Changes turning version `from` (null: empty) into version `to`, sorted by path (what
+   * `diffManifests` gives). When `from` is a near ancestor of `to` (the usual incremental fetch:
+   * published versions chain through `parent`), the stored change lists along the chain are
+   * composed and checked against `from`'s manifest bytes, without decoding either manifest.
+   */
   async changesBetween(from: number | null, to: number): Promise<Change[]> {
+    const target = await this.version(to);
+    if (from !== null) {
+      const composed = await this.composeChain(from, target);
+      if (composed) {
+        const fromSnap = (await this.version(from)).snapshot;
+        const fromBytes = fromSnap === EMPTY_SNAPSHOT ? new Uint8Array(0) : this.bytesCache?.snapshot === fromSnap ? this.bytesCache.bytes : await this.objects.need(manifestObjectId(fromSnap), 'snapshot manifest');
+        return composed.filter((c) => {
+          const had = manifestLookup(fromBytes, c.path);
+          return c.id === null ? had !== undefined : had !== c.id;
+        });
+      }
+    }
     const a = from === null ? new Map<string, ObjectId>() : await this.manifestOf((await this.version(from)).snapshot);
-    const b = await this.manifestOf((await this.version(to)).snapshot);
+    const b = await this.manifestOf(target.snapshot);
     return diffManifests(a, b);
+  }
+
+  /**
+   * The change lists of the versions from `to` back to (not including) `from` through `parent`,
+   * composed (the latest change of each path wins) and sorted by path; undefined when `from` is
+   * not reached within a few versions or the lists grow large (then a full diff is cheaper).
+   */
+  private async composeChain(from: number, to: Version): Promise<Change[] | undefined> {
+    const lists: Change[][] = [];
+    let total = 0;
+    let v = to;
+    while (v.id !== from) {
+      if (v.parent === null || v.parent < from || lists.length >= CHAIN_MAX_VERSIONS) return undefined;
+      const c = parseJson<Change[]>(await this.db.get(this.prefix + 'c!' + pad(v.id)), `changes of version ${v.id}`);
+      if (!c) return undefined;
+      total += c.length;
+      if (total > CHAIN_MAX_CHANGES) return undefined;
+      lists.push(c);
+      v = await this.version(v.parent);
+    }
+    const byPath = new Map<string, ObjectId | null>();
+    for (let i = lists.length - 1; i >= 0; i--) for (const c of lists[i]!) byPath.set(c.path, c.id);
+    return [...byPath].map(([path, id]) => ({ path, id })).sort((a, b) => compareUtf8(a.path, b.path));
   }
 
   /**
