@@ -68,6 +68,13 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
   // A fetch record from another URL says nothing about this remote (it may be a moved server, or a new one).
   const prev = stored && stored.url === ctx.remoteConfig!.url ? stored : undefined;
   const head = await remoteHead(ctx, prev, o.allowNew ?? true);
+  // Every change to a version (create, deploy, rollback) moves the head, so an unchanged head
+  // means the last fetch is still exact: one request, nothing else to read.
+  if (prev && head.lastId > 0 && sameHead(prev.head, head)) {
+    const tracking: Tracking = { ...prev, fetchedAt: new Date().toISOString() };
+    if (!o.dryRun) await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
+    return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: prev.latestSnapshot, newVersions: 0, objectsFetched: 0, tracking };
+  }
   const versions: Version[] = head.lastId === 0 ? [] : await remote.versions(0);
   const newVersions = versions.filter((v) => v.id > (prev?.head.lastId ?? 0)).length;
   let latestSnapshot: SnapshotHash | null = null;
@@ -106,4 +113,8 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
   if (head.lastId === 0 && (await ctx.store.baseSnapshot(name)) !== EMPTY_SNAPSHOT) ops.push(...ctx.store.baseOps(name, new Map()).ops);
   if (!o.dryRun) await commit(ctx.store.db, ops);
   return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: latestSnapshot, newVersions, objectsFetched, tracking };
+}
+
+function sameHead(a: Head, b: Head): boolean {
+  return a.lastId === b.lastId && a.latestPublished === b.latestPublished && a.current === b.current;
 }

@@ -142,7 +142,10 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   if (version && st.tracking) {
     const t = st.tracking;
     const published = version.state === 'published';
-    const head = published ? { latestPublished: version.id, current: version.id, lastId: Math.max(t.head.lastId, version.id) } : { ...t.head, lastId: Math.max(t.head.lastId, version.id) };
+    // With no gap in ids our version list is complete; otherwise (someone else made a version we
+    // have not seen) keep the old lastId so that the next fetch sees a different head and re-reads.
+    const lastId = version.id === t.head.lastId + 1 ? version.id : t.head.lastId;
+    const head = published ? { latestPublished: version.id, current: version.id, lastId } : { ...t.head, lastId };
     // (The version's manifest was stored while the remote created it.)
     ops.push(ctx.store.trackingOp(name, { ...t, fetchedAt: new Date().toISOString(), head, versions: [...t.versions, version], latestSnapshot: published ? version.snapshot : t.latestSnapshot }));
   }
