@@ -208,27 +208,18 @@ test('push through a connection that drops the answer of createVersion: one vers
   await p.close();
 });
 
-test('large transfers report progress when asked (TTY) and count bytes; batches stay under the caps', async () => {
+test('large transfers count bytes; batches stay under the caps', async () => {
   const { url, token } = await httpTenant();
-  const calls: [number, number, string][] = [];
-  const remote = new HttpRemote(url, { token, env: fast, progress: (d, t, w) => calls.push([d, t, w]) });
+  const remote = new HttpRemote(url, { token, env: fast });
   const objs = Array.from({ length: 2500 }, (_, i) => { const b = enc.encode(`object ${i}\n`); return { id: blobId(b), bytes: b }; });
   const missing = await remote.missing(objs.map((o) => o.id));
   assert.is(missing.length, 2500);
   for (let i = 0; i < objs.length; i += 1000) await remote.putObjects(objs.slice(i, i + 1000));
-  const up = calls.filter((c) => c[2] === 'uploading objects');
-  assert.ok(up.length >= 3);
-  assert.equal(up.at(-1)!.slice(0, 2), [2500, 2500]);
+  assert.equal(await remote.missing(objs.map((o) => o.id)), []);
   const got = await remote.getObjects(objs.map((o) => o.id));
   assert.equal(got.map((o) => o.id), objs.map((o) => o.id));
-  const down = calls.filter((c) => c[2] === 'downloading objects');
-  assert.equal(down.at(-1)!.slice(0, 2), [2500, 2500]);
   assert.ok(remote.stats.bytesSent > 2500 * 36);
   assert.ok(remote.stats.bytesReceived > 2500 * 36);
-  // Without a progress sink (a pipe), nothing is reported.
-  const quiet = new HttpRemote(url, { token, env: fast });
-  await quiet.getObjects(objs.map((o) => o.id));
-  assert.is(calls.filter((c) => c[2] === 'downloading objects').length, down.length);
 });
 
 test.run();

@@ -18,6 +18,8 @@ export interface Context {
   remoteConfig: RemoteConfig | undefined;
   remote(): Remote;
   close(): Promise<void>;
+  /** Progress of long transfers (set on terminals only): done and total over the whole transfer. */
+  progress?: ((done: number, total: number, what: string) => void) | undefined;
 }
 
 export interface ContextOptions extends RemoteOptions {
@@ -39,7 +41,7 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
   }
   let remote: Remote | undefined;
   return {
-    ws, store, remoteConfig,
+    ws, store, remoteConfig, progress: opts.progress,
     remote() {
       if (!remoteConfig) fail('REMOTE_UNKNOWN', 'this workspace has no remote; run `agentsync remote add origin <url>`');
       remote ??= openRemote(remoteConfig.url, ws.root, opts);

@@ -35,6 +35,7 @@ export async function fetchObjects(ctx: Context, remote: Remote, ids: Iterable<O
       if (blobId(o.bytes) !== o.id) fail('REMOTE_PROTOCOL', `the remote sent object ${o.id.slice(0, 12)} with the wrong content; nothing was stored — run \`agentsync fsck\` on the remote`, { id: o.id });
     }
     await ctx.store.objects.put(got.map((o) => o.bytes));
+    if (missing.length >= 500) ctx.progress?.(Math.min(i + BATCH, missing.length), missing.length, 'downloading objects');
   }
   return missing.length;
 }

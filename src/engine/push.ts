@@ -23,8 +23,6 @@ export interface PushOptions {
   draft?: boolean;
   message?: string;
   author: string;
-  /** Upload progress (terminals only). */
-  progress?: (done: number, total: number) => void;
 }
 
 export interface PushResult {
@@ -40,6 +38,8 @@ export interface PushResult {
 }
 
 const MAX_RETRIES = 5;
+/** Transfers at least this large report progress (on terminals). */
+const PROGRESS_MIN = 500;
 /** Blobs negotiated and uploaded per round trip. */
 const UPLOAD_CHUNK = 1000;
 
@@ -91,7 +91,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     const up = objs.filter((x) => lacking.has(x.id));
     if (up.length) await remote.putObjects(up);
     result.objectsSent += up.length;
-    o.progress?.(Math.min(i + UPLOAD_CHUNK, ids.length), ids.length);
+    if (ids.length >= PROGRESS_MIN) ctx.progress?.(Math.min(i + UPLOAD_CHUNK, ids.length), ids.length, 'uploading objects');
   }
 
   let version: Version | null = null;

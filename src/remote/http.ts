@@ -97,8 +97,6 @@ export class HttpRemote implements Remote {
   private readonly tries: number;
   private readonly backoffMs: number;
   private tokenCache: string | null | undefined;
-  private uploadTotal = 0;
-  private uploadDone = 0;
   private transport: { request: typeof httpRequest; agent: HttpAgent } | undefined;
 
   constructor(readonly url: string, private readonly opts: RemoteOptions = {}) {
@@ -290,8 +288,6 @@ export class HttpRemote implements Remote {
       const r = await this.post('/objects/missing', { ids: ids.slice(i, i + MISSING_BATCH_COUNT) }, true);
       out.push(...(r.missing as ObjectId[]));
     }
-    this.uploadTotal = out.length;
-    this.uploadDone = 0;
     return out;
   }
 
@@ -308,9 +304,6 @@ export class HttpRemote implements Remote {
         throw this.unreachable(e as NetworkError);
       }
       i = j;
-      this.uploadDone += batch.length;
-      if (this.uploadDone > this.uploadTotal) { this.uploadTotal = this.uploadDone; }
-      if (this.opts.progress && this.uploadTotal >= 500) this.opts.progress(this.uploadDone, this.uploadTotal, 'uploading objects');
     }
   }
 
@@ -334,7 +327,6 @@ export class HttpRemote implements Remote {
         got.set(objs[k]!.id, { id: objs[k]!.id, bytes: objs[k]!.bytes });
       }
       i += objs.length;
-      if (this.opts.progress && want.length >= 500) this.opts.progress(i, want.length, 'downloading objects');
     }
     return ids.map((id) => got.get(id)!);
   }
