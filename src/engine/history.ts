@@ -36,12 +36,7 @@ export async function deploy(ctx: Context, v: string | number) {
   const st = await computeStatus(ctx);
   const same = st.entries.filter((e) => e.state === 'converged');
   if (same.length) {
-    const base = new Map(st.manifests.base);
-    for (const e of same) {
-      if (e.ids.local === null) base.delete(e.path);
-      else base.set(e.path, e.ids.local);
-    }
-    await commit(ctx.store.db, ctx.store.baseOps(name, base).ops);
+    await commit(ctx.store.db, await ctx.store.moveBaseOps(name, same.map((e) => ({ path: e.path, id: e.ids.local })), st.manifests.base));
   }
   return r;
 }

@@ -12,7 +12,7 @@ import { dec, jsonValue } from '../store/db.js';
 import { MERGE_KEY as KEY, mergeRecord, mergeable, type MergeRecord } from './merge-records.js';
 
 export { mergeRecord, mergesInProgress, mergeable, type MergeRecord } from './merge-records.js';
-import { commit, type BatchOp } from '../store/objects.js';
+import { commit } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { writeArtifacts } from './pull.js';
@@ -31,22 +31,12 @@ export async function previewMerge(ctx: Context, e: Entry): Promise<MergeResult>
   return mergeArtifact(e.path, await text(ctx, e.ids.base), local, await text(ctx, e.ids.remote));
 }
 
-/** Ops that move the base of one path to `id`. */
-async function baseMoveOps(ctx: Context, name: string, moves: { path: string; id: ObjectId | null }[]): Promise<BatchOp[]> {
-  const base = await ctx.store.manifest(await ctx.store.baseSnapshot(name));
-  for (const m of moves) {
-    if (m.id === null) base.delete(m.path);
-    else base.set(m.path, m.id);
-  }
-  return ctx.store.baseOps(name, base).ops;
-}
-
 /** Write merged text into the working file (journaled for undo) and move the base to the remote side. */
 export async function applyMerge(ctx: Context, e: Entry, merged: string): Promise<void> {
   const name = remoteName(ctx);
   const [id] = await ctx.store.objects.put([new TextEncoder().encode(merged)]);
   await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge', { remote: name, ids: new Map([[e.path, e.ids.base]]) });
-  await commit(ctx.store.db, await baseMoveOps(ctx, name, [{ path: e.path, id: e.ids.remote }]));
+  await commit(ctx.store.db, await ctx.store.moveBaseOps(name, [{ path: e.path, id: e.ids.remote }]));
 }
 
 export interface StartMergeResult {
@@ -91,7 +81,7 @@ export async function resolve(ctx: Context, path: string, how: Resolution): Prom
     const base = await ctx.store.manifest(await ctx.store.baseSnapshot(rec.remote));
     await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]) });
   }
-  const ops = await baseMoveOps(ctx, rec.remote, [{ path: p, id: rec.remoteId }]);
+  const ops = await ctx.store.moveBaseOps(rec.remote, [{ path: p, id: rec.remoteId }]);
   ops.push({ type: 'del', key: KEY + p });
   await commit(ctx.store.db, ops);
   return { path: p, how };

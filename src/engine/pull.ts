@@ -114,14 +114,7 @@ async function movedBaseOps(ctx: Context, name: string, st: Status, moved: Entry
   const changes = moved.map((e) => ({ path: e.path, id: e.ids.remote })).sort((a, b) => compareUtf8(a.path, b.path));
   const stored = st.base === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.get(manifestObjectId(st.base));
   const bytes = stored && patchManifest(stored, changes);
-  if (!bytes) {
-    const base = new Map(st.manifests.base);
-    for (const c of changes) {
-      if (c.id === null) base.delete(c.path);
-      else base.set(c.path, c.id);
-    }
-    return ctx.store.baseOps(name, base).ops;
-  }
+  if (!bytes) return ctx.store.moveBaseOps(name, changes, st.manifests.base);
   const snapshot = snapshotHashOf(bytes);
   const known = snapshot === EMPTY_SNAPSHOT || snapshot === st.remoteSnapshot || snapshot === st.base;
   return [...(known ? [] : ctx.store.encodedManifestOps(bytes, snapshot).ops), ctx.store.baseRefOp(name, snapshot)];

@@ -155,12 +155,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     // is the new version's manifest, stored just above.
     ops.push(ctx.store.baseRefOp(name, version.snapshot));
   } else if (moved.length) {
-    const base = new Map(st.manifests.base);
-    for (const e of moved) {
-      if (e.ids.local === null) base.delete(e.path);
-      else base.set(e.path, e.ids.local);
-    }
-    ops.push(...ctx.store.baseOps(name, base).ops);
+    ops.push(...(await ctx.store.moveBaseOps(name, moved.map((e) => ({ path: e.path, id: e.ids.local })), st.manifests.base)));
   }
   await commit(ctx.store.db, ops);
   return result;

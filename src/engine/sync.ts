@@ -197,14 +197,7 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
     ...[...pulls, ...merges].map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote })),
     ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote })),
   ];
-  if (moves.length) {
-    const base = await ctx.store.manifest(await ctx.store.baseSnapshot(name));
-    for (const m of moves) {
-      if (m.id === null) base.delete(m.path);
-      else base.set(m.path, m.id);
-    }
-    await commit(ctx.store.db, ctx.store.baseOps(name, base).ops);
-  }
+  if (moves.length) await commit(ctx.store.db, await ctx.store.moveBaseOps(name, moves));
   if (o.commit && gitRoot && writes.length) {
     const { gitCommit } = await import('../workspace/git.js');
     result.commit = await gitCommit(gitRoot, writes.map((w) => absPath(ctx, w.path)), `agentsync: sync from ${name} v${plan.latestPublished ?? 0}`, o.author, o.env);

@@ -31,12 +31,8 @@ export async function undo(ctx: Context): Promise<UndoResult> {
   }
   await writeArtifacts(ctx, writes, j.op.startsWith('undo ') ? j.op.slice(5) : `undo ${j.op}`, bases);
   if (j.remote && base) {
-    for (const e of j.entries) {
-      if (e.base === undefined) continue;
-      if (e.base === null) base.delete(e.path);
-      else base.set(e.path, e.base);
-    }
-    await commit(ctx.store.db, ctx.store.baseOps(j.remote, base).ops);
+    const back = j.entries.flatMap((e) => (e.base === undefined ? [] : [{ path: e.path, id: e.base }]));
+    await commit(ctx.store.db, await ctx.store.moveBaseOps(j.remote, back, base));
   }
   return { op: j.op, at: j.at, restored: j.entries };
 }

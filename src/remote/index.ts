@@ -21,14 +21,6 @@ export interface RemoteOptions {
   progress?: (done: number, total: number, what: string) => void;
 }
 
-export type RemoteFactory = (url: string, opts: RemoteOptions) => Remote;
-
-/** Registered by the HTTP layer (kept out of the directory-only code path). */
-const schemes = new Map<string, RemoteFactory>();
-export function registerScheme(scheme: string, f: RemoteFactory): void {
-  schemes.set(scheme, f);
-}
-
 export function isHttpUrl(url: string): boolean {
   return /^https?:\/\//i.test(url);
 }
@@ -38,9 +30,7 @@ export function openRemote(url: string, base: string, opts: RemoteOptions = {}):
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   if (m && isHttpUrl(url)) return new LazyHttpRemote(url, opts);
   if (m && m[1]!.toLowerCase() !== 'file') {
-    const f = schemes.get(m[1]!.toLowerCase());
-    if (!f) fail('REMOTE_URL_INVALID', `unsupported remote URL ${url}; use a folder path, file:// URL or http(s)://host:port/<tenant>`, { url });
-    return f(url, opts);
+    fail('REMOTE_URL_INVALID', `unsupported remote URL ${url}; use a folder path, file:// URL or http(s)://host:port/<tenant>`, { url });
   }
   let dir: string;
   try {

@@ -5,7 +5,7 @@
  * `undo` the journal of the last overwrite. `stat+` holds recent changes to the stat cache.
  * @module
  */
-import { decodeManifest, encodeManifest, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, decodeManifest, encodeManifest, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { ObjectId } from '../model/hash.js';
 import type { Head, Version } from '../model/version.js';
 import { dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
@@ -100,6 +100,15 @@ export class LocalStore {
   /** Op that points the base of `remote` at an already stored snapshot. */
   baseRefOp(remote: string, snapshot: SnapshotHash): BatchOp {
     return { type: 'put', key: 'base!' + remote, value: enc.encode(snapshot) };
+  }
+
+  /**
+   * Ops that move the base of `remote` by `changes` (a path's base becomes `id`, or is dropped
+   * when `id` is null). Pass `base` when the caller already holds the current base decoded.
+   */
+  async moveBaseOps(remote: string, changes: readonly Change[], base?: Manifest): Promise<BatchOp[]> {
+    const current = base ?? (await this.manifest(await this.baseSnapshot(remote)));
+    return this.baseOps(remote, applyChanges(current, changes)).ops;
   }
 
   async tracking(remote: string): Promise<Tracking | undefined> {
