@@ -6,6 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { openDb } from '../src/store/db.js';
 import { cleanup, cli, read, states, workspace, write } from './helpers.js';
 import { REMOTE_KINDS } from './remotes.js';
 
@@ -100,6 +102,15 @@ for (const kind of REMOTE_KINDS) {
     assert.ok(marked.includes('<<<<<<< local\nFOUR-a\n=======\nFOUR-b\n>>>>>>> remote\n'));
     const st = await cli(a, 'status', '--json');
     assert.equal(st.json.entries.map((e: any) => [e.path, e.state, e.merging]), [['content/doc.md', 'conflict', true]]);
+    // A store written before the index of merges existed: status finds the record and writes the index.
+    let db = await openDb(join(a, '.agentsync'));
+    try {
+      assert.equal(JSON.parse(new TextDecoder().decode((await db.get('merges'))!)), ['content/doc.md']);
+      await db.del('merges');
+    } finally { await db.close(); }
+    assert.equal((await cli(a, 'status', '--json')).json.entries.map((e: any) => [e.path, e.state, e.merging]), [['content/doc.md', 'conflict', true]]);
+    db = await openDb(join(a, '.agentsync'));
+    try { assert.equal(JSON.parse(new TextDecoder().decode((await db.get('merges'))!)), ['content/doc.md']); } finally { await db.close(); }
     assert.is((await cli(a, 'merge', 'content/doc.md', '--json')).json.error.code, 'CONFLICT');
     const pushed = await cli(a, 'push', '--force', '--json');
     assert.is(pushed.code, 1);
@@ -110,6 +121,8 @@ for (const kind of REMOTE_KINDS) {
     write(a, 'content/doc.md', DOC.replace('four', 'FOUR-both'));
     assert.is((await cli(a, 'resolve', 'content/doc.md', '--merged')).code, 0);
     assert.equal(await states(a), { 'content/doc.md': 'push' });
+    db = await openDb(join(a, '.agentsync'));
+    try { assert.equal(JSON.parse(new TextDecoder().decode((await db.get('merges'))!)), []); } finally { await db.close(); }
     assert.is((await cli(a, 'resolve', 'content/doc.md', '--json')).code, 2);
     assert.is((await cli(a, 'resolve', 'content/doc.md', '--ours', '--json')).json.error.code, 'NOT_IN_CONFLICT');
     assert.is((await cli(a, 'push')).code, 0);

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentsyncError, ERROR_CODES, EXIT } from '../src/model/errors.js';
 import { blobId, isObjectId } from '../src/model/hash.js';
-import { compileKind, DEFAULT_KINDS, formatOf, kindOf, resolveKinds } from '../src/model/kinds.js';
+import { compileKind, compiledPatterns, DEFAULT_KINDS, formatOf, kindOf, resolveKinds } from '../src/model/kinds.js';
 import {
   applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, isSnapshotHash, manifestLookup, patchManifest, snapshotHash, snapshotHashOf,
   type Manifest,
@@ -258,6 +258,17 @@ kinds('default kinds and kindOf', () => {
   assert.is(c.root, 'a/b');
   assert.is(c.depth, Infinity);
   assert.is(compileKind({ name: 'y', pattern: 'agents/*.yaml', schema: 'agent' }).depth, 0);
+  // Kinds rebuilt from their cached compiled patterns (JSON) match exactly as the originals.
+  const overrides = { prompts: { pattern: 'prompts/**/*.md' }, agents: { pattern: 'agents/*.y*ml' } };
+  const fresh = resolveKinds(overrides);
+  const cached = JSON.parse(JSON.stringify(compiledPatterns(fresh)));
+  assert.is(cached.find((c: { pattern: string }) => c.pattern === 'prompts/**/*.md').depth, -1);
+  const again = resolveKinds(overrides, cached);
+  const probes = [...known, 'prompts/a/b.md', 'prompts/.x.md', 'agents/a.yml', 'agents/a.yaml', 'agents/x/a.yml', 'mcp/m.yaml', 'x.md'];
+  for (const p of probes) assert.is(kindOf(again, p)?.name, kindOf(fresh, p)?.name, p);
+  assert.equal(again.map((k) => [k.root, k.depth]), fresh.map((k) => [k.root, k.depth]));
+  // A cached pattern for another pattern is not used.
+  assert.is(compileKind({ name: 'z', pattern: 'z/*.md', schema: 'none' }, { ...cached[0], pattern: 'other' }).match('z/a.md'), true);
   assert.is(formatOf('a.yaml'), 'yaml');
   assert.is(formatOf('a.YML'), 'yaml');
   assert.is(formatOf('a.md'), 'markdown');

@@ -11,6 +11,7 @@ import { blobId } from '../src/model/hash.js';
 import { encodeManifest, snapshotHash, EMPTY_SNAPSHOT, type Change, type Manifest } from '../src/model/manifest.js';
 import { openDb, type Db } from '../src/store/db.js';
 import { LocalStore } from '../src/store/local.js';
+import { encodeStat, statCacheOf, statEntries, type StatCache } from '../src/store/stat-cache.js';
 import { commit } from '../src/store/objects.js';
 import { RemoteStore } from '../src/store/remote-store.js';
 import { run } from '../src/cli/main.js';
@@ -323,40 +324,51 @@ local('stat cache round trip (including non-ASCII and space in paths); a damaged
   const { ls } = await localStore();
   const empty = await ls.statCache();
   assert.is(empty.writtenAt, 0);
-  assert.is(empty.entries.size, 0);
-  const c = {
-    writtenAt: 1700000000123.5,
-    snapshot: 'sha256:' + 'ab'.repeat(32),
-    entries: new Map([
-      ['agents/a.yaml', { id: blobId(bytes('a')), size: 1, mtimeMs: 1699999999999.25, ino: 1234567 }],
-      ['content/é x.md', { id: blobId(bytes('')), size: 0, mtimeMs: 1, ino: 2 }],
-    ]),
+  assert.is(empty.paths.length, 0);
+  const entries = new Map([
+    ['agents/a.yaml', { id: blobId(bytes('a')), size: 1, mtimeMs: 1699999999999.25, ino: 1234567 }],
+    ['content/é x.md', { id: blobId(bytes('')), size: 0, mtimeMs: 1, ino: 2 }],
+  ]);
+  const c = statCacheOf(1700000000123.5, 'sha256:' + 'ab'.repeat(32), 'agents\tagents/*.yaml', entries);
+  const same = (got: StatCache, want: StatCache) => {
+    assert.equal({ ...got, entries: [...statEntries(got)], paths: 0, ids: 0, size: 0, mtime: 0, ino: 0 }, { ...want, entries: [...statEntries(want)], paths: 0, ids: 0, size: 0, mtime: 0, ino: 0 });
   };
   await ls.saveStatCache(c);
-  assert.equal(await ls.statCache(), c);
+  same(await ls.statCache(), c);
+  assert.equal((await ls.statCache()).paths, ['agents/a.yaml', 'content/é x.md']); // rows keep their order
   // A save that changes few entries writes only the difference; a reload merges it back.
-  const c2 = { writtenAt: c.writtenAt + 10, snapshot: 'sha256:' + 'cd'.repeat(32), entries: new Map(c.entries) };
-  c2.entries.set('agents/a.yaml', { id: blobId(bytes('a2')), size: 2, mtimeMs: 1700000000200, ino: 1234567 });
-  c2.entries.delete('content/é x.md');
-  c2.entries.set('agents/new.yaml', { id: blobId(bytes('n')), size: 1, mtimeMs: 3, ino: 4 });
+  const e2 = new Map(entries);
+  e2.set('agents/a.yaml', { id: blobId(bytes('a2')), size: 2, mtimeMs: 1700000000200, ino: 1234567 });
+  e2.delete('content/é x.md');
+  e2.set('agents/new.yaml', { id: blobId(bytes('n')), size: 1, mtimeMs: 3, ino: 4 });
+  const c2 = statCacheOf(c.writtenAt + 10, 'sha256:' + 'cd'.repeat(32), c.kinds, e2);
   await ls.saveStatCache(c2);
   assert.ok(await ls.db.get('stat+'));
-  assert.equal(await ls.statCache(), c2);
+  same(await ls.statCache(), c2);
   // Many changes rewrite the whole cache and drop the difference.
-  const c3 = { writtenAt: c2.writtenAt + 10, snapshot: '', entries: new Map<string, { id: string; size: number; mtimeMs: number; ino: number }>() };
-  for (let i = 0; i < 600; i++) c3.entries.set(`content/${i}.md`, { id: blobId(bytes(String(i))), size: i, mtimeMs: i + 0.5, ino: i });
+  const e3 = new Map<string, { id: string; size: number; mtimeMs: number; ino: number }>();
+  for (let i = 0; i < 600; i++) e3.set(`content/${i}.md`, { id: blobId(bytes(String(i))), size: i, mtimeMs: i + 0.5, ino: i });
+  const c3 = statCacheOf(c2.writtenAt + 10, '', '', e3);
   await ls.saveStatCache(c3);
   assert.is(await ls.db.get('stat+'), undefined);
-  assert.equal(await ls.statCache(), c3);
-  // The text format of earlier versions still reads.
-  await ls.db.put('stat', bytes(`5 sha256:${'ef'.repeat(32)}\n${blobId(bytes('a'))}\t1\t2.5\t3\tagents/a.yaml\n`));
-  assert.equal(await ls.statCache(), { writtenAt: 5, snapshot: `sha256:${'ef'.repeat(32)}`, entries: new Map([['agents/a.yaml', { id: blobId(bytes('a')), size: 1, mtimeMs: 2.5, ino: 3 }]]) });
-  await ls.db.put('stat', bytes('{"v":2,'));
-  assert.is((await ls.statCache()).entries.size, 0);
-  await ls.db.put('stat', bytes('123\nno tabs here\n'));
-  const damaged = await ls.statCache();
-  assert.is(damaged.writtenAt, 0);
-  assert.is(damaged.entries.size, 0);
+  same(await ls.statCache(), c3);
+  // Formats of earlier versions still read: text lines (1) and JSON columns (2).
+  const a = { id: blobId(bytes('a')), size: 1, mtimeMs: 2.5, ino: 3 };
+  await ls.db.put('stat', bytes(`5 sha256:${'ef'.repeat(32)}\n${a.id}\t1\t2.5\t3\tagents/a.yaml\n`));
+  same(await ls.statCache(), statCacheOf(5, `sha256:${'ef'.repeat(32)}`, '', new Map([['agents/a.yaml', a]])));
+  await ls.db.put('stat', bytes(JSON.stringify({ v: 2, writtenAt: 7, snapshot: '', paths: ['agents/a.yaml'], ids: [a.id], size: [1], mtime: [2.5], ino: [3] })));
+  same(await ls.statCache(), statCacheOf(7, '', '', new Map([['agents/a.yaml', a]])));
+  // ... and the next save rewrites them whole in format 3, even for a one-row change.
+  await ls.saveStatCache(statCacheOf(8, '', 'k', new Map([['agents/a.yaml', a]])));
+  assert.is(new TextDecoder().decode((await ls.db.get('stat'))!.subarray(0, 7)), '{"v":3,');
+  assert.is(await ls.db.get('stat+'), undefined);
+  // Damaged: truncated JSON, text without tabs, a format 3 value cut short.
+  for (const bad of [bytes('{"v":2,'), bytes('123\nno tabs here\n'), encodeStat(c).subarray(0, 200)]) {
+    await ls.db.put('stat', bad);
+    const damaged = await ls.statCache();
+    assert.is(damaged.writtenAt, 0);
+    assert.is(damaged.paths.length, 0);
+  }
 });
 
 local('persisted across close/reopen; a damaged undo journal is STORE_CORRUPT', async () => {

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { blobId } from '../src/model/hash.js';
 import { snapshotHash } from '../src/model/manifest.js';
 import { LocalStore } from '../src/store/local.js';
+import { emptyStatCache, statEntries } from '../src/store/stat-cache.js';
 import { loadWorkspace } from '../src/workspace/config.js';
 import { scan } from '../src/workspace/scan.js';
 import { cleanup, cli, read, states, tmp, workspace, write } from './helpers.js';
@@ -392,8 +393,7 @@ function ageFiles(ws: string, rels: string[], secondsAgo: number): void {
 cache('unchanged files are not re-read; an edited one is', async () => {
   const ws = await workspace(await dirRemote.make());
   const w = await loadWorkspace(ws);
-  const empty = { writtenAt: 0, snapshot: '', entries: new Map() };
-  const first = scan(w, empty);
+  const first = scan(w, emptyStatCache());
   const rels = [...first.manifest.keys()];
   assert.is(rels.length, SAMPLE_COUNT);
   assert.is(first.hashed, SAMPLE_COUNT);
@@ -429,7 +429,7 @@ cache('a file replaced with the same size and mtime (new inode) is re-read', asy
   const w = await loadWorkspace(ws);
   const rel = 'agents/welcome.yaml';
   const abs = join(ws, 'services', rel);
-  const first = scan(w, { writtenAt: 0, snapshot: '', entries: new Map() });
+  const first = scan(w, emptyStatCache());
   ageFiles(ws, [...first.manifest.keys()], 3600);
   const warm = scan(w, first.cache);
   assert.is(scan(w, warm.cache).hashed, 0);
@@ -448,9 +448,9 @@ cache('a file replaced with the same size and mtime (new inode) is re-read', asy
 cache('a file modified right after the cache was written ("racy") is re-read', async () => {
   const ws = await workspace(await dirRemote.make());
   const w = await loadWorkspace(ws);
-  const first = scan(w, { writtenAt: 0, snapshot: '', entries: new Map() });
+  const first = scan(w, emptyStatCache());
   // the cache claims to be written at the files' own mtime: none of them can be trusted
-  const racy = { ...first.cache, writtenAt: Math.min(...[...first.cache.entries.values()].map((e) => e.mtimeMs)) };
+  const racy = { ...first.cache, writtenAt: Math.min(...Array.from(first.cache.mtime)) };
   const r = scan(w, racy);
   assert.is(r.hashed, SAMPLE_COUNT);
 });
@@ -462,8 +462,8 @@ cache('the CLI keeps the stat cache in the store, and status sees edits', async 
   const store = await LocalStore.open(join(ws, '.agentsync'));
   let c;
   try { c = await store.statCache(); } finally { await store.close(); }
-  assert.is(c.entries.size, SAMPLE_COUNT);
-  assert.is(c.entries.get('agents/welcome.yaml')!.id, blobId(readFileSync(join(ws, 'services', 'agents', 'welcome.yaml'))));
+  assert.is(statEntries(c).size, SAMPLE_COUNT);
+  assert.is(statEntries(c).get('agents/welcome.yaml')!.id, blobId(readFileSync(join(ws, 'services', 'agents', 'welcome.yaml'))));
   write(ws, 'agents/welcome.yaml', read(ws, 'agents/welcome.yaml') + '# edit\n');
   assert.equal(await states(ws), { 'agents/welcome.yaml': 'push' });
   // an edit of the same size right after a status is still seen
@@ -474,7 +474,7 @@ cache('the CLI keeps the stat cache in the store, and status sees edits', async 
 
 /** A fresh scan without any cache. */
 async function scanAll(ws: string): Promise<Map<string, string>> {
-  return scan(await loadWorkspace(ws), { writtenAt: 0, snapshot: '', entries: new Map() }).manifest;
+  return scan(await loadWorkspace(ws), emptyStatCache()).manifest;
 }
 
 cache.run();

@@ -4,6 +4,7 @@
  * @module
  */
 import { fail } from '../model/errors.js';
+import { compiledPatterns, type CompiledPattern } from '../model/kinds.js';
 import { openRemote, type RemoteOptions } from '../remote/index.js';
 import type { Remote } from '../remote/types.js';
 import { LocalStore } from '../store/local.js';
@@ -81,12 +82,12 @@ async function cachedWorkspace(root: string, store: LocalStore): Promise<Workspa
   const hit = await store.db.get('config');
   if (hit) {
     try {
-      const c = JSON.parse(dec.decode(hit)) as { stamp: string; value: unknown };
-      if (c.stamp === stamp) return parseConfig(root, c.value);
+      const c = JSON.parse(dec.decode(hit)) as { stamp: string; value: unknown; kinds?: CompiledPattern[] };
+      if (c.stamp === stamp) return parseConfig(root, c.value, c.kinds);
     } catch { /* a damaged cache is rebuilt below */ }
   }
   const value = (await readConfigDoc(join(root, CONFIG_FILE))).toJS();
   const ws = parseConfig(root, value);
-  await store.db.put('config', jsonValue({ stamp, value }));
+  await store.db.put('config', jsonValue({ stamp, value, kinds: compiledPatterns(ws.kinds) }));
   return ws;
 }

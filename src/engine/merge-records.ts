@@ -4,7 +4,8 @@
  * @module
  */
 import type { ObjectId } from '../model/hash.js';
-import { parseJson } from '../store/db.js';
+import { jsonValue, parseJson } from '../store/db.js';
+import type { BatchOp } from '../store/objects.js';
 import type { Context } from './context.js';
 import type { Entry } from './status.js';
 
@@ -26,16 +27,39 @@ export async function mergeRecord(ctx: Context, path: string): Promise<MergeReco
   return parseJson<MergeRecord>(await ctx.store.db.get(KEY + path), `merge record of ${path}`);
 }
 
+/** The index of merges in progress: a JSON array of their paths (every remote). */
+export const MERGES_KEY = 'merges';
+
+/** Paths of every merge in progress. Stores written before the index existed get it here. */
+async function mergePaths(ctx: Context): Promise<string[]> {
+  const index = parseJson<string[]>(await ctx.store.db.get(MERGES_KEY), 'index of merges in progress');
+  if (index) return index;
+  const paths: string[] = [];
+  for await (const k of ctx.store.db.keys({ gte: KEY, lt: 'merge"' })) paths.push(k.slice(KEY.length));
+  await ctx.store.db.put(MERGES_KEY, jsonValue(paths));
+  return paths;
+}
+
+/** The op that records a merge of `path` starting (`add`) or ending, for the same batch as its record. */
+export async function mergeIndexOp(ctx: Context, path: string, add: boolean): Promise<BatchOp> {
+  const paths = new Set(await mergePaths(ctx));
+  if (add) paths.add(path);
+  else paths.delete(path);
+  return { type: 'put', key: MERGES_KEY, value: jsonValue([...paths]) };
+}
+
 /** Paths with a merge in progress for `remote`. */
 export async function mergesInProgress(ctx: Context, remote: string): Promise<Set<string>> {
   const out = new Set<string>();
-  for await (const [k, v] of ctx.store.db.iterator({ gte: KEY, lt: 'merge"' })) {
-    const r = parseJson<MergeRecord>(v, 'merge record');
-    if (r?.remote === remote) out.add(k.slice(KEY.length));
+  const paths = await mergePaths(ctx);
+  if (paths.length === 0) return out;
+  const values = await ctx.store.db.getMany(paths.map((p) => KEY + p));
+  for (let i = 0; i < paths.length; i++) {
+    const r = parseJson<MergeRecord>(values[i], 'merge record');
+    if (r?.remote === remote) out.add(paths[i]!);
   }
   return out;
 }
-
 
 /** Whether an entry can be merged at all: changed on both sides, and both still have the file. */
 export function mergeable(e: Entry): boolean {

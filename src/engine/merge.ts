@@ -9,7 +9,7 @@ import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import { hasConflictMarkers, mergeArtifact, type MergeResult } from '../merge/index.js';
 import { dec, jsonValue } from '../store/db.js';
-import { MERGE_KEY as KEY, mergeRecord, mergeable, type MergeRecord } from './merge-records.js';
+import { MERGE_KEY as KEY, mergeIndexOp, mergeRecord, mergeable, type MergeRecord } from './merge-records.js';
 
 export { mergeRecord, mergesInProgress, mergeable, type MergeRecord } from './merge-records.js';
 import { commit } from '../store/objects.js';
@@ -62,7 +62,7 @@ export async function startMerge(ctx: Context, path: string): Promise<StartMerge
   const [id] = await ctx.store.objects.put([new TextEncoder().encode(r.text)]);
   await writeArtifacts(ctx, [{ path: p, id: id!, prev: e.ids.local }], 'merge');
   const rec: MergeRecord = { remote: name, path: p, base: e.ids.base, local: e.ids.local, remoteId: e.ids.remote };
-  await commit(ctx.store.db, [{ type: 'put', key: KEY + p, value: jsonValue(rec) }]);
+  await commit(ctx.store.db, [{ type: 'put', key: KEY + p, value: jsonValue(rec) }, await mergeIndexOp(ctx, p, true)]);
   return { path: p, clean: false, conflicts: r.conflicts };
 }
 
@@ -82,7 +82,7 @@ export async function resolve(ctx: Context, path: string, how: Resolution): Prom
     await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]) });
   }
   const ops = await ctx.store.moveBaseOps(rec.remote, [{ path: p, id: rec.remoteId }]);
-  ops.push({ type: 'del', key: KEY + p });
+  ops.push({ type: 'del', key: KEY + p }, await mergeIndexOp(ctx, p, false));
   await commit(ctx.store.db, ops);
   return { path: p, how };
 }

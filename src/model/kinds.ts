@@ -3,8 +3,13 @@
  * must meet. Defaults follow SystemPrompt's table; `agentsync.yaml` may add or change kinds.
  * @module
  */
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
+import type picomatchType from 'picomatch';
 import { fail } from './errors.js';
+
+// picomatch loads on first use: a workspace whose kinds come from the config cache never needs it.
+let pm: typeof picomatchType | undefined;
+const picomatch = (): typeof picomatchType => (pm ??= createRequire(import.meta.url)('picomatch') as typeof picomatchType);
 
 export type Schema = 'agent' | 'skill' | 'mcp' | 'none';
 export type Format = 'yaml' | 'markdown' | 'text';
@@ -33,27 +38,47 @@ export interface Kind extends KindSpec {
   root: string;
   /** Maximum directory depth below root, or Infinity with `**`. */
   depth: number;
+  /** The pattern compiled (picomatch), kept so that it can be cached as text. */
+  re: RegExp;
   match: (path: string) => boolean;
 }
 
-export function compileKind(spec: KindSpec): Kind {
+/** What a compiled pattern is, as JSON (depth -1 is Infinity). */
+export interface CompiledPattern {
+  pattern: string;
+  root: string;
+  depth: number;
+  source: string;
+  flags: string;
+}
+
+export function compileKind(spec: KindSpec, cached?: CompiledPattern): Kind {
+  if (cached && cached.pattern === spec.pattern) {
+    const re = new RegExp(cached.source, cached.flags);
+    return { ...spec, root: cached.root, depth: cached.depth < 0 ? Infinity : cached.depth, re, match: (p: string) => re.test(p) };
+  }
   const segs = spec.pattern.split('/');
   const rootSegs: string[] = [];
   for (const s of segs.slice(0, -1)) {
-    if (picomatch.scan(s).isGlob) break;
+    if (picomatch().scan(s).isGlob) break;
     rootSegs.push(s);
   }
   const rest = segs.slice(rootSegs.length);
   const depth = rest.includes('**') ? Infinity : rest.length - 1;
-  const re = picomatch.makeRe(spec.pattern, { dot: false });
-  return { ...spec, root: rootSegs.join('/'), depth, match: (p: string) => re.test(p) };
+  const re = picomatch().makeRe(spec.pattern, { dot: false });
+  return { ...spec, root: rootSegs.join('/'), depth, re, match: (p: string) => re.test(p) };
+}
+
+/** The compiled patterns of `kinds`, for a cache. */
+export function compiledPatterns(kinds: readonly Kind[]): CompiledPattern[] {
+  return kinds.map((k) => ({ pattern: k.pattern, root: k.root, depth: k.depth === Infinity ? -1 : k.depth, source: k.re.source, flags: k.re.flags }));
 }
 
 /**
  * Merge default kinds with the overrides of `agentsync.yaml` (`kinds: {name: {pattern, schema}}`).
  * @throws AgentsyncError CONFIG_INVALID
  */
-export function resolveKinds(overrides: unknown): Kind[] {
+export function resolveKinds(overrides: unknown, cached: readonly CompiledPattern[] = []): Kind[] {
   const specs = new Map(DEFAULT_KINDS.map((k) => [k.name, { ...k }]));
   if (overrides !== undefined && overrides !== null) {
     if (typeof overrides !== 'object' || Array.isArray(overrides)) fail('CONFIG_INVALID', 'agentsync.yaml: `kinds` must be a map of kind name to {pattern, schema}');
@@ -72,7 +97,8 @@ export function resolveKinds(overrides: unknown): Kind[] {
       specs.set(name, { name, pattern, schema: schema as Schema });
     }
   }
-  return [...specs.values()].map(compileKind);
+  const byPattern = new Map(cached.map((c) => [c.pattern, c]));
+  return [...specs.values()].map((k) => compileKind(k, byPattern.get(k.pattern)));
 }
 
 /** The first kind whose pattern matches `path`, or undefined (the file is not an artifact). */

@@ -10,6 +10,7 @@ import type { ObjectId } from '../model/hash.js';
 import type { Head, Version } from '../model/version.js';
 import { dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
+import { decodeStat, statSave, type StatCache } from './stat-cache.js';
 
 /** What the last fetch saw of one remote. */
 export interface Tracking {
@@ -39,20 +40,7 @@ export interface UndoJournal {
   entries: UndoEntry[];
 }
 
-export interface StatEntry {
-  id: ObjectId;
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
-
-export interface StatCache {
-  /** When the cache was written (ms); entries with mtime at or after it are re-read (racy). */
-  writtenAt: number;
-  /** Snapshot hash of exactly these entries ('' when unknown). */
-  snapshot: string;
-  entries: Map<string, StatEntry>;
-}
+export type { StatCache, StatEntry } from './stat-cache.js';
 
 export class LocalStore {
   readonly objects: ObjectStore;
@@ -141,107 +129,25 @@ export class LocalStore {
   }
 
   /**
-   * The full cache (`stat`) as last read or written here: a save that changes few entries
+   * The full cache (`stat`) as last read or written here: a save that changes few rows
    * writes only their difference from it (`stat+`), not the whole cache again.
    */
-  private fullStat: { writtenAt: number; entries: Map<string, StatEntry> } | undefined;
+  private fullStat: StatCache | undefined;
 
   async statCache(): Promise<StatCache> {
     const [v, d] = await this.db.getMany(['stat', 'stat+']);
-    this.fullStat = undefined;
-    if (!v) return { writtenAt: 0, snapshot: '', entries: new Map() };
-    if (v[0] !== 0x7b) return parseTextStatCache(dec.decode(v)); // '{' starts format 2; older stores wrote text
-    try {
-      const f = JSON.parse(dec.decode(v)) as StatFull;
-      if (f.v !== 2) return { writtenAt: 0, snapshot: '', entries: new Map() };
-      const entries = new Map<string, StatEntry>();
-      const { paths, ids, size, mtime, ino } = f;
-      for (let i = 0; i < paths.length; i++) entries.set(paths[i]!, { id: ids[i]!, size: size[i]!, mtimeMs: mtime[i]!, ino: ino[i]! });
-      this.fullStat = { writtenAt: f.writtenAt, entries };
-      const delta = d && d.length ? (JSON.parse(dec.decode(d)) as StatDelta) : undefined;
-      if (!delta || delta.v !== 2 || delta.of !== f.writtenAt) return { writtenAt: f.writtenAt, snapshot: f.snapshot, entries };
-      const merged = new Map(entries);
-      for (const [p, id, sz, mt, n] of delta.set) merged.set(p, { id, size: sz, mtimeMs: mt, ino: n });
-      for (const p of delta.del) merged.delete(p);
-      return { writtenAt: delta.writtenAt, snapshot: delta.snapshot, entries: merged };
-    } catch {
-      this.fullStat = undefined;
-      return { writtenAt: 0, snapshot: '', entries: new Map() }; // damaged cache: rebuild by re-reading
-    }
+    const { cache, full } = decodeStat(v, d);
+    this.fullStat = full;
+    return cache;
   }
 
   async saveStatCache(c: StatCache): Promise<void> {
-    const full = this.fullStat;
-    if (full) {
-      const set: StatDelta['set'] = [];
-      for (const [p, e] of c.entries) {
-        const f = full.entries.get(p);
-        if (f === e || (f && f.id === e.id && f.size === e.size && f.mtimeMs === e.mtimeMs && f.ino === e.ino)) continue;
-        set.push([p, e.id, e.size, e.mtimeMs, e.ino]);
-        if (set.length > STAT_DELTA_MAX) break;
-      }
-      const del: string[] = [];
-      if (set.length <= STAT_DELTA_MAX) {
-        for (const p of full.entries.keys()) if (!c.entries.has(p)) del.push(p);
-      }
-      if (set.length + del.length <= STAT_DELTA_MAX) {
-        const delta: StatDelta = { v: 2, of: full.writtenAt, writtenAt: c.writtenAt, snapshot: c.snapshot, set, del };
-        await this.db.put('stat+', jsonValue(delta));
-        return;
-      }
+    const s = statSave(c, this.fullStat);
+    if ('delta' in s) {
+      await this.db.put('stat+', jsonValue(s.delta));
+      return;
     }
-    const n = c.entries.size;
-    const paths: string[] = new Array(n), ids: string[] = new Array(n), size: number[] = new Array(n), mtime: number[] = new Array(n), ino: number[] = new Array(n);
-    let i = 0;
-    for (const [p, e] of c.entries) {
-      paths[i] = p; ids[i] = e.id; size[i] = e.size; mtime[i] = e.mtimeMs; ino[i] = e.ino;
-      i++;
-    }
-    const f: StatFull = { v: 2, writtenAt: c.writtenAt, snapshot: c.snapshot, paths, ids, size, mtime, ino };
-    await this.db.batch([{ type: 'put', key: 'stat', value: jsonValue(f) }, { type: 'del', key: 'stat+' }] as never);
-    this.fullStat = { writtenAt: c.writtenAt, entries: c.entries };
+    await this.db.batch([{ type: 'put', key: 'stat', value: s.full }, { type: 'del', key: 'stat+' }] as never);
+    this.fullStat = c;
   }
-}
-
-/** Most changed entries kept as a difference (`stat+`) before the whole cache is rewritten. */
-const STAT_DELTA_MAX = 512;
-
-/** `stat`, format 2: columns, one row per artifact. */
-interface StatFull {
-  v: 2;
-  writtenAt: number;
-  snapshot: string;
-  paths: string[];
-  ids: string[];
-  size: number[];
-  mtime: number[];
-  ino: number[];
-}
-
-/** `stat+`: rows that differ from `stat` (written at `of`) and paths gone from it. */
-interface StatDelta {
-  v: 2;
-  of: number;
-  writtenAt: number;
-  snapshot: string;
-  set: [string, string, number, number, number][];
-  del: string[];
-}
-
-/** The text stat cache of earlier versions (read, never written). */
-function parseTextStatCache(text: string): StatCache {
-  const entries = new Map<string, StatEntry>();
-  const lines = text.split('\n');
-  const [w, snapshot = ''] = lines[0]!.split(' ');
-  const writtenAt = Number(w);
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (!line) continue;
-    const t1 = line.indexOf('\t'), t2 = line.indexOf('\t', t1 + 1), t3 = line.indexOf('\t', t2 + 1), t4 = line.indexOf('\t', t3 + 1);
-    if (t4 < 0) return { writtenAt: 0, snapshot: '', entries: new Map() }; // damaged cache: rebuild by re-reading
-    entries.set(line.slice(t4 + 1), {
-      id: line.slice(0, t1), size: Number(line.slice(t1 + 1, t2)), mtimeMs: Number(line.slice(t2 + 1, t3)), ino: Number(line.slice(t3 + 1, t4)),
-    });
-  }
-  return { writtenAt: Number.isFinite(writtenAt) ? writtenAt : 0, snapshot, entries };
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Document } from 'yaml';
 import { fail } from '../model/errors.js';
-import { resolveKinds, type Kind } from '../model/kinds.js';
+import { resolveKinds, type CompiledPattern, type Kind } from '../model/kinds.js';
 import { atomicWrite } from './fsio.js';
 
 export const CONFIG_FILE = 'agentsync.yaml';
@@ -60,7 +60,8 @@ export async function readConfigDoc(path: string): Promise<Document> {
   return doc;
 }
 
-export function parseConfig(root: string, value: unknown): Workspace {
+/** The workspace described by the parsed `agentsync.yaml`; `compiled` are cached kind patterns. */
+export function parseConfig(root: string, value: unknown, compiled?: readonly CompiledPattern[]): Workspace {
   const configPath = join(root, CONFIG_FILE);
   const raw = (value ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('CONFIG_INVALID', `${configPath}: the top level must be a map`);
@@ -76,7 +77,7 @@ export function parseConfig(root: string, value: unknown): Workspace {
   if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) fail('CONFIG_INVALID', `${configPath}: \`maxFileSize\` must be a positive number of bytes`);
   return {
     root, configPath, services: join(root, SERVICES_DIR), storeDir: join(root, STORE_DIR),
-    remotes, kinds: resolveKinds(raw.kinds), maxFileSize: max,
+    remotes, kinds: resolveKinds(raw.kinds, compiled), maxFileSize: max,
   };
 }
 

@@ -11,8 +11,9 @@ import { blobId } from '../model/hash.js';
 import type { Kind } from '../model/kinds.js';
 import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { checkArtifactPath } from '../model/paths.js';
-import type { StatCache, StatEntry } from '../store/local.js';
+import type { StatCache } from '../store/stat-cache.js';
 import type { Workspace } from './config.js';
+import { F_REGULAR, T_DIR, T_FILE, T_LINK, type Prescan, type WalkPlan } from './prescan.js';
 
 export interface ScanResult {
   manifest: Manifest;
@@ -38,67 +39,120 @@ function listDir(dir: string): Dirent[] {
   }
 }
 
-/** Scan the workspace's artifacts. Reads only files whose stat changed. */
-export function scan(ws: Workspace, cache: StatCache): ScanResult {
+/** The folders to walk for these kinds: each distinct root once, none nested in another walked root. */
+export function walkPlan(kinds: readonly Kind[]): WalkPlan {
+  const roots = new Map<string, number>();
+  for (const k of kinds) roots.set(k.root, Math.max(roots.get(k.root) ?? -1, k.depth));
+  const sorted = [...roots.entries()].sort((a, b) => a[0].length - b[0].length);
+  const walked: WalkPlan = [];
+  for (const [root, depth] of sorted) {
+    const covered = walked.some(([r, d]) => (r === '' || root === r || root.startsWith(r + '/')) && d - (r === '' ? root.split('/').length : root.slice(r.length + 1).split('/').length) >= depth);
+    if (!covered) walked.push([root, depth]);
+  }
+  return walked;
+}
+
+/**
+ * Scan the workspace's artifacts. Reads only files whose stat changed. `pre` (the prescan
+ * worker's listings of this same tree) replaces readdir and stat for the folders it holds.
+ */
+export function scan(ws: Workspace, cache: StatCache, pre?: Prescan): ScanResult {
   const manifest: Manifest = new Map();
-  const entries = new Map<string, StatEntry>();
   let servicesReal: string | undefined;
   let hashed = 0;
   let dirty = false;
-  const visitFile = (rel: string, abs: string, isLink: boolean) => {
+  const names = pre?.names, types = pre?.types, nums = pre?.nums;
+  // The cache's rows are in the order the last scan visited the files: an unchanged tree
+  // matches them one after another, with no lookup. Rows found elsewhere use an index.
+  const n = cache.paths.length, cpaths = cache.paths;
+  const kinds = kindsKey(ws.kinds);
+  const trusted = cache.kinds === kinds; // same kinds: a cached path is still an artifact
+  let cursor = 0, reordered = false;
+  let index: Map<string, number> | undefined;
+  const lookup = (rel: string): number => {
+    if (!index) { index = new Map(); for (let i = 0; i < n; i++) index.set(cpaths[i]!, i); }
+    const r = index.get(rel);
+    if (r === undefined) return -1;
+    if (r !== cursor) reordered = true;
+    cursor = r + 1;
+    return r;
+  };
+  const out: StatCache = { writtenAt: 0, snapshot: '', kinds, paths: [], ids: [], size: [], mtime: [], ino: [] };
+  const size = out.size as number[], mtime = out.mtime as number[], ino = out.ino as number[];
+  /** Visit one file; `at` is its index in the prescan listings, or -1 to stat it here. */
+  const visitFile = (rel: string, abs: string, isLink: boolean, at: number) => {
     if (manifest.has(rel)) return;
-    let kind: Kind | undefined;
-    for (const k of ws.kinds) if (k.match(rel)) { kind = k; break; }
-    if (!kind) return;
-    const old = cache.entries.get(rel);
-    if (!old) checkArtifactPath(rel); // cached paths were checked when first seen
+    let row = cursor < n && cpaths[cursor] === rel ? cursor++ : -2;
+    if (row === -2 || !trusted) {
+      let isArtifact = false;
+      for (const k of ws.kinds) if (k.match(rel)) { isArtifact = true; break; }
+      if (!isArtifact) return;
+      if (row === -2) row = lookup(rel);
+      if (row < 0) checkArtifactPath(rel); // cached paths were checked when first seen
+    }
     if (isLink) {
       servicesReal ??= realpathSync(ws.services);
       let target: string;
       try { target = realpathSync(abs); } catch { return; } // dangling link: not a file
       if (!target.startsWith(servicesReal + sep)) fail('PATH_UNSAFE', `services/${rel} is a symlink to ${target}, outside services/; replace it with a regular file`, { path: rel });
     }
-    let st: Stats;
-    const st0 = statSync(abs, { throwIfNoEntry: false });
-    if (!st0 || !st0.isFile()) return;
-    st = st0;
-    if (st.size > ws.maxFileSize) fail('FILE_TOO_LARGE', `services/${rel} is ${st.size} bytes, over the ${ws.maxFileSize}-byte cap; shrink it or raise maxFileSize in agentsync.yaml`, { path: rel, size: st.size, max: ws.maxFileSize });
-    if (old && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino && st.mtimeMs + RACY_MS < cache.writtenAt) {
-      entries.set(rel, old); // unchanged: reuse the cached entry, allocate nothing
-      manifest.set(rel, old.id);
-      return;
+    let sz: number, mt: number, nd: number;
+    if (at >= 0) {
+      if (!(types![at]! & F_REGULAR)) return;
+      sz = nums![3 * at]!; mt = nums![3 * at + 1]!; nd = nums![3 * at + 2]!;
+    } else {
+      const st: Stats | undefined = statSync(abs, { throwIfNoEntry: false });
+      if (!st || !st.isFile()) return;
+      sz = st.size; mt = st.mtimeMs; nd = st.ino;
     }
-    const id = blobId(readFileSync(abs));
-    hashed++;
-    dirty = true;
-    entries.set(rel, { id, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    if (sz > ws.maxFileSize) fail('FILE_TOO_LARGE', `services/${rel} is ${sz} bytes, over the ${ws.maxFileSize}-byte cap; shrink it or raise maxFileSize in agentsync.yaml`, { path: rel, size: sz, max: ws.maxFileSize });
+    let id: string;
+    if (row >= 0 && cache.size[row] === sz && cache.mtime[row] === mt && cache.ino[row] === nd && mt + RACY_MS < cache.writtenAt) {
+      id = cache.ids[row]!; // unchanged: not read again
+    } else {
+      id = blobId(readFileSync(abs));
+      hashed++;
+      dirty = true;
+    }
     manifest.set(rel, id);
+    out.paths.push(rel); out.ids.push(id); size.push(sz); mtime.push(mt); ino.push(nd);
   };
   const walk = (relDir: string, depth: number) => {
     const absDir = relDir ? ws.services + sep + relDir.split('/').join(sep) : ws.services;
+    const listed = pre?.dirs.get(absDir);
+    if (listed) {
+      for (let i = listed[0]; i < listed[1]; i++) {
+        const name = names![i]!, t = types![i]! & 7;
+        const rel = relDir ? `${relDir}/${name}` : name;
+        if (t === T_DIR) {
+          if (depth > 0) walk(rel, depth - 1);
+        } else if (t === T_FILE || t === T_LINK) {
+          visitFile(rel, absDir + sep + name, t === T_LINK, i);
+        }
+      }
+      return;
+    }
     for (const d of listDir(absDir)) {
       const rel = relDir ? `${relDir}/${d.name}` : d.name;
       if (d.isDirectory()) {
         if (depth > 0) walk(rel, depth - 1);
       } else if (d.isFile() || d.isSymbolicLink()) {
-        visitFile(rel, absDir + sep + d.name, d.isSymbolicLink());
+        visitFile(rel, absDir + sep + d.name, d.isSymbolicLink(), -1);
       }
     }
   };
-  const roots = new Map<string, number>();
-  for (const k of ws.kinds) roots.set(k.root, Math.max(roots.get(k.root) ?? -1, k.depth));
-  // Walk each distinct root once; a root nested in another walked root is covered by it.
-  const sorted = [...roots.entries()].sort((a, b) => a[0].length - b[0].length);
-  const walked: [string, number][] = [];
-  for (const [root, depth] of sorted) {
-    const covered = walked.some(([r, d]) => (r === '' || root === r || root.startsWith(r + '/')) && d - (r === '' ? root.split('/').length : root.slice(r.length + 1).split('/').length) >= depth);
-    if (!covered) { walk(root, depth); walked.push([root, depth]); }
-  }
-  if (entries.size !== cache.entries.size) dirty = true;
-  if (!cache.snapshot) dirty = true;
-  // Same entries as the cache, in the same order: the cached snapshot hash still holds.
-  const snapshot = dirty ? snapshotHash(manifest) : cache.snapshot;
-  return { manifest, snapshot, cache: { writtenAt: dirty ? Date.now() : cache.writtenAt, snapshot, entries }, cacheDirty: dirty, hashed };
+  for (const [root, depth] of walkPlan(ws.kinds)) walk(root, depth);
+  // Every row seen, in order, under the same kinds: the cached snapshot hash still holds.
+  if (out.paths.length !== n || reordered || !trusted || !cache.snapshot) dirty = true;
+  if (!dirty) return { manifest, snapshot: cache.snapshot, cache, cacheDirty: false, hashed };
+  out.snapshot = snapshotHash(manifest);
+  out.writtenAt = Date.now();
+  return { manifest, snapshot: out.snapshot, cache: out, cacheDirty: true, hashed };
+}
+
+/** What the stat cache records of the kinds, to know its rows were matched with the same ones. */
+export function kindsKey(kinds: readonly Kind[]): string {
+  return kinds.map((k) => `${k.name}\t${k.pattern}`).join('\n');
 }
 
 /** Read one artifact's bytes. */
