@@ -83,7 +83,11 @@ async function cachedWorkspace(root: string, store: LocalStore): Promise<Workspa
   if (hit) {
     try {
       const c = JSON.parse(dec.decode(hit)) as { stamp: string; value: unknown; kinds?: CompiledPattern[] };
-      if (c.stamp === stamp) return parseConfig(root, c.value, c.kinds);
+      if (c.stamp === stamp) {
+        const ws = parseConfig(root, c.value, c.kinds);
+        if (!c.kinds) await store.db.put('config', jsonValue({ stamp, value: c.value, kinds: compiledPatterns(ws.kinds) })); // written by an earlier version
+        return ws;
+      }
     } catch { /* a damaged cache is rebuilt below */ }
   }
   const value = (await readConfigDoc(join(root, CONFIG_FILE))).toJS();

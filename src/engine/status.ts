@@ -12,7 +12,6 @@ import { compareUtf8 } from '../model/paths.js';
 import { compileSelectors } from '../model/selectors.js';
 import { classify, type Side, type State } from '../model/state.js';
 import type { Tracking } from '../store/local.js';
-import { takePrescan } from '../workspace/prescan.js';
 import { readArtifact, scan } from '../workspace/scan.js';
 import type { Workspace } from '../workspace/config.js';
 import type { Context } from './context.js';
@@ -60,8 +59,8 @@ export interface StatusOptions {
 
 /** Scan the workspace and refresh the stat cache. */
 export async function scanLocal(ctx: Context) {
-  const [cache, pre] = await Promise.all([ctx.store.statCache(), takePrescan(ctx.ws.services)]);
-  const res = scan(ctx.ws, cache, pre);
+  const cache = await ctx.store.statCache();
+  const res = scan(ctx.ws, cache);
   if (res.cacheDirty) await ctx.store.saveStatCache(res.cache);
   return res;
 }

@@ -13,7 +13,6 @@ import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifes
 import { checkArtifactPath } from '../model/paths.js';
 import type { StatCache } from '../store/stat-cache.js';
 import type { Workspace } from './config.js';
-import { F_REGULAR, T_DIR, T_FILE, T_LINK, type Prescan, type WalkPlan } from './prescan.js';
 
 export interface ScanResult {
   manifest: Manifest;
@@ -52,16 +51,15 @@ export function walkPlan(kinds: readonly Kind[]): WalkPlan {
   return walked;
 }
 
-/**
- * Scan the workspace's artifacts. Reads only files whose stat changed. `pre` (the prescan
- * worker's listings of this same tree) replaces readdir and stat for the folders it holds.
- */
-export function scan(ws: Workspace, cache: StatCache, pre?: Prescan): ScanResult {
+/** A walk plan: folders relative to services/ ('' is services/ itself) and how deep to go. */
+export type WalkPlan = [root: string, depth: number][];
+
+/** Scan the workspace's artifacts. Reads only files whose stat changed. */
+export function scan(ws: Workspace, cache: StatCache): ScanResult {
   const manifest: Manifest = new Map();
   let servicesReal: string | undefined;
   let hashed = 0;
   let dirty = false;
-  const names = pre?.names, types = pre?.types, nums = pre?.nums;
   // The cache's rows are in the order the last scan visited the files: an unchanged tree
   // matches them one after another, with no lookup. Rows found elsewhere use an index.
   const n = cache.paths.length, cpaths = cache.paths;
@@ -79,8 +77,7 @@ export function scan(ws: Workspace, cache: StatCache, pre?: Prescan): ScanResult
   };
   const out: StatCache = { writtenAt: 0, snapshot: '', kinds, paths: [], ids: [], size: [], mtime: [], ino: [] };
   const size = out.size as number[], mtime = out.mtime as number[], ino = out.ino as number[];
-  /** Visit one file; `at` is its index in the prescan listings, or -1 to stat it here. */
-  const visitFile = (rel: string, abs: string, isLink: boolean, at: number) => {
+  const visitFile = (rel: string, abs: string, isLink: boolean) => {
     if (manifest.has(rel)) return;
     let row = cursor < n && cpaths[cursor] === rel ? cursor++ : -2;
     if (row === -2 || !trusted) {
@@ -96,15 +93,9 @@ export function scan(ws: Workspace, cache: StatCache, pre?: Prescan): ScanResult
       try { target = realpathSync(abs); } catch { return; } // dangling link: not a file
       if (!target.startsWith(servicesReal + sep)) fail('PATH_UNSAFE', `services/${rel} is a symlink to ${target}, outside services/; replace it with a regular file`, { path: rel });
     }
-    let sz: number, mt: number, nd: number;
-    if (at >= 0) {
-      if (!(types![at]! & F_REGULAR)) return;
-      sz = nums![3 * at]!; mt = nums![3 * at + 1]!; nd = nums![3 * at + 2]!;
-    } else {
-      const st: Stats | undefined = statSync(abs, { throwIfNoEntry: false });
-      if (!st || !st.isFile()) return;
-      sz = st.size; mt = st.mtimeMs; nd = st.ino;
-    }
+    const st: Stats | undefined = statSync(abs, { throwIfNoEntry: false });
+    if (!st || !st.isFile()) return;
+    const sz = st.size, mt = st.mtimeMs, nd = st.ino;
     if (sz > ws.maxFileSize) fail('FILE_TOO_LARGE', `services/${rel} is ${sz} bytes, over the ${ws.maxFileSize}-byte cap; shrink it or raise maxFileSize in agentsync.yaml`, { path: rel, size: sz, max: ws.maxFileSize });
     let id: string;
     if (row >= 0 && cache.size[row] === sz && cache.mtime[row] === mt && cache.ino[row] === nd && mt + RACY_MS < cache.writtenAt) {
@@ -119,25 +110,12 @@ export function scan(ws: Workspace, cache: StatCache, pre?: Prescan): ScanResult
   };
   const walk = (relDir: string, depth: number) => {
     const absDir = relDir ? ws.services + sep + relDir.split('/').join(sep) : ws.services;
-    const listed = pre?.dirs.get(absDir);
-    if (listed) {
-      for (let i = listed[0]; i < listed[1]; i++) {
-        const name = names![i]!, t = types![i]! & 7;
-        const rel = relDir ? `${relDir}/${name}` : name;
-        if (t === T_DIR) {
-          if (depth > 0) walk(rel, depth - 1);
-        } else if (t === T_FILE || t === T_LINK) {
-          visitFile(rel, absDir + sep + name, t === T_LINK, i);
-        }
-      }
-      return;
-    }
     for (const d of listDir(absDir)) {
       const rel = relDir ? `${relDir}/${d.name}` : d.name;
       if (d.isDirectory()) {
         if (depth > 0) walk(rel, depth - 1);
       } else if (d.isFile() || d.isSymbolicLink()) {
-        visitFile(rel, absDir + sep + d.name, d.isSymbolicLink(), -1);
+        visitFile(rel, absDir + sep + d.name, d.isSymbolicLink());
       }
     }
   };
