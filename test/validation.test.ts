@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { blobId } from '../src/model/hash.js';
+import { openDb } from '../src/store/db.js';
 import { cleanup, cli, tmp, workspace, write } from './helpers.js';
 
 test.after(cleanup);
@@ -34,6 +36,29 @@ test('verdicts are cached by bytes, format and schema; problems always surface',
   r = await cli(ws, 'validate', '--json');
   assert.is(r.code, 2);
   assert.equal(r.json.problems.map((p: any) => p.path), ['content/doc.md']);
+});
+
+test('verdicts live one key each, found by key for a few artifacts and by range for many', async () => {
+  const ws = await workspace(join(tmp(), 'remote'), { sample: false });
+  for (let i = 0; i < 300; i++) write(ws, `content/p${i}.md`, `# page ${i}\n`);
+  write(ws, 'agents/bad.yaml', 'description: no name\n');
+  const bad = blobId(readFileSync(join(ws, 'services', 'agents', 'bad.yaml')));
+  assert.equal((await cli(ws, 'validate', '--json')).json.problems.map((p: any) => p.path), ['agents/bad.yaml']);
+  const keys = async () => {
+    const db = await openDb(join(ws, '.agentsync'));
+    try { return (await db.keys({ gte: 'valid!', lt: 'valid"' }).all()); } finally { await db.close(); }
+  };
+  const found = await keys();
+  assert.is(found.length, 300);
+  assert.ok(found.every((k) => /^valid!v1 markdown none [0-9a-f]{64}$/.test(k)));
+  // A verdict planted for the invalid file shows that the cache is read in both ways.
+  const db = await openDb(join(ws, '.agentsync'));
+  try { await db.put(`valid!v1 yaml agent ${bad}`, new Uint8Array(0)); } finally { await db.close(); }
+  assert.equal((await cli(ws, 'validate', '--json')).json.problems, []); // 301 artifacts: the range
+  write(ws, 'agents/new.yaml', 'name: new\n');
+  const pushed = await cli(ws, 'push', 'agents', '--json'); // 2 artifacts: by key
+  assert.is(pushed.code, 0, pushed.out + pushed.err);
+  assert.is((await keys()).length, 302);
 });
 
 test.run();

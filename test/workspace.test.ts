@@ -422,6 +422,22 @@ cache('unchanged files are not re-read; an edited one is', async () => {
   assert.is(fifth.manifest.size, SAMPLE_COUNT - 1);
   assert.ok(fifth.cacheDirty);
   assert.is(fifth.snapshot, snapshotHash(fifth.manifest));
+  // a file added among the others and another removed: only the new one is read, and the result
+  // is a fresh scan's; rows out of place still match on the next scans
+  write(ws, 'content/added/x.md', '# x\n');
+  ageFiles(ws, ['content/added/x.md'], 1800);
+  renameSync(join(ws, 'services', 'agents', 'welcome.yaml'), join(ws, 'services', 'agents', 'welcome.yaml.bak'));
+  const sixth = scan(w, fifth.cache);
+  assert.is(sixth.hashed, 1);
+  assert.equal([...sixth.manifest].sort(), [...(await scanAll(ws))].sort());
+  assert.is(sixth.snapshot, snapshotHash(sixth.manifest));
+  const seventh = scan(w, sixth.cache);
+  assert.is(seventh.hashed, 0);
+  assert.not.ok(seventh.cacheDirty);
+  const shuffled = { ...seventh.cache, paths: [...seventh.cache.paths].reverse(), ids: [...seventh.cache.ids].reverse(), size: Array.from(seventh.cache.size).reverse(), mtime: Array.from(seventh.cache.mtime).reverse(), ino: Array.from(seventh.cache.ino).reverse() };
+  const eighth = scan(w, shuffled);
+  assert.is(eighth.hashed, 0);
+  assert.is(eighth.snapshot, sixth.snapshot);
 });
 
 cache('a file replaced with the same size and mtime (new inode) is re-read', async () => {

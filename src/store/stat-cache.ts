@@ -117,21 +117,36 @@ export function decodeStat(v: Uint8Array | undefined, d: Uint8Array | undefined)
   // An older format is rewritten whole by the next save: no `full` to write a difference from.
   const current = v[0] === 0x7b && v.indexOf(0x0a) >= 0 ? full : undefined;
   if (!delta || delta.v !== 3 || delta.of !== full.writtenAt || full.writtenAt === 0) return { cache: full, full: current };
-  const rows = new Map<string, number>();
-  for (let i = 0; i < full.paths.length; i++) rows.set(full.paths[i]!, i);
-  // Rows over an older format carry no kinds: the next scan matches them again and saves format 3.
-  const c: StatCache = { writtenAt: delta.writtenAt, snapshot: delta.snapshot, kinds: current ? delta.kinds : '', paths: full.paths.slice(), ids: full.ids.slice(), size: Array.from(full.size), mtime: Array.from(full.mtime), ino: Array.from(full.ino) };
-  for (const [p, id, size, mtime, ino] of delta.set) {
-    const r = rows.get(p);
-    if (r === undefined) push(c, p, id, size, mtime, ino);
-    else { c.ids[r] = id; (c.size as number[])[r] = size; (c.mtime as number[])[r] = mtime; (c.ino as number[])[r] = ino; }
-  }
-  if (delta.del.length === 0) return { cache: c, full: current };
+  // Apply the difference without indexing the whole cache: one pass over the rows, looking each
+  // path up among the (at most STAT_DELTA_MAX) changed ones. New rows go at the end.
+  const set = new Map(delta.set.map((r) => [r[0], r] as const));
   const gone = new Set(delta.del);
-  const kept = emptyStatCache();
-  Object.assign(kept, { writtenAt: c.writtenAt, snapshot: c.snapshot, kinds: c.kinds });
-  for (let i = 0; i < c.paths.length; i++) if (!gone.has(c.paths[i]!)) push(kept, c.paths[i]!, c.ids[i]!, c.size[i]!, c.mtime[i]!, c.ino[i]!);
-  return { cache: kept, full: current };
+  const n = full.paths.length;
+  const c: StatCache = emptyStatCache();
+  // Rows over an older format carry no kinds: the next scan matches them again and saves format 3.
+  Object.assign(c, { writtenAt: delta.writtenAt, snapshot: delta.snapshot, kinds: current ? delta.kinds : '' });
+  if (gone.size === 0) {
+    c.paths = full.paths; c.ids = full.ids.slice();
+    c.size = Float64Array.from(full.size); c.mtime = Float64Array.from(full.mtime); c.ino = Float64Array.from(full.ino);
+    const size = c.size as Float64Array, mtime = c.mtime as Float64Array, ino = c.ino as Float64Array;
+    for (let i = 0; i < n && set.size; i++) {
+      const r = set.get(full.paths[i]!);
+      if (!r) continue;
+      c.ids[i] = r[1]; size[i] = r[2]; mtime[i] = r[3]; ino[i] = r[4];
+      set.delete(r[0]);
+    }
+    if (set.size === 0) return { cache: c, full: current };
+    c.paths = c.paths.slice(); c.size = Array.from(c.size); c.mtime = Array.from(c.mtime); c.ino = Array.from(c.ino);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const p = full.paths[i]!;
+      if (gone.has(p)) continue;
+      const r = set.get(p);
+      if (r) { push(c, p, r[1], r[2], r[3], r[4]); set.delete(p); } else push(c, p, full.ids[i]!, full.size[i]!, full.mtime[i]!, full.ino[i]!);
+    }
+  }
+  for (const r of set.values()) push(c, r[0], r[1], r[2], r[3], r[4]);
+  return { cache: c, full: current };
 }
 
 function decodeFull(v: Uint8Array): StatCache {
@@ -198,12 +213,17 @@ function decodeText(text: string): StatCache {
  */
 export function statSave(c: StatCache, full: StatCache | undefined): { delta: StatDelta } | { full: Uint8Array } {
   if (full && full.writtenAt !== 0) {
-    const rows = new Map<string, number>();
-    for (let i = 0; i < full.paths.length; i++) rows.set(full.paths[i]!, i);
+    // Rows mostly keep their order: compare row by row, and index `full` only where it breaks.
+    let rows: Map<string, number> | undefined;
+    const rowOf = (p: string, i: number): number | undefined => {
+      if (full.paths[i] === p) return i;
+      if (!rows) { rows = new Map(); for (let j = 0; j < full.paths.length; j++) rows.set(full.paths[j]!, j); }
+      return rows.get(p);
+    };
     const set: StatDelta['set'] = [];
     const kept = new Uint8Array(full.paths.length);
     for (let i = 0; i < c.paths.length && set.length <= STAT_DELTA_MAX; i++) {
-      const p = c.paths[i]!, r = rows.get(p);
+      const p = c.paths[i]!, r = rowOf(p, i);
       if (r !== undefined) {
         kept[r] = 1;
         if (full.ids[r] === c.ids[i] && full.size[r] === c.size[i] && full.mtime[r] === c.mtime[i] && full.ino[r] === c.ino[i]) continue;

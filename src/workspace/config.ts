@@ -44,7 +44,7 @@ export function findRoot(start: string): string {
 
 /** Parse agentsync.yaml keeping comments (loads the YAML library on demand). */
 export async function readConfigDoc(path: string): Promise<Document> {
-  const { parseDocument } = await import('yaml');
+  const { parseDocument } = await import('./yaml-parse.js');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -28,6 +28,9 @@ export interface ScanResult {
 /** Margin for "racy" entries, in ms: mtimes this close to the cache write are not trusted. */
 const RACY_MS = 5;
 
+/** How far ahead of the cursor a scan looks for a row before it indexes the cache. */
+const LOOKAHEAD = 8;
+
 function listDir(dir: string): Dirent[] {
   try {
     return readdirSync(dir, { withFileTypes: true });
@@ -61,19 +64,20 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
   let hashed = 0;
   let dirty = false;
   // The cache's rows are in the order the last scan visited the files: an unchanged tree
-  // matches them one after another, with no lookup. Rows found elsewhere use an index.
+  // matches them one after another, with no lookup. A few rows skipped (deleted files) are found
+  // by looking ahead; a row out of place (a file added since the cache was written whole) by an
+  // index, built on first need, without moving the cursor.
   const n = cache.paths.length, cpaths = cache.paths;
   const kinds = kindsKey(ws.kinds);
   const trusted = cache.kinds === kinds; // same kinds: a cached path is still an artifact
-  let cursor = 0, reordered = false;
+  let cursor = 0;
   let index: Map<string, number> | undefined;
   const lookup = (rel: string): number => {
+    for (let k = cursor + 1; k < n && k <= cursor + LOOKAHEAD; k++) {
+      if (cpaths[k] === rel) { cursor = k + 1; return k; }
+    }
     if (!index) { index = new Map(); for (let i = 0; i < n; i++) index.set(cpaths[i]!, i); }
-    const r = index.get(rel);
-    if (r === undefined) return -1;
-    if (r !== cursor) reordered = true;
-    cursor = r + 1;
-    return r;
+    return index.get(rel) ?? -1;
   };
   const out: StatCache = { writtenAt: 0, snapshot: '', kinds, paths: [], ids: [], size: [], mtime: [], ino: [] };
   const size = out.size as number[], mtime = out.mtime as number[], ino = out.ino as number[];
@@ -120,8 +124,8 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     }
   };
   for (const [root, depth] of walkPlan(ws.kinds)) walk(root, depth);
-  // Every row seen, in order, under the same kinds: the cached snapshot hash still holds.
-  if (out.paths.length !== n || reordered || !trusted || !cache.snapshot) dirty = true;
+  // Every row seen, under the same kinds, none re-read: the cached snapshot hash still holds.
+  if (out.paths.length !== n || !trusted || !cache.snapshot) dirty = true;
   if (!dirty) return { manifest, snapshot: cache.snapshot, cache, cacheDirty: false, hashed };
   out.snapshot = snapshotHash(manifest);
   out.writtenAt = Date.now();
