@@ -99,7 +99,8 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   let parentSnap: SnapshotHash | undefined;
   if (send.length) {
     // The CAS names `expected`; its manifest is what the changes apply to (empty when none is published).
-    let remoteManifest: Manifest = st.latestPublished === null ? new Map() : st.manifests.remote;
+    // (Read only when needed: a status from the stat cache decodes no manifest.)
+    const remoteManifest = (): Manifest => (st.latestPublished === null ? new Map() : st.manifests.remote);
     let expected = st.latestPublished;
     for (;;) {
       const changes = changesOf(send);
@@ -121,12 +122,11 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         await storing?.catch(() => {});
         if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE' || result.retries >= MAX_RETRIES) throw e;
         result.retries++;
-        const before = remoteManifest;
+        const before = remoteManifest();
         await fetchRemote(ctx);
         st = await computeStatus(ctx, o.selectors);
-        remoteManifest = st.latestPublished === null ? new Map() : st.manifests.remote;
         expected = st.latestPublished;
-        const touched = new Set(diffManifests(before, remoteManifest).map((c) => c.path));
+        const touched = new Set(diffManifests(before, remoteManifest()).map((c) => c.path));
         const overlap = send.filter((s) => touched.has(s.path));
         if (overlap.length && !o.force) {
           fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((s) => s.path).slice(0, 3).join(', ')} while you pushed; run \`agentsync status\` and pull first`, { paths: overlap.map((s) => ({ path: s.path, state: 'conflict' })) });
@@ -162,9 +162,9 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
 }
 
 /** The manifest bytes of `parent` + `changes`: the stored parent patched in place when possible. */
-async function nextManifestBytes(ctx: Context, parent: SnapshotHash, parentManifest: Manifest, changes: Change[]): Promise<Uint8Array> {
+async function nextManifestBytes(ctx: Context, parent: SnapshotHash, parentManifest: () => Manifest, changes: Change[]): Promise<Uint8Array> {
   const stored = parent === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.get(manifestObjectId(parent));
-  return (stored && patchManifest(stored, changes)) ?? encodeManifest(applyChanges(parentManifest, changes));
+  return (stored && patchManifest(stored, changes)) ?? encodeManifest(applyChanges(parentManifest(), changes));
 }
 
 function defaultMessage(send: Entry[]): string {

@@ -7,7 +7,7 @@ import { formatOf, kindOf } from '../model/kinds.js';
 import { join } from 'node:path';
 import { mergesInProgress } from './merge-records.js';
 import type { ObjectId } from '../model/hash.js';
-import { EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import { compileSelectors } from '../model/selectors.js';
 import { classify, type Side, type State } from '../model/state.js';
@@ -71,30 +71,53 @@ function kindFor(ws: Workspace, path: string): string | null {
 
 /** Compute the status of every (selected) artifact; `all` keeps clean entries too. */
 export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: StatusOptions = {}): Promise<Status> {
-  const { manifest: local, snapshot: localSnap } = await scanLocal(ctx);
+  const scanned = await scanLocal(ctx);
+  const { manifest: local, snapshot: localSnap } = scanned;
   const name = ctx.remoteConfig?.name ?? null;
   const baseSnap = name ? await ctx.store.baseSnapshot(name) : EMPTY_SNAPSHOT;
   const tracking = opts.tracking ?? (name ? await ctx.store.tracking(name) : undefined);
   // No published version (or never fetched) means no remote-side drift.
   const remoteSnap = tracking?.latestSnapshot ?? baseSnap;
-  // Equal snapshots have equal manifests: skip decoding the stored ones (the common, clean case).
-  const base = baseSnap === localSnap ? local : await ctx.store.manifest(baseSnap);
-  const remote = remoteSnap === baseSnap ? base : remoteSnap === localSnap ? local : await ctx.store.manifest(remoteSnap);
   const merging = name ? await mergesInProgress(ctx, name) : new Set<string>();
-  const allClean = localSnap === baseSnap && remoteSnap === baseSnap && merging.size === 0;
-  // All clean: every known path is a local one (iterate the manifest, no copy).
-  const known: Iterable<string> = allClean ? { [Symbol.iterator]: () => local.keys() } : new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
-  const sel = compileSelectors(selectors, ctx.ws.kinds, known);
   const entries: Entry[] = [];
-  for (const path of allClean && !opts.all ? [] : known) {
-    const kind = kindFor(ctx.ws, path);
-    if (!sel(path, kind ?? undefined)) continue;
-    const l = local.get(path), b = base.get(path), r = remote.get(path);
+  const add = (path: string, kind: string | null, l: ObjectId | undefined, b: ObjectId | undefined, r: ObjectId | undefined) => {
     const c = classify(l, b, r);
     const inMerge = merging.has(path);
     if (inMerge) c.state = 'conflict'; // until `agentsync resolve`
-    if (c.state === 'clean' && !opts.all) continue;
+    if (c.state === 'clean' && !opts.all) return;
     entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null }, ...(inMerge ? { merging: true } : {}) });
+  };
+  let manifests: Status['manifests'];
+  if (!opts.all && baseSnap !== localSnap && remoteSnap === baseSnap && scanned.from === baseSnap) {
+    // The base is exactly the stat cache's rows (same snapshot), and the scan says how local
+    // differs from them: only those paths (and merges in progress) can be drifted. The base
+    // manifest is neither read nor decoded unless a caller asks for it.
+    const prev = new Map(scanned.changes.map((c) => [c.path, c.prev] as const));
+    const known = { *[Symbol.iterator]() { yield* local.keys(); for (const c of scanned.changes) if (c.id === null) yield c.path; } };
+    const sel = compileSelectors(selectors, ctx.ws.kinds, known);
+    for (const path of new Set([...prev.keys(), ...merging])) {
+      const kind = kindFor(ctx.ws, path);
+      if (!sel(path, kind ?? undefined)) continue;
+      const l = local.get(path), b = prev.has(path) ? prev.get(path) ?? undefined : l;
+      add(path, kind, l, b, b);
+    }
+    let base: Manifest | undefined;
+    const baseOf = () => (base ??= applyChanges(local, scanned.changes.map((c) => ({ path: c.path, id: c.prev }))));
+    manifests = { local, get base() { return baseOf(); }, get remote() { return baseOf(); } };
+  } else {
+    // Equal snapshots have equal manifests: skip decoding the stored ones (the common, clean case).
+    const base = baseSnap === localSnap ? local : await ctx.store.manifest(baseSnap);
+    const remote = remoteSnap === baseSnap ? base : remoteSnap === localSnap ? local : await ctx.store.manifest(remoteSnap);
+    const allClean = localSnap === baseSnap && remoteSnap === baseSnap && merging.size === 0;
+    // All clean: every known path is a local one (iterate the manifest, no copy).
+    const known: Iterable<string> = allClean ? { [Symbol.iterator]: () => local.keys() } : new Set([...local.keys(), ...base.keys(), ...remote.keys()]);
+    const sel = compileSelectors(selectors, ctx.ws.kinds, known);
+    for (const path of allClean && !opts.all ? [] : known) {
+      const kind = kindFor(ctx.ws, path);
+      if (!sel(path, kind ?? undefined)) continue;
+      add(path, kind, local.get(path), base.get(path), remote.get(path));
+    }
+    manifests = { local, base, remote };
   }
   entries.sort((a, b) => compareUtf8(a.path, b.path));
   if (opts.formatOnly) await markFormatOnly(ctx, entries);
@@ -103,7 +126,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     remote: name, base: baseSnap, local: localSnap,
     remoteSnapshot: tracking ? tracking.latestSnapshot : null, fetchedAt: tracking?.fetchedAt ?? null,
     latestPublished: tracking?.head.latestPublished ?? null,
-    entries, artifacts: local.size, manifests: { local, base, remote }, tracking,
+    entries, artifacts: local.size, manifests, tracking,
     ...(gitDirty ? { gitDirty } : {}),
   };
 }

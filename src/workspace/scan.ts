@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { fail } from '../model/errors.js';
-import { blobId } from '../model/hash.js';
+import { blobId, type ObjectId } from '../model/hash.js';
 import type { Kind } from '../model/kinds.js';
 import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { checkArtifactPath } from '../model/paths.js';
@@ -23,6 +23,18 @@ export interface ScanResult {
   cacheDirty: boolean;
   /** Files (re-)read and hashed in this scan. */
   hashed: number;
+  /**
+   * How `manifest` differs from the cache's rows, whose snapshot is `from` ('' when unknown):
+   * `prev` null for an added path, `id` null for a removed one.
+   */
+  changes: ScanChange[];
+  from: string;
+}
+
+export interface ScanChange {
+  path: string;
+  id: ObjectId | null;
+  prev: ObjectId | null;
 }
 
 /** Margin for "racy" entries, in ms: mtimes this close to the cache write are not trusted. */
@@ -79,6 +91,9 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     if (!index) { index = new Map(); for (let i = 0; i < n; i++) index.set(cpaths[i]!, i); }
     return index.get(rel) ?? -1;
   };
+  const seen = new Uint8Array(n);
+  let seenCount = 0;
+  const changes: ScanChange[] = [];
   const out: StatCache = { writtenAt: 0, snapshot: '', kinds, paths: [], ids: [], size: [], mtime: [], ino: [] };
   const size = out.size as number[], mtime = out.mtime as number[], ino = out.ino as number[];
   const visitFile = (rel: string, abs: string, isLink: boolean) => {
@@ -108,7 +123,10 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
       id = blobId(readFileSync(abs));
       hashed++;
       dirty = true;
+      if (row < 0) changes.push({ path: rel, id, prev: null });
+      else if (id !== cache.ids[row]) changes.push({ path: rel, id, prev: cache.ids[row]! });
     }
+    if (row >= 0 && !seen[row]) { seen[row] = 1; seenCount++; }
     manifest.set(rel, id);
     out.paths.push(rel); out.ids.push(id); size.push(sz); mtime.push(mt); ino.push(nd);
   };
@@ -124,12 +142,13 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     }
   };
   for (const [root, depth] of walkPlan(ws.kinds)) walk(root, depth);
+  if (seenCount < n) for (let i = 0; i < n; i++) if (!seen[i]) changes.push({ path: cpaths[i]!, id: null, prev: cache.ids[i]! });
   // Every row seen, under the same kinds, none re-read: the cached snapshot hash still holds.
   if (out.paths.length !== n || !trusted || !cache.snapshot) dirty = true;
-  if (!dirty) return { manifest, snapshot: cache.snapshot, cache, cacheDirty: false, hashed };
+  if (!dirty) return { manifest, snapshot: cache.snapshot, cache, cacheDirty: false, hashed, changes, from: cache.snapshot };
   out.snapshot = snapshotHash(manifest);
   out.writtenAt = Date.now();
-  return { manifest, snapshot: out.snapshot, cache: out, cacheDirty: true, hashed };
+  return { manifest, snapshot: out.snapshot, cache: out, cacheDirty: true, hashed, changes, from: cache.snapshot };
 }
 
 /** What the stat cache records of the kinds, to know its rows were matched with the same ones. */

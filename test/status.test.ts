@@ -1,0 +1,103 @@
+/**
+ * status from the stat cache: when the base is the cache's snapshot, status is computed from the
+ * scan's changes alone (no base manifest read). It must agree with the full three-way walk on
+ * every edit: adds, modifies, deletes, reverts, renames, merges in progress and selectors.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { openContext } from '../src/engine/context.js';
+import { computeStatus, type Entry } from '../src/engine/status.js';
+import { cleanup, cli, read, tmp, workspace, write } from './helpers.js';
+
+const t = suite('engine: status from the stat cache');
+t.after(cleanup);
+
+const view = (es: Entry[]) => es.map((e) => [e.path, e.kind, e.local, e.remote, e.state, e.ids.local, e.ids.base, e.ids.remote]);
+
+/** The full walk over every path (`all`), reduced to the drifted entries. */
+async function fullWalk(ws: string, selectors: string[] = []): Promise<unknown[]> {
+  const ctx = await openContext({ cwd: ws, env: process.env });
+  try {
+    return view((await computeStatus(ctx, selectors, { all: true })).entries.filter((e) => e.state !== 'clean'));
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** A status as the CLI computes it, and whether it came from the cache (no base read). */
+async function fromCache(ws: string, selectors: string[] = []): Promise<{ entries: unknown[]; lazy: boolean }> {
+  const ctx = await openContext({ cwd: ws, env: process.env });
+  try {
+    const st = await computeStatus(ctx, selectors);
+    const lazy = Object.getOwnPropertyDescriptor(st.manifests, 'base')?.get !== undefined;
+    return { entries: view(st.entries), lazy };
+  } finally {
+    await ctx.close();
+  }
+}
+
+function rng(seed: number) {
+  return () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+}
+
+t('random edits after a push: the cache-based status equals the full walk', async () => {
+  const ws = await workspace(tmp());
+  assert.is((await cli(ws, 'push')).code, 0);
+  const rand = rng(7);
+  const all = () => {
+    const out: string[] = [];
+    const walk = (rel: string) => {
+      for (const d of readdirSync(join(ws, 'services', rel), { withFileTypes: true })) {
+        const p = rel ? `${rel}/${d.name}` : d.name;
+        if (d.isDirectory()) walk(p);
+        else if (/\.(ya?ml|md)$/.test(p)) out.push(p);
+      }
+    };
+    walk('');
+    return out.sort();
+  };
+  let lazyRounds = 0;
+  for (let round = 0; round < 12; round++) {
+    const files = all();
+    const pick = () => files[Math.floor(rand() * files.length)]!;
+    const n = 1 + Math.floor(rand() * 4);
+    for (let i = 0; i < n; i++) {
+      const what = rand();
+      const p = pick();
+      if (what < 0.35) write(ws, p, read(ws, p) + `\n# round ${round} edit ${i}\n`);
+      else if (what < 0.5) rmSync(join(ws, 'services', p), { force: true });
+      else if (what < 0.65) write(ws, `content/new-${round}-${i}.md`, `# new ${round} ${i}\n`);
+      else if (what < 0.8) renameSync(join(ws, 'services', p), join(ws, 'services', p.replace(/\.(ya?ml|md)$/, `-moved-${round}.$1`)));
+      else write(ws, p, read(ws, p) ?? ''); // same bytes, new mtime
+    }
+    // (The first status of a round saves the stat cache: only it can take the cache-based path.)
+    const sel = round % 2 ? ['content'] : [];
+    const got = await fromCache(ws, sel);
+    if (got.lazy) lazyRounds++;
+    assert.equal(got.entries, await fullWalk(ws, sel), `round ${round}`);
+    assert.equal((await fromCache(ws, round % 2 ? [] : ['content'])).entries, await fullWalk(ws, round % 2 ? [] : ['content']), `round ${round}, again`);
+    if (round % 3 === 2) {
+      const r = await cli(ws, 'push');
+      assert.is(r.code, 0, r.err);
+    }
+  }
+  assert.ok(lazyRounds >= 4, `the cache-based path was taken in ${lazyRounds} rounds`);
+});
+
+t('a file edited, then edited back to its base bytes', async () => {
+  const ws = await workspace(tmp());
+  assert.is((await cli(ws, 'push')).code, 0);
+  const before = read(ws, 'agents/welcome.yaml')!;
+  write(ws, 'agents/welcome.yaml', before + '# changed\n');
+  let got = await fromCache(ws);
+  assert.ok(got.lazy);
+  assert.equal(got.entries, await fullWalk(ws));
+  write(ws, 'agents/welcome.yaml', before); // back to the base bytes
+  got = await fromCache(ws);
+  assert.equal(got.entries, []);
+  assert.equal(await fullWalk(ws), []);
+});
+
+t.run();
