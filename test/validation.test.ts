@@ -38,6 +38,18 @@ test('verdicts are cached by bytes, format and schema; problems always surface',
   assert.equal(r.json.problems.map((p: any) => p.path), ['content/doc.md']);
 });
 
+test('schema keys are read without converting the document; aliases and collections still judged right', async () => {
+  const ws = await workspace(join(tmp(), 'remote'), { sample: false });
+  write(ws, 'agents/alias.yaml', 'base: &n welcome\nname: *n\n');
+  write(ws, 'agents/list.yaml', 'name: [a, b]\n');
+  write(ws, 'agents/number.yaml', 'name: 42\n');
+  write(ws, 'mcp/aliased-url.yaml', 'u: &u https://example.test\nname: m\nurl: *u\n');
+  write(ws, 'mcp/none.yaml', 'name: m\n');
+  write(ws, 'agents/broken.yaml', 'name: a\nname: b\n');
+  const r = await cli(ws, 'validate', '--json');
+  assert.equal(r.json.problems.map((p: any) => [p.path, p.line]).sort(), [['agents/broken.yaml', 2], ['agents/list.yaml', 1], ['agents/number.yaml', 1], ['mcp/none.yaml', 1]]);
+});
+
 test('verdicts live one key each, found by key for a few artifacts and by range for many', async () => {
   const ws = await workspace(join(tmp(), 'remote'), { sample: false });
   for (let i = 0; i < 300; i++) write(ws, `content/p${i}.md`, `# page ${i}\n`);

@@ -13,7 +13,8 @@ import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
-import { computeStatus, type Entry } from './status.js';
+import { computeStatus, scanLocal, type Entry } from './status.js';
+import type { ScanResult } from '../workspace/scan.js';
 import { checkPushable } from './checks.js';
 
 export interface PushOptions {
@@ -62,8 +63,21 @@ function changesOf(send: Entry[]): Change[] {
 export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   const name = remoteName(ctx);
   const remote = ctx.remote();
-  const fetched = await fetchRemote(ctx, { dryRun: !!o.dryRun });
-  let st = await computeStatus(ctx, o.selectors, { tracking: fetched.tracking });
+  // The fetch waits mostly on the remote (a store opening, a request): scan meanwhile, and load
+  // the validator, which a push of anything new needs.
+  const fetching = fetchRemote(ctx, { dryRun: !!o.dryRun });
+  fetching.catch(() => {}); // awaited below; a scan error must not leave it unhandled
+  const validator = import('./validate.js');
+  validator.catch(() => {});
+  let scanned: ScanResult;
+  try {
+    scanned = await scanLocal(ctx);
+  } catch (e) {
+    await fetching.catch(() => {});
+    throw e;
+  }
+  const fetched = await fetching;
+  let st = await computeStatus(ctx, o.selectors, { tracking: fetched.tracking, scanned });
   let { send, converged } = plan(st.entries, !!o.force);
   const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, version: null, objectsSent: 0, retries: 0 };
   if (send.length) await checkPushable(ctx, send);

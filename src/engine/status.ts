@@ -12,7 +12,7 @@ import { compareUtf8 } from '../model/paths.js';
 import { compileSelectors } from '../model/selectors.js';
 import { classify, type Side, type State } from '../model/state.js';
 import type { Tracking } from '../store/local.js';
-import { readArtifact, scan } from '../workspace/scan.js';
+import { readArtifact, scan, type ScanResult } from '../workspace/scan.js';
 import type { Workspace } from '../workspace/config.js';
 import type { Context } from './context.js';
 
@@ -55,6 +55,8 @@ export interface StatusOptions {
   tracking?: Tracking;
   /** Flag format-only YAML drift (parses both sides; for views, not for push/pull). */
   formatOnly?: boolean;
+  /** A scan made for this status (`scanLocal`), instead of scanning here. */
+  scanned?: ScanResult;
 }
 
 /** Scan the workspace and refresh the stat cache. */
@@ -71,7 +73,7 @@ function kindFor(ws: Workspace, path: string): string | null {
 
 /** Compute the status of every (selected) artifact; `all` keeps clean entries too. */
 export async function computeStatus(ctx: Context, selectors: readonly string[] = [], opts: StatusOptions = {}): Promise<Status> {
-  const scanned = await scanLocal(ctx);
+  const scanned = opts.scanned ?? (await scanLocal(ctx));
   const { manifest: local, snapshot: localSnap } = scanned;
   const name = ctx.remoteConfig?.name ?? null;
   const baseSnap = name ? await ctx.store.baseSnapshot(name) : EMPTY_SNAPSHOT;

@@ -3,7 +3,7 @@
  * schema. Problems name `file:line:col`.
  * @module
  */
-import { parseDocument, isMap, LineCounter } from 'yaml';
+import { parseDocument, isMap, isNode, LineCounter } from 'yaml';
 import type { Schema } from '../model/kinds.js';
 import { formatOf } from '../model/kinds.js';
 
@@ -17,9 +17,11 @@ export interface Problem {
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 function yamlProblems(path: string, text: string, schema: Schema, lineOffset: number): Problem[] {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  let doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
+    // Positions only for a file with errors: parse again, counting lines.
+    const lc = new LineCounter();
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
     return doc.errors.slice(0, 3).map((e) => {
       const p = lc.linePos(e.pos[0]);
       return { path, line: p.line + lineOffset, col: p.col, message: cleanYamlMessage(e.message) };
@@ -29,7 +31,12 @@ function yamlProblems(path: string, text: string, schema: Schema, lineOffset: nu
   const at = (msg: string): Problem[] => [{ path, line: 1 + lineOffset, col: 1, message: msg }];
   const what = schema === 'agent' ? 'an agent' : schema === 'mcp' ? 'an mcp server' : `a ${schema}`;
   if (!isMap(doc.contents)) return at(`${what} must be a YAML map with a \`name\``);
-  const v = doc.toJS() as Record<string, unknown>;
+  // The top-level scalars the schema needs, without converting the whole document; an alias
+  // or a collection there is resolved the long way.
+  const keys = schema === 'mcp' ? ['name', 'command', 'url'] : ['name'];
+  let v: Record<string, unknown> = {};
+  for (const k of keys) v[k] = doc.get(k);
+  if (keys.some((k) => isNode(v[k]))) v = doc.toJS() as Record<string, unknown>;
   if (typeof v.name !== 'string' || v.name.trim() === '') return at(`${what} needs a non-empty string \`name\``);
   if (schema === 'mcp' && typeof v.command !== 'string' && typeof v.url !== 'string') {
     return at('an mcp server needs a `command` (local process) or a `url` (remote server)');
