@@ -40,6 +40,8 @@ export interface ScanChange {
 /** Margin for "racy" entries, in ms: mtimes this close to the cache write are not trusted. */
 const RACY_MS = 5;
 
+const NO_THROW = { throwIfNoEntry: false } as const;
+
 /** How far ahead of the cursor a scan looks for a row before it indexes the cache. */
 const LOOKAHEAD = 8;
 
@@ -112,7 +114,7 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
       try { target = realpathSync(abs); } catch { return; } // dangling link: not a file
       if (!target.startsWith(servicesReal + sep)) fail('PATH_UNSAFE', `services/${rel} is a symlink to ${target}, outside services/; replace it with a regular file`, { path: rel });
     }
-    const st: Stats | undefined = statSync(abs, { throwIfNoEntry: false });
+    const st: Stats | undefined = statSync(abs, NO_THROW);
     if (!st || !st.isFile()) return;
     const sz = st.size, mt = st.mtimeMs, nd = st.ino;
     if (sz > ws.maxFileSize) fail('FILE_TOO_LARGE', `services/${rel} is ${sz} bytes, over the ${ws.maxFileSize}-byte cap; shrink it or raise maxFileSize in agentsync.yaml`, { path: rel, size: sz, max: ws.maxFileSize });
