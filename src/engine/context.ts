@@ -80,18 +80,16 @@ export function remoteName(ctx: Context): string {
 async function cachedWorkspace(root: string, store: LocalStore): Promise<Workspace> {
   const stamp = configStamp(root);
   const hit = await store.db.get('config');
+  let cached: { value: unknown; kinds?: CompiledPattern[] } | undefined;
   if (hit) {
     try {
       const c = JSON.parse(dec.decode(hit)) as { stamp: string; value: unknown; kinds?: CompiledPattern[] };
-      if (c.stamp === stamp) {
-        const ws = parseConfig(root, c.value, c.kinds);
-        if (!c.kinds) await store.db.put('config', jsonValue({ stamp, value: c.value, kinds: compiledPatterns(ws.kinds) })); // written by an earlier version
-        return ws;
-      }
+      if (c.stamp === stamp) cached = c;
     } catch { /* a damaged cache is rebuilt below */ }
   }
-  const value = (await readConfigDoc(join(root, CONFIG_FILE))).toJS();
-  const ws = parseConfig(root, value);
-  await store.db.put('config', jsonValue({ stamp, value, kinds: compiledPatterns(ws.kinds) }));
+  const value = cached ? cached.value : (await readConfigDoc(join(root, CONFIG_FILE))).toJS();
+  const ws = parseConfig(root, value, cached?.kinds);
+  // (Entries of earlier versions have no compiled kinds: written again with them.)
+  if (!cached?.kinds) await store.db.put('config', jsonValue({ stamp, value, kinds: compiledPatterns(ws.kinds) }));
   return ws;
 }

@@ -67,8 +67,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   // the validator, which a push of anything new needs.
   const fetching = fetchRemote(ctx, { dryRun: !!o.dryRun });
   fetching.catch(() => {}); // awaited below; a scan error must not leave it unhandled
-  const validator = import('./validate.js');
-  validator.catch(() => {});
+  import('./validate.js').catch(() => {}); // (a failure shows where it is used)
   let scanned: ScanResult;
   try {
     scanned = await scanLocal(ctx);

@@ -8,7 +8,6 @@
  */
 import type { ObjectId } from '../model/hash.js';
 import { formatOf, kindOf } from '../model/kinds.js';
-const EMPTY = new Uint8Array(0);
 import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import type { Problem } from './validate.js';
@@ -18,6 +17,7 @@ const RULES = 'v1';
 const PREFIX = `valid!${RULES} `;
 /** From this many artifacts on, read every verdict in one range scan instead of key by key. */
 const SCAN_FROM = 256;
+const EMPTY = new Uint8Array(0);
 
 export interface ToValidate {
   path: string;
@@ -26,7 +26,8 @@ export interface ToValidate {
 
 /** Problems of the given artifacts (their files as on disk now; `id` is what the scan saw). */
 export async function validateArtifacts(ctx: Context, items: readonly ToValidate[]): Promise<Problem[]> {
-  const keys = items.map((it) => `${formatOf(it.path)} ${kindOf(ctx.ws.kinds, it.path)?.schema ?? 'none'} ${it.id}`);
+  const schemas = items.map((it) => kindOf(ctx.ws.kinds, it.path)?.schema ?? 'none');
+  const keys = items.map((it, i) => `${formatOf(it.path)} ${schemas[i]} ${it.id}`);
   const known = new Set<string>();
   if (items.length >= SCAN_FROM) {
     for await (const k of ctx.store.db.keys({ gte: PREFIX, lt: PREFIX.slice(0, -1) + '!' })) known.add(k.slice(PREFIX.length));
@@ -40,7 +41,6 @@ export async function validateArtifacts(ctx: Context, items: readonly ToValidate
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!, key = keys[i]!;
     if (known.has(key)) continue;
-    const schema = kindOf(ctx.ws.kinds, it.path)?.schema ?? 'none';
     let bytes: Uint8Array;
     try {
       bytes = readArtifact(ctx.ws, it.path);
@@ -49,7 +49,7 @@ export async function validateArtifacts(ctx: Context, items: readonly ToValidate
       throw e;
     }
     validate ??= (await import('./validate.js')).validateArtifact;
-    const found = validate(it.path, bytes, schema);
+    const found = validate(it.path, bytes, schemas[i]!);
     if (found.length) problems.push(...found);
     else {
       known.add(key);

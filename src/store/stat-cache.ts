@@ -122,10 +122,10 @@ export function decodeStat(v: Uint8Array | undefined, d: Uint8Array | undefined)
   const set = new Map(delta.set.map((r) => [r[0], r] as const));
   const gone = new Set(delta.del);
   const n = full.paths.length;
-  const c: StatCache = emptyStatCache();
   // Rows over an older format carry no kinds: the next scan matches them again and saves format 3.
-  Object.assign(c, { writtenAt: delta.writtenAt, snapshot: delta.snapshot, kinds: current ? delta.kinds : '' });
+  const c: StatCache = { ...emptyStatCache(), writtenAt: delta.writtenAt, snapshot: delta.snapshot, kinds: current ? delta.kinds : '' };
   if (gone.size === 0) {
+    // The usual case (files edited, none removed): copy the columns, overwrite the changed rows.
     c.paths = full.paths; c.ids = full.ids.slice();
     c.size = Float64Array.from(full.size); c.mtime = Float64Array.from(full.mtime); c.ino = Float64Array.from(full.ino);
     const size = c.size as Float64Array, mtime = c.mtime as Float64Array, ino = c.ino as Float64Array;
@@ -142,10 +142,10 @@ export function decodeStat(v: Uint8Array | undefined, d: Uint8Array | undefined)
       const p = full.paths[i]!;
       if (gone.has(p)) continue;
       const r = set.get(p);
-      if (r) { push(c, p, r[1], r[2], r[3], r[4]); set.delete(p); } else push(c, p, full.ids[i]!, full.size[i]!, full.mtime[i]!, full.ino[i]!);
+      if (r) { push(c, ...r); set.delete(p); } else push(c, p, full.ids[i]!, full.size[i]!, full.mtime[i]!, full.ino[i]!);
     }
   }
-  for (const r of set.values()) push(c, r[0], r[1], r[2], r[3], r[4]);
+  for (const r of set.values()) push(c, ...r);
   return { cache: c, full: current };
 }
 
