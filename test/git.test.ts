@@ -75,7 +75,9 @@ test('gitCommit commits exactly the given files (changes, additions, deletions);
   // Unrelated work: staged and unstaged edits that must not be committed.
   fs.writeFileSync(join(dir, 'other.txt'), 'staged\n');
   await git.add({ fs, dir, filepath: 'other.txt' });
-  fs.writeFileSync(join(dir, 'services/c.yaml'), 'c: 2\n');
+  // (A different size: a same-size edit within the file system's timestamp tick of the index
+  // write is invisible to git's stat check, as isomorphic-git does not smudge racy entries.)
+  fs.writeFileSync(join(dir, 'services/c.yaml'), 'c: 20\n');
 
   const oid = await gitCommit(dir, ['services/a.yaml', 'services/new/n.yaml', 'services/sub/b.yaml'].map((p) => join(dir, p)), 'agentsync: pull from origin v3', AUTHOR);
   assert.is(await git.resolveRef({ fs, dir, ref: 'HEAD' }), oid);
