@@ -8,7 +8,7 @@ import { AgentsyncError, ERROR_CODES, EXIT } from '../src/model/errors.js';
 import { blobId, isObjectId } from '../src/model/hash.js';
 import { compileKind, compiledPatterns, DEFAULT_KINDS, formatOf, kindOf, resolveKinds } from '../src/model/kinds.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, isSnapshotHash, manifestLookup, patchManifest, snapshotHash, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, EMPTY_SNAPSHOT, findClash, findClashAt, isSnapshotHash, manifestLookup, patchManifest, snapshotHash, snapshotHashOf,
   type Manifest,
 } from '../src/model/manifest.js';
 import { artifactPathProblem, checkArtifactPath, compareUtf8 } from '../src/model/paths.js';
@@ -232,6 +232,38 @@ paths('unsafe paths', () => {
     assert.is(e.data.path, p);
     assert.is(e.exitCode, EXIT.USAGE);
   }
+});
+paths('length limits: 255 bytes a name, 1024 bytes a path (UTF-8), and no lone surrogate', () => {
+  assert.is(artifactPathProblem(`content/${'n'.repeat(252)}.md`), null); // 255 bytes
+  assert.type(artifactPathProblem(`content/${'n'.repeat(253)}.md`), 'string'); // 256
+  assert.is(artifactPathProblem(`content/${'é'.repeat(126)}.md`), null); // 252 + 3
+  assert.type(artifactPathProblem(`content/${'é'.repeat(127)}.md`), 'string'); // 254 + 3
+  const deep = `content/${Array.from({ length: 100 }, () => 'abcdefghi').join('/')}.md`; // 8 + 999 + 3 = 1010
+  assert.is(artifactPathProblem(deep), null);
+  assert.type(artifactPathProblem(`content/abcdefghijklmn/${deep.slice(8)}`), 'string'); // 23 + 1002 = 1025
+  assert.type(artifactPathProblem('content/a\ud800.md'), 'string');
+  assert.is(artifactPathProblem('content/\u{1f600}.md'), null); // a paired surrogate is fine
+});
+paths('findClash and findClashAt: a file that is also a folder of another path', () => {
+  const id = V.b.id;
+  const m = new Map([['agents/a.yaml', id], ['agents/a.yaml.bak', id], ['agents/a.yaml/b.yaml', id], ['z.md', id]]);
+  assert.equal(findClash(m), { file: 'agents/a.yaml', under: 'agents/a.yaml/b.yaml' });
+  m.delete('agents/a.yaml/b.yaml');
+  assert.is(findClash(m), null);
+  const bytes = encodeManifest(new Map([['agents/a.yaml', id], ['agents/a.yaml-x/c.yaml', id], ['content/blog/x.md', id]]));
+  assert.is(findClashAt(bytes, ['agents/b.yaml', 'content/blog/y.md', 'agents/a.yaml-x/d.yaml']), null);
+  assert.equal(findClashAt(bytes, ['agents/a.yaml/b.yaml']), { file: 'agents/a.yaml', under: 'agents/a.yaml/b.yaml' });
+  assert.equal(findClashAt(bytes, ['content/blog']), { file: 'content/blog', under: 'content/blog/x.md' });
+  assert.equal(findClashAt(bytes, ['content']), { file: 'content', under: 'content/blog/x.md' });
+});
+paths('a trusted decode still refuses unsafe paths (a store written by something else)', () => {
+  for (const p of ['../pwned.yaml', 'a/../../b.md', '/abs.md', 'a//b.md', 'a/', 'a\\b.md', 'a\tb.md', './a.md', `c/${'x'.repeat(300)}.md`]) {
+    const e = throwsCode(() => decodeManifest(enc.encode(`${V.b.id}  ${p}\n`), { trusted: true }), 'PATH_UNSAFE');
+    assert.is(e.data.path, p);
+  }
+  // Odd but safe paths decode.
+  const ok = `${V.b.id}  a  ..\n${V.b.id}  my  /x.md\n`;
+  assert.equal([...decodeManifest(enc.encode(ok), { trusted: true }).keys()], ['a  ..', 'my  /x.md']);
 });
 paths.run();
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { blobId, isObjectId, type ObjectId } from './hash.js';
-import { artifactPathProblem, compareUtf8 } from './paths.js';
+import { artifactPathProblem, compareUtf8, MAX_SEGMENT_BYTES } from './paths.js';
 import { fail } from './errors.js';
 
 /** path → blob id. */
@@ -112,20 +112,86 @@ export function applyChanges(base: Manifest, changes: readonly Change[]): Manife
 }
 
 /**
+ * A cheap pass that finds every manifest text that could hold an unsafe path (SPEC §1.3): a
+ * control character other than the line feed, a backslash, any surrogate, or a `/` followed by
+ * `.`, `/` or the end of the line. Paths in a text it passes that neither start with `.` or `/`
+ * nor are empty nor are long enough to break a length limit are safe; the others get the full
+ * per-path check.
+ */
+// eslint-disable-next-line no-control-regex
+const SUSPICIOUS = /[\x00-\x09\x0b-\x1f\x7f\\\ud800-\udfff]/;
+
+/**
  * Decode a manifest already validated when it was stored (its id is its hash, checked on
- * arrival): split lines, skip the per-path checks. `fsck` decodes with full validation.
+ * arrival): split lines, with the path rules of SPEC §1.3 checked by one cheap pass over the text
+ * (per path only when that pass finds something odd), so that a store written by something else
+ * can still never name a path outside `services/`. `fsck` decodes with full validation.
+ * @throws AgentsyncError PATH_UNSAFE
  */
 function decodeTrusted(bytes: Uint8Array): Manifest {
   const m: Manifest = new Map();
   const text = dec.decode(bytes);
+  const full = SUSPICIOUS.test(text) || text.includes('/.') || text.includes('//') || text.includes('/\n') || (text.length > 0 && !text.endsWith('\n'));
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    m.set(text.slice(start + 66, end), text.slice(start, start + 64));
+    const path = text.slice(start + 66, end);
+    const c0 = text.charCodeAt(start + 66);
+    if (full || end <= start + 66 || c0 === 46 || c0 === 47 || end - start > 66 + MAX_SEGMENT_BYTES / 3) {
+      const why = artifactPathProblem(path);
+      if (why) fail('PATH_UNSAFE', `a stored snapshot names an unsafe path ${JSON.stringify(path)} (${why}); refusing it — run \`agentsync fsck\``, { path });
+    }
+    m.set(path, text.slice(start, start + 64));
     start = end + 1;
   }
   return m;
+}
+
+/**
+ * A file/folder clash: a path that is a file in `m` and also a folder of another path of `m`
+ * (`agents/a.yaml` and `agents/a.yaml/b.yaml`). No clone could check such a snapshot out.
+ * @returns the pair, or null.
+ */
+export function findClash(m: Manifest): { file: string; under: string } | null {
+  const folders = new Map<string, string>();
+  for (const p of m.keys()) {
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      if (!folders.has(d)) folders.set(d, p);
+    }
+  }
+  for (const [d, under] of folders) if (m.has(d)) return { file: d, under };
+  return null;
+}
+
+/**
+ * `findClash` for canonical manifest bytes, checking only `paths` (the paths a change added):
+ * each is neither a folder of a file in `bytes` nor has a file of `bytes` as one of its folders.
+ * O(changes × depth × log n), no decode.
+ */
+export function findClashAt(bytes: Uint8Array, paths: Iterable<string>): { file: string; under: string } | null {
+  for (const p of paths) {
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      if (manifestLookup(bytes, d) !== undefined) return { file: d, under: p };
+    }
+    const under = firstUnder(bytes, p + '/');
+    if (under !== undefined) return { file: p, under };
+  }
+  return null;
+}
+
+/** The first path of `bytes` that starts with `prefix`, if any. */
+function firstUnder(bytes: Uint8Array, prefix: string): string | undefined {
+  const p = enc.encode(prefix);
+  const at = lowerBound(bytes, 0, p);
+  if (at >= bytes.length) return undefined;
+  const e = bytes.indexOf(10, at);
+  const a = at + 66;
+  if (e - a < p.length) return undefined;
+  for (let i = 0; i < p.length; i++) if (bytes[a + i] !== p[i]) return undefined;
+  return dec.decode(bytes.subarray(a, e));
 }
 
 /** Compare the path of the manifest line at `s` (ending at `e`, the newline) with UTF-8 `p`. */

@@ -5,16 +5,37 @@
  */
 import { fail } from './errors.js';
 
+/** The longest path segment (file or folder name) in UTF-8 bytes: what Linux, macOS and Windows filesystems all take. */
+export const MAX_SEGMENT_BYTES = 255;
+/** The longest artifact path in UTF-8 bytes (well under every PATH_MAX once joined to a workspace). */
+export const MAX_PATH_BYTES = 1024;
+
+/** UTF-8 length of a string without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+
 /** @returns a reason the path is unsafe, or null when it is a valid artifact path. */
 export function artifactPathProblem(p: string): string | null {
   if (p.length === 0) return 'empty path';
+  if (p.length > MAX_PATH_BYTES / 3 && utf8Length(p) > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
   if (p.includes('\\')) return 'contains a backslash';
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(p)) return 'contains a control character';
+  if (/\p{Cs}/u.test(p)) return 'is not valid Unicode (a lone surrogate)';
   if (p.startsWith('/')) return 'is absolute';
   for (const seg of p.split('/')) {
     if (seg === '' ) return 'has an empty segment';
     if (seg === '.' || seg === '..') return `has a "${seg}" segment`;
+    if (seg.length > MAX_SEGMENT_BYTES / 3 && utf8Length(seg) > MAX_SEGMENT_BYTES) return `has a name longer than ${MAX_SEGMENT_BYTES} bytes`;
   }
   return null;
 }
