@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
 import { computeStatus, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
-import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
+import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, checkRemoteUrl, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
@@ -75,6 +75,7 @@ export async function diffBlocks(ctx: Context, entries: Entry[], latest: number 
 
 export async function cmdInit(io: Io, o: Opts): Promise<number> {
   const root = cwdOf(io, o);
+  if (typeof o.remote === 'string') checkRemoteUrl(o.remote); // before anything is created
   mkdirSync(root, { recursive: true });
   const cfg = join(root, CONFIG_FILE);
   const created: string[] = [];

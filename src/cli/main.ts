@@ -4,6 +4,7 @@
  * it in-process with a fake Io.
  * @module
  */
+import { printable } from '../model/text.js';
 import { cac } from 'cac';
 import { AgentsyncError, EXIT, isAgentsyncError } from '../model/errors.js';
 import * as c from './commands.js';
@@ -111,7 +112,8 @@ function report(e: unknown, io: Io, json: boolean): number {
     else err = new AgentsyncError('INTERNAL', `internal error: ${msg}; rerun with AGENTSYNC_DEBUG=1 for a stack trace and report it`);
   }
   if (json) io.stdout(JSON.stringify({ error: err.toJSON() }, null, 2) + '\n');
-  io.stderr(`agentsync: ${err.message} (${err.code})\n`);
+  // The message may quote a remote (a server's error text, a path): never let it drive the terminal.
+  io.stderr(`agentsync: ${printable(err.message)} (${err.code})\n`);
   if (debug) io.stderr(`${(e as Error)?.stack ?? String(e)}\n`);
   return err.exitCode;
 }

@@ -2,6 +2,7 @@
  * Human views rendered from engine results (the same objects feed `--json`).
  * @module
  */
+import { printable } from '../model/text.js';
 import type { Entry, Status } from '../engine/status.js';
 import type { Version } from '../model/version.js';
 import { age, type Colors } from './io.js';
@@ -66,5 +67,5 @@ export function versionLine(c: Colors, v: Version, head: { latestPublished: numb
   if (v.id === head.current) marks.push(c.green('current'));
   if (v.id === head.latestPublished) marks.push(c.cyan('latest published'));
   const state = v.state === 'draft' ? c.yellow('draft') : 'published';
-  return `v${String(v.id).padEnd(5)} ${state.padEnd(9)} ${v.snapshot.slice(0, 19)}  ${v.createdAt.replace('T', ' ').slice(0, 19)}  ${v.author}: ${v.message}${marks.length ? `  (${marks.join(', ')})` : ''}`;
+  return `v${String(v.id).padEnd(5)} ${state.padEnd(9)} ${v.snapshot.slice(0, 19)}  ${printable(v.createdAt.replace('T', ' ').slice(0, 19))}  ${printable(v.author)}: ${printable(v.message)}${marks.length ? `  (${marks.join(', ')})` : ''}`;
 }

@@ -6,7 +6,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, decodeManifest, encodeManifest, findClash, findClashAt, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import type { Tracking } from '../store/local.js';
@@ -98,6 +98,12 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
       }
       if (snapshotHashOf(bytes) !== latest.snapshot) {
         fail('REMOTE_PROTOCOL', `the changes the remote sent for version ${latest.id} do not give its snapshot ${latest.snapshot}; try again, then \`agentsync fsck\``);
+      }
+      // Every path was checked on arrival (CheckedRemote); a snapshot no clone could check out
+      // (a file that is also another path's folder) is refused before anything is stored.
+      const clash = from === null ? findClash(m ?? decodeManifest(bytes, { trusted: true })) : findClashAt(bytes, changes.flatMap((c) => (c.id === null ? [] : [c.path])));
+      if (clash) {
+        fail('PATH_UNSAFE', `version ${latest.id} on the remote holds both ${JSON.stringify(clash.file)} and ${JSON.stringify(clash.under)}, which no clone can check out; refusing it, nothing was written — fix it on the remote`, { path: clash.under, clash, reason: 'file-folder clash' });
       }
       // Blobs of unchanged paths are already stored (they came with the previous snapshot).
       const wanted = from === null ? (m ?? applyChanges(new Map(), changes)).values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));

@@ -15,7 +15,7 @@ import { EMPTY_SNAPSHOT, manifestObjectId, patchManifest, snapshotHashOf } from 
 import { compareUtf8 } from '../model/paths.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import type { UndoEntry } from '../store/local.js';
-import { writeFilesAtomically } from '../workspace/fsio.js';
+import { checkWritable, writeFilesAtomically } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
@@ -150,6 +150,9 @@ export interface BaseBefore {
  */
 export async function writeArtifacts(ctx: Context, writes: Write[], op: string, bases?: BaseBefore): Promise<void> {
   if (writes.length === 0) return;
+  // Nothing is written (not even the journal) unless every path can be: no link on the way, no
+  // file or folder in the way.
+  checkWritable(ctx.ws.services, writes.filter((w) => w.id !== w.prev).map((w) => ({ path: w.path, delete: w.id === null })));
   const keep: Uint8Array[] = [];
   const entries: UndoEntry[] = [];
   const prevIds = [...new Set(writes.map((w) => w.prev).filter((x): x is ObjectId => x !== null))];
@@ -165,7 +168,8 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
   }
   await ctx.store.objects.put(keep);
   await commit(ctx.store.db, [ctx.store.undoOp({ at: new Date().toISOString(), op, ...(bases ? { remote: bases.remote } : {}), entries })]);
-  const todo = writes.filter((w) => w.id !== w.prev);
+  // Deletions first: a file may take the place of a folder the same pull empties, or the reverse.
+  const todo = writes.filter((w) => w.id !== w.prev).sort((a, b) => (a.id === null ? 0 : 1) - (b.id === null ? 0 : 1));
   for (let i = 0; i < todo.length; i += WRITE_CHUNK) {
     const chunk = todo.slice(i, i + WRITE_CHUNK);
     const blobs = await ctx.store.objects.getMany(chunk.map((w) => w.id ?? ''));
@@ -173,6 +177,6 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
       const data = w.id === null ? null : blobs[k];
       if (data === undefined) fail('OBJECT_MISSING', `the blob of ${w.path} is missing from the store; run \`agentsync fetch\`, then \`agentsync fsck\``, { path: w.path, id: w.id });
       return { path: join(ctx.ws.services, ...w.path.split('/')), data };
-    }));
+    }), undefined, ctx.ws.services);
   }
 }

@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fail } from '../model/errors.js';
+import { CheckedRemote } from './checked.js';
 import { DirectoryRemote } from './dir.js';
 import { lockTimeout } from '../store/db.js';
 import type { ObjectId } from '../model/hash.js';
@@ -27,6 +28,11 @@ export function isHttpUrl(url: string): boolean {
 
 /** Open the remote at `url`, resolving relative folder paths against `base`. */
 export function openRemote(url: string, base: string, opts: RemoteOptions = {}): Remote {
+  return new CheckedRemote(openRaw(url, base, opts));
+}
+
+/** The remote at `url`, unchecked: only the server's own admin paths use it directly. */
+function openRaw(url: string, base: string, opts: RemoteOptions): Remote {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   if (m && isHttpUrl(url)) return new LazyHttpRemote(url, opts);
   if (m && m[1]!.toLowerCase() !== 'file') {

@@ -71,6 +71,7 @@ export function parseConfig(root: string, value: unknown, compiled?: readonly Co
   for (const [name, v] of Object.entries(r as Record<string, unknown>)) {
     const url = typeof v === 'string' ? v : (v as { url?: unknown } | null)?.url;
     if (!REMOTE_NAME.test(name) || typeof url !== 'string' || !url) fail('CONFIG_INVALID', `${configPath}: remote ${JSON.stringify(name)} needs a \`url\``);
+    checkRemoteUrl(url);
     remotes.push({ name, url });
   }
   const max = raw.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
@@ -92,6 +93,21 @@ export function configStamp(root: string): string {
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
 }
 
+/**
+ * A remote URL must not carry credentials (`http://TOKEN@host/tenant`): agentsync.yaml is
+ * committed to git. The URL is not echoed back (it holds the secret).
+ * @throws REMOTE_URL_INVALID
+ */
+export function checkRemoteUrl(url: string): void {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return;
+  let u: URL;
+  try { u = new URL(url); } catch { return; } // not a URL: refused where it is opened
+  if (u.username || u.password) {
+    u.username = ''; u.password = '';
+    fail('REMOTE_URL_INVALID', `a remote URL must not hold a token or password (agentsync.yaml is committed with your code); use ${u.href.replace(/\/$/, '')} and store the token with \`agentsync auth login\``, { url: u.href.replace(/\/$/, ''), reason: 'credentials' });
+  }
+}
+
 export function checkRemoteName(name: string): void {
   if (!REMOTE_NAME.test(name)) fail('USAGE', `remote name ${JSON.stringify(name)} must start with a letter or digit and use only letters, digits, . _ -`);
 }
@@ -101,6 +117,7 @@ export async function editRemotes(ws: Workspace, edit: { add?: RemoteConfig; rem
   const doc = await readConfigDoc(ws.configPath);
   if (edit.add) {
     checkRemoteName(edit.add.name);
+    checkRemoteUrl(edit.add.url);
     if (ws.remotes.some((r) => r.name === edit.add!.name)) fail('REMOTE_EXISTS', `remote ${edit.add.name} already exists; \`agentsync remote remove ${edit.add.name}\` first`, { remote: edit.add.name });
     if (!doc.has('remotes') || doc.get('remotes') === null) doc.set('remotes', doc.createNode({}));
     doc.setIn(['remotes', edit.add.name], doc.createNode({ url: edit.add.url }));

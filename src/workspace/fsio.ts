@@ -4,10 +4,14 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { fail } from '../model/errors.js';
+import { checkArtifactPath } from '../model/paths.js';
+import { tempName } from './temp.js';
 
-let seq = 0;
+export { isDeadTemp } from './temp.js';
+
 
 function fsyncDir(dir: string): void {
   try {
@@ -19,8 +23,8 @@ function fsyncDir(dir: string): void {
 export function atomicWrite(path: string, data: Uint8Array | string, mode = 0o644): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.agentsync-${process.pid}-${++seq}.tmp`);
-  const fd = openSync(tmp, 'w', mode);
+  const tmp = tempName(dir);
+  const fd = openSync(tmp, 'wx', mode);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
@@ -76,18 +80,32 @@ function syncFilesystems(dirs: Iterable<string>): boolean {
  * before the new names are durable — far faster than one write–fsync–rename–fsync round per
  * file when a pull writes thousands.
  */
-export function writeFilesAtomically(files: readonly { path: string; data: Uint8Array | null }[], mode = 0o644): void {
+export function writeFilesAtomically(files: readonly { path: string; data: Uint8Array | null }[], mode = 0o644, root?: string): void {
   const temps: { tmp: string; path: string }[] = [];
   const dirs = new Set<string>();
   const batch = files.length >= SYNCFS_MIN;
+  if (root !== undefined) {
+    // Under a root (services/): deletions first, and the folders they empty removed, so that a
+    // file may take the place of a folder (or a folder of a file) that the same batch removes;
+    // then every folder is created one level at a time, never through a link.
+    let removed = false;
+    for (const f of files) {
+      if (f.data !== null) continue;
+      try { unlinkSync(f.path); removed = true; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+      dirs.add(dirname(f.path));
+      pruneEmpty(root, dirname(f.path));
+    }
+    if (removed && !batch) for (const d of dirs) fsyncDir(d);
+  }
   try {
     for (const f of files) {
       const dir = dirname(f.path);
       dirs.add(dir);
       if (f.data === null) continue;
-      mkdirSync(dir, { recursive: true });
-      const tmp = join(dir, `.${basename(f.path)}.agentsync-${process.pid}-${++seq}.tmp`);
-      const fd = openSync(tmp, 'w', mode);
+      if (root === undefined) mkdirSync(dir, { recursive: true });
+      else makeDirs(root, dir);
+      const tmp = tempName(dir);
+      const fd = openSync(tmp, 'wx', mode); // never through a link planted at the temp name
       temps.push({ tmp, path: f.path });
       try {
         let off = 0;
@@ -108,9 +126,108 @@ export function writeFilesAtomically(files: readonly { path: string; data: Uint8
     throw e;
   }
   for (const t of temps) renameSync(t.tmp, t.path);
-  for (const f of files) {
-    if (f.data !== null) continue;
-    try { unlinkSync(f.path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  if (root === undefined) {
+    for (const f of files) {
+      if (f.data !== null) continue;
+      try { unlinkSync(f.path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+    }
   }
   if (!(batch && syncFilesystems(dirs))) for (const d of dirs) fsyncDir(d);
+}
+
+/**
+ * Remove `dir` and its parents while they are empty (as git does), down to the first level under
+ * `root`: `services/content/` and the other kind folders stay.
+ */
+function pruneEmpty(root: string, dir: string): void {
+  while (dir.length > root.length && dir.startsWith(root + sep) && dir.indexOf(sep, root.length + 1) >= 0) {
+    try { rmdirSync(dir); } catch { return; } // not empty (or gone): stop
+    dir = dirname(dir);
+  }
+}
+
+/** Create `dir` under `root` one level at a time; every existing level must be a real folder. */
+function makeDirs(root: string, dir: string): void {
+  if (!lstatSync(root, { throwIfNoEntry: false })) mkdirSync(root, { recursive: true });
+  if (dir === root) return;
+  const rel = dir.slice(root.length + 1).split(sep);
+  let cur = root;
+  for (const seg of rel) {
+    cur = cur + sep + seg;
+    const st = lstatSync(cur, { throwIfNoEntry: false });
+    if (st?.isDirectory()) continue;
+    if (st) blocked(root, cur, st.isSymbolicLink() ? 'link' : 'file');
+    try {
+      mkdirSync(cur);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const again = lstatSync(cur);
+      if (!again.isDirectory()) blocked(root, cur, again.isSymbolicLink() ? 'link' : 'file');
+    }
+  }
+}
+
+function blocked(root: string, abs: string, what: 'link' | 'file' | 'folder', path?: string): never {
+  const rel = abs.slice(root.length + 1).split(sep).join('/');
+  if (what === 'link') {
+    return fail('PATH_UNSAFE', `services/${rel} is a symbolic link; agentsync never writes through a link — replace it with a real folder, then run the command again`, { path: path ?? rel, blocker: rel, reason: 'symbolic link' });
+  }
+  const msg = what === 'file'
+    ? `services/${rel} is a file where ${path ? `services/${path} needs` : 'agentsync needs'} a folder`
+    : `services/${rel} is a folder where agentsync must write a file`;
+  return fail('PATH_BLOCKED', `${msg}; nothing was written — move it away, then run the command again`, { path: path ?? rel, blocker: rel, what });
+}
+
+/**
+ * Check, before anything is written, that every artifact in `writes` can be written under
+ * `root` (services/): the root and every existing folder on the way are real folders (not
+ * links, not files), and no folder stands where a file goes — counting what the same batch
+ * deletes as gone. Paths are checked against SPEC §1.3 again (defence in depth).
+ * @throws PATH_UNSAFE (a link on the way, an unsafe path), PATH_BLOCKED (a file or folder in the way)
+ */
+export function checkWritable(root: string, writes: readonly { path: string; delete: boolean }[]): void {
+  const rootSt = lstatSync(root, { throwIfNoEntry: false });
+  if (rootSt?.isSymbolicLink()) fail('PATH_UNSAFE', `${root} is a symbolic link; agentsync never writes through a link — replace it with a real folder`, { path: '', reason: 'symbolic link' });
+  const deleted = new Set<string>();
+  for (const w of writes) if (w.delete) deleted.add(w.path);
+  const known = new Map<string, 'dir' | 'none'>();
+  for (const w of writes) {
+    checkArtifactPath(w.path);
+    const segs = w.path.split('/');
+    let rel = '';
+    let absent = rootSt === undefined;
+    for (let i = 0; i < segs.length - 1 && !absent; i++) {
+      rel = rel ? `${rel}/${segs[i]}` : segs[i]!;
+      const k = known.get(rel);
+      if (k === 'dir') continue;
+      if (k === 'none') { absent = true; break; }
+      const st = lstatSync(join(root, ...rel.split('/')), { throwIfNoEntry: false });
+      if (!st) { known.set(rel, 'none'); absent = true; break; }
+      if (st.isSymbolicLink()) blocked(root, join(root, ...rel.split('/')), 'link', w.path);
+      if (!st.isDirectory()) {
+        if (!w.delete && deleted.has(rel)) { known.set(rel, 'none'); absent = true; break; }
+        if (w.delete) { absent = true; break; } // nothing to delete under a file
+        blocked(root, join(root, ...rel.split('/')), 'file', w.path);
+      }
+      known.set(rel, 'dir');
+    }
+    if (absent || w.delete) continue;
+    const abs = join(root, ...segs);
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st?.isDirectory() && !emptiedBy(abs, w.path, deleted)) blocked(root, abs, 'folder', w.path);
+  }
+}
+
+/** True when every file under folder `abs` (artifact path `rel`) is deleted by the batch. */
+function emptiedBy(abs: string, rel: string, deleted: ReadonlySet<string>): boolean {
+  let left = 1000; // a folder with more is not looked through: it stays in the way
+  const walk = (a: string, r: string): boolean => {
+    for (const d of readdirSync(a, { withFileTypes: true })) {
+      if (--left < 0) return false;
+      const ra = `${r}/${d.name}`;
+      if (d.isDirectory()) { if (!walk(join(a, d.name), ra)) return false; } else if (!deleted.has(ra)) return false;
+    }
+    return true;
+  };
+  return walk(abs, rel);
 }

@@ -4,7 +4,7 @@
  * its stat changed, or when it changed too close to the cache write to tell — git's "racy" rule).
  * @module
  */
-import { readdirSync, readFileSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
@@ -13,6 +13,7 @@ import { snapshotHash, type Manifest, type SnapshotHash } from '../model/manifes
 import { checkArtifactPath } from '../model/paths.js';
 import type { StatCache } from '../store/stat-cache.js';
 import type { Workspace } from './config.js';
+import { isDeadTemp } from './temp.js';
 
 export interface ScanResult {
   manifest: Manifest;
@@ -139,11 +140,16 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
       if (d.isDirectory()) {
         if (depth > 0) walk(rel, depth - 1);
       } else if (d.isFile() || d.isSymbolicLink()) {
+        // A temp file left by a killed agentsync process: nothing will ever rename it.
+        if (d.name.charCodeAt(0) === 46 && d.isFile() && isDeadTemp(d.name)) { removeStale(absDir + sep + d.name); continue; }
+        if (depth > 0 && d.isSymbolicLink() && statSync(absDir + sep + d.name, NO_THROW)?.isDirectory()) linkedFolder(rel);
         visitFile(rel, absDir + sep + d.name, d.isSymbolicLink());
       }
     }
   };
-  for (const [root, depth] of walkPlan(ws.kinds)) walk(root, depth);
+  const plan = walkPlan(ws.kinds);
+  checkNoLinkedRoot(ws, plan);
+  for (const [root, depth] of plan) walk(root, depth);
   if (seenCount < n) for (let i = 0; i < n; i++) if (!seen[i]) changes.push({ path: cpaths[i]!, id: null, prev: cache.ids[i]! });
   // Every row seen, under the same kinds, none re-read: the cached snapshot hash still holds.
   if (out.paths.length !== n || !trusted || !cache.snapshot) dirty = true;
@@ -151,6 +157,37 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
   out.snapshot = snapshotHash(manifest);
   out.writtenAt = Date.now();
   return { manifest, snapshot: out.snapshot, cache: out, cacheDirty: true, hashed, changes, from: cache.snapshot };
+}
+
+function linkedFolder(rel: string): never {
+  return fail('PATH_UNSAFE', `services/${rel} is a symbolic link to a folder; agentsync does not follow folder links (they could reach outside services/) — replace it with a real folder`, { path: rel, reason: 'symbolic link' });
+}
+
+/** `services/` and every folder on the way to a walked root are real folders, not links (SPEC §1.3). */
+function checkNoLinkedRoot(ws: Workspace, plan: WalkPlan): void {
+  const checked = new Set<string>();
+  const check = (abs: string, rel: string) => {
+    if (checked.has(rel)) return true;
+    checked.add(rel);
+    const st = lstatSync(abs, NO_THROW);
+    if (st?.isSymbolicLink()) {
+      if (rel === '') fail('PATH_UNSAFE', `${ws.services} is a symbolic link; agentsync does not follow folder links — make services/ a real folder`, { path: '', reason: 'symbolic link' });
+      linkedFolder(rel);
+    }
+    return st?.isDirectory() ?? false;
+  };
+  for (const [root] of plan) {
+    if (!check(ws.services, '')) return;
+    let rel = '';
+    for (const seg of root ? root.split('/') : []) {
+      rel = rel ? `${rel}/${seg}` : seg;
+      if (!check(ws.services + sep + rel.split('/').join(sep), rel)) break;
+    }
+  }
+}
+
+function removeStale(abs: string): void {
+  try { unlinkSync(abs); } catch { /* another process took it first, or it is not ours to remove */ }
 }
 
 /** What the stat cache records of the kinds, to know its rows were matched with the same ones. */
