@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, ex
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'uvu';
 import { run } from '../src/cli/main.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -84,4 +85,18 @@ export async function pair(): Promise<{ remote: string; a: string; b: string }> 
   const b = await workspace(remote, { sample: false });
   await ok(b, 'pull');
   return { remote, a, b };
+}
+
+/**
+ * Register tests that need something this machine may lack: when `have` is false each is
+ * registered as skipped (counted in uvu's `Skipped:` total) and one line says which suite
+ * skipped and why — never a silent pass.
+ */
+export function needs(t: Test<any>, have: boolean, suiteName: string, reason: string): (name: string, fn: (ctx: any) => void | Promise<void>) => void {
+  if (have) return (name, fn) => t(name, fn);
+  let said = false;
+  return (name, fn) => {
+    if (!said) { process.stderr.write(`skipped: ${suiteName} (${reason})\n`); said = true; }
+    t.skip(name, fn);
+  };
 }

@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { openDb } from '../src/store/db.js';
-import { cleanup, cli, read, states, workspace, write } from './helpers.js';
+import { cleanup, cli, needs, read, states, workspace, write } from './helpers.js';
 import { REMOTE_KINDS } from './remotes.js';
 
 const hasGit = spawnSync('git', ['--version']).status === 0;
@@ -173,47 +173,45 @@ for (const kind of REMOTE_KINDS) {
     assert.is((await cli(a, 'status', '--json')).json.entries[0].formatOnly, undefined);
   });
 
-  if (hasGit) {
-    t('git: pull refuses to replace files with uncommitted changes (GIT_DIRTY), status lists them; a clean merge goes ahead; --commit commits', async () => {
-      const { a, b } = await pair(await kind.make());
-      git(a, 'init', '-q');
-      git(a, 'add', '-A');
-      git(a, 'commit', '-qm', 'start');
-      // A touches the doc without committing, then syncs it back to the base bytes' neighbour:
-      write(b, 'content/doc.md', DOC.replace('one', 'ONE-b'));
-      write(b, 'agents/welcome.yaml', AGENT.replace('temperature: 0.4', 'temperature: 0.2'));
-      assert.is((await cli(b, 'push')).code, 0);
-      // The doc is unchanged for agentsync (equal to base) but differs from git HEAD.
-      write(a, 'content/doc.md', DOC + 'extra\n');
-      write(a, 'content/doc.md', DOC); // back to the base bytes: clean for agentsync and for git
-      git(a, 'rm', '-q', '--cached', 'content/doc.md'.replace(/^/, 'services/'));
-      const st = await cli(a, 'status', '--fetch', '--json');
-      assert.ok(st.json.gitDirty.includes('content/doc.md'));
-      const r = await cli(a, 'pull', '--json');
-      assert.is(r.code, 1);
-      assert.is(r.json.error.code, 'GIT_DIRTY');
-      assert.equal(r.json.error.data.paths, ['content/doc.md']);
-      assert.is(read(a, 'content/doc.md'), DOC);
-      // commit it; pull then goes ahead, and --commit records the pull in git
-      git(a, 'add', '-A');
-      git(a, 'commit', '-qm', 'tracked again');
-      const ok = await cli(a, 'pull', '--commit', '--json');
-      assert.is(ok.code, 0);
-      assert.ok(typeof ok.json.commit === 'string' && ok.json.commit.length === 40);
-      const log = spawnSync('git', ['log', '-1', '--format=%s'], { cwd: a, encoding: 'utf8' }).stdout;
-      assert.ok(log.includes('origin'));
-      const porcelain = spawnSync('git', ['status', '--porcelain', 'services'], { cwd: a, encoding: 'utf8' }).stdout;
-      assert.is(porcelain, '');
-      // a clean merge keeps local edits: allowed even though the file is dirty in git
-      assert.is((await cli(b, 'pull')).code, 0);
-      write(b, 'content/doc.md', read(b, 'content/doc.md')!.replace('three', 'THREE-b'));
-      assert.is((await cli(b, 'push')).code, 0);
-      write(a, 'content/doc.md', read(a, 'content/doc.md')!.replace('eight', 'EIGHT-a'));
-      const merged = await cli(a, 'pull', '--json');
-      assert.is(merged.code, 0);
-      assert.equal(merged.json.merged, ['content/doc.md']);
-    });
-  }
+  needs(t, hasGit, `merge flow [${kind.name}]: git`, 'git is not on PATH; .ci/run installs it')('git: pull refuses to replace files with uncommitted changes (GIT_DIRTY), status lists them; a clean merge goes ahead; --commit commits', async () => {
+    const { a, b } = await pair(await kind.make());
+    git(a, 'init', '-q');
+    git(a, 'add', '-A');
+    git(a, 'commit', '-qm', 'start');
+    // A touches the doc without committing, then syncs it back to the base bytes' neighbour:
+    write(b, 'content/doc.md', DOC.replace('one', 'ONE-b'));
+    write(b, 'agents/welcome.yaml', AGENT.replace('temperature: 0.4', 'temperature: 0.2'));
+    assert.is((await cli(b, 'push')).code, 0);
+    // The doc is unchanged for agentsync (equal to base) but differs from git HEAD.
+    write(a, 'content/doc.md', DOC + 'extra\n');
+    write(a, 'content/doc.md', DOC); // back to the base bytes: clean for agentsync and for git
+    git(a, 'rm', '-q', '--cached', 'content/doc.md'.replace(/^/, 'services/'));
+    const st = await cli(a, 'status', '--fetch', '--json');
+    assert.ok(st.json.gitDirty.includes('content/doc.md'));
+    const r = await cli(a, 'pull', '--json');
+    assert.is(r.code, 1);
+    assert.is(r.json.error.code, 'GIT_DIRTY');
+    assert.equal(r.json.error.data.paths, ['content/doc.md']);
+    assert.is(read(a, 'content/doc.md'), DOC);
+    // commit it; pull then goes ahead, and --commit records the pull in git
+    git(a, 'add', '-A');
+    git(a, 'commit', '-qm', 'tracked again');
+    const ok = await cli(a, 'pull', '--commit', '--json');
+    assert.is(ok.code, 0);
+    assert.ok(typeof ok.json.commit === 'string' && ok.json.commit.length === 40);
+    const log = spawnSync('git', ['log', '-1', '--format=%s'], { cwd: a, encoding: 'utf8' }).stdout;
+    assert.ok(log.includes('origin'));
+    const porcelain = spawnSync('git', ['status', '--porcelain', 'services'], { cwd: a, encoding: 'utf8' }).stdout;
+    assert.is(porcelain, '');
+    // a clean merge keeps local edits: allowed even though the file is dirty in git
+    assert.is((await cli(b, 'pull')).code, 0);
+    write(b, 'content/doc.md', read(b, 'content/doc.md')!.replace('three', 'THREE-b'));
+    assert.is((await cli(b, 'push')).code, 0);
+    write(a, 'content/doc.md', read(a, 'content/doc.md')!.replace('eight', 'EIGHT-a'));
+    const merged = await cli(a, 'pull', '--json');
+    assert.is(merged.code, 0);
+    assert.equal(merged.json.merged, ['content/doc.md']);
+  });
 
   t.run();
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mergeText } from '../src/merge/diff3.js';
 import { prng } from '../fixtures/generate.js';
+import { needs } from './helpers.js';
 
 const hasGit = spawnSync('git', ['--version']).status === 0;
 
@@ -115,11 +116,9 @@ function compareWithGit(cases: Case[]): number {
   return clean;
 }
 
-test('random three-way merges match git merge-file byte for byte', () => {
-  if (!hasGit) {
-    console.log('  (git not on PATH: skipped)');
-    return;
-  }
+const gitTest = needs(test, hasGit, 'merge-text: git merge-file comparisons', 'git is not on PATH; .ci/run installs it');
+
+gitTest('random three-way merges match git merge-file byte for byte', () => {
   const count = Number(process.env.AGENTSYNC_MERGE_CASES ?? 1500);
   const rnd = prng(Number(process.env.AGENTSYNC_MERGE_SEED ?? 20240601));
   const cases = Array.from({ length: count }, () => genCase(rnd));
@@ -127,8 +126,7 @@ test('random three-way merges match git merge-file byte for byte', () => {
   assert.ok(clean > count / 5 && clean < count, `a useful mix of clean (${clean}) and conflicted cases`);
 });
 
-test('large random merges match git merge-file byte for byte', () => {
-  if (!hasGit) return;
+gitTest('large random merges match git merge-file byte for byte', () => {
   const rnd = prng(Number(process.env.AGENTSYNC_MERGE_SEED ?? 7));
   const cases = Array.from({ length: Number(process.env.AGENTSYNC_MERGE_BIG ?? 24) }, () => genBigCase(rnd));
   compareWithGit(cases);
