@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
-import { computeStatus, type Entry } from '../engine/status.js';
+import { computeStatus, previewConflicts, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
 import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, checkRemoteUrl, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
 import { atomicWrite } from '../workspace/fsio.js';
@@ -150,18 +150,20 @@ export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number>
   return withContext(io, o, async (ctx) => {
     if (o.fetch) await (await import('../engine/fetch.js')).fetchRemote(ctx);
     const st = await computeStatus(ctx, sel, { git: true, formatOnly: true });
+    await previewConflicts(ctx, st.entries);
     if (o.json) {
       json(io, {
         remote: st.remote, base: st.base, local: st.local, remoteSnapshot: st.remoteSnapshot, fetchedAt: st.fetchedAt,
         latestPublished: st.latestPublished,
         entries: st.entries.map((e) => ({
           path: e.path, kind: e.kind, local: e.local, remote: e.remote, state: e.state,
-          ...(e.formatOnly ? { formatOnly: true } : {}), ...(e.merging ? { merging: true } : {}),
+          ...(e.formatOnly ? { formatOnly: true } : {}), ...(e.merging ? { merging: true } : {}), ...(e.merge ? { merge: e.merge } : {}),
         })),
         ...(st.gitDirty ? { gitDirty: st.gitDirty } : {}),
       });
     } else io.stdout(statusText(colors(io), st));
-    const drift = st.entries.filter((e) => !(o.semantic && e.formatOnly));
+    // Converged (the same bytes on both sides) is not drift: only the base is behind.
+    const drift = st.entries.filter((e) => e.state !== 'converged' && !(o.semantic && e.formatOnly));
     return o.check && drift.length ? EXIT.DRIFT : EXIT.OK;
   });
 }

@@ -120,6 +120,14 @@ function report(e: unknown, io: Io, json: boolean): number {
 
 /** The process entry: real stdio, real exit code. */
 export async function main(): Promise<void> {
+  // A reader that goes away (`agentsync versions | head -1`) ends the command quietly, as git
+  // does: no stack, exit 141 (128 + SIGPIPE, what a shell reports for git there).
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(141);
+      throw e;
+    });
+  }
   const code = await run(process.argv.slice(2), {
     cwd: process.cwd(), env: process.env,
     stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),

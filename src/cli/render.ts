@@ -28,7 +28,10 @@ export function stateColor(c: Colors, state: string): (s: string) => string {
 }
 
 export function entryLine(c: Colors, e: Entry): string {
-  const notes = [e.formatOnly ? c.dim(' (format only)') : '', e.merging ? c.yellow(' (merging: resolve it)') : ''].join('');
+  const notes = [
+    e.formatOnly ? c.dim(' (format only)') : '', e.merging ? c.yellow(' (merging: resolve it)') : '',
+    e.merge === 'clean' ? c.green(' (merges cleanly: pull applies it)') : e.merge === 'conflict' && !e.merging ? c.red(' (true conflict)') : '',
+  ].join('');
   return `  ${stateColor(c, e.state)(e.state.padEnd(10))}${describe(e).padEnd(34)}${e.path}${notes}`;
 }
 

@@ -27,6 +27,23 @@ export interface Entry {
   formatOnly?: boolean;
   /** A merge started with `agentsync merge` awaits `agentsync resolve`. */
   merging?: boolean;
+  /**
+   * For a `conflict` (set by {@link previewConflicts}): `clean` when the three-way merge of the
+   * two edits is clean (pull applies it), `conflict` when it is a true conflict.
+   */
+  merge?: 'clean' | 'conflict';
+}
+
+/**
+ * Tell true conflicts from both-sides edits that merge cleanly, without writing anything: each
+ * `conflict` entry gets `merge` (the same three-way merge `pull` would apply).
+ */
+export async function previewConflicts(ctx: Context, entries: Entry[]): Promise<void> {
+  const todo = entries.filter((e) => e.state === 'conflict');
+  if (todo.length === 0) return;
+  const { previewMerge } = await import('./merge.js');
+  const { mergeable } = await import('./merge-records.js');
+  for (const e of todo) e.merge = !e.merging && mergeable(e) && (await previewMerge(ctx, e)).clean ? 'clean' : 'conflict';
 }
 
 export interface Status {

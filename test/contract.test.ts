@@ -1,0 +1,85 @@
+/**
+ * What new users and an independent client tripped over: the three-way promise in `status`
+ * (clean merges told apart from true conflicts, converged is not drift), a closed pipe.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, cleanup, cli, ok, pair, read, SAMPLE, tmp, write } from './helpers.js';
+
+const t = suite('contract: status tells clean merges from true conflicts; converged is not drift');
+t.after(() => cleanup());
+
+const DOC = 'content/docs/getting-started.md';
+
+t('status marks a both-sides edit that merges cleanly (merge: clean) and a true conflict (merge: conflict); nothing is written', async () => {
+  const { a, b } = await pair();
+  const text = read(a, DOC)!;
+  const lines = text.split('\n');
+  const first = [`${lines[0]} (remote edit)`, ...lines.slice(1)].join('\n');
+  write(a, DOC, first);
+  write(a, 'agents/welcome.yaml', read(a, 'agents/welcome.yaml')!.replace(/^name: .*$/m, 'name: welcome-remote'));
+  await ok(a, 'push');
+  const last = lines.slice(0, -2).concat(`${lines[lines.length - 2]} (local edit)`, '').join('\n');
+  write(b, DOC, last);
+  write(b, 'agents/welcome.yaml', read(b, 'agents/welcome.yaml')!.replace(/^name: .*$/m, 'name: welcome-local'));
+  await ok(b, 'fetch');
+  const before = [read(b, DOC), read(b, 'agents/welcome.yaml')];
+  const r = await cli(b, 'status', '--json');
+  assert.is(r.code, 0);
+  const byPath = Object.fromEntries(r.json.entries.map((e: { path: string }) => [e.path, e]));
+  assert.is(byPath[DOC].state, 'conflict');
+  assert.is(byPath[DOC].merge, 'clean');
+  assert.is(byPath['agents/welcome.yaml'].state, 'conflict');
+  assert.is(byPath['agents/welcome.yaml'].merge, 'conflict');
+  assert.equal([read(b, DOC), read(b, 'agents/welcome.yaml')], before);
+  const text2 = await ok(b, 'status');
+  assert.match(text2.out, /merges cleanly/);
+  assert.match(text2.out, /true conflict/);
+});
+
+t('status --check on a fresh checkout byte-identical to the remote exits 0 (converged is not drift)', async () => {
+  const { remote } = await pair();
+  const c = tmp('agentsync-ws-');
+  cpSync(join(SAMPLE, 'services'), join(c, 'services'), { recursive: true });
+  await ok(c, 'init', '--remote', remote);
+  await ok(c, 'fetch');
+  const st = await cli(c, 'status', '--json');
+  assert.ok(st.json.entries.length > 0 && st.json.entries.every((e: { state: string }) => e.state === 'converged'));
+  assert.is((await cli(c, 'status', '--check')).code, 0);
+  assert.is((await cli(c, 'sync', '--check')).code, 0);
+  write(c, 'agents/welcome.yaml', 'name: welcome\n# drift\n');
+  assert.is((await cli(c, 'status', '--check')).code, 1);
+});
+
+t.run();
+
+const p = suite('contract: a closed pipe ends the command quietly');
+p.after(() => cleanup());
+
+/** Run the real binary with its stdout closed by the reader at once; resolve with exit code and stderr. */
+function closedPipe(cwd: string, ...args: string[]): Promise<{ code: number | null; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => resolve({ code, err }));
+  });
+}
+
+p('versions, log, diff and status with the reader gone: exit 141, no stack, nothing on stderr', async () => {
+  const { a } = await pair();
+  for (let i = 0; i < 30; i++) { write(a, 'agents/welcome.yaml', `name: welcome\nv: ${i}\n`); await ok(a, 'push', '-m', `v${i}`); }
+  write(a, DOC, `${'many lines\n'.repeat(5000)}`);
+  for (const cmd of [['versions'], ['log', 'agents/welcome.yaml'], ['diff'], ['status']]) {
+    const r = await closedPipe(a, ...cmd);
+    assert.is(r.err, '', `${cmd[0]}: ${r.err}`);
+    assert.is(r.code, 141, cmd[0]);
+  }
+  assert.ok(readFileSync(join(a, 'agentsync.yaml'), 'utf8').length > 0);
+});
+
+p.run();
