@@ -112,7 +112,10 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
     if (isLink) {
       servicesReal ??= realpathSync(ws.services);
       let target: string;
-      try { target = realpathSync(abs); } catch { return; } // dangling link: not a file
+      try { target = realpathSync(abs); } catch {
+        // Never skipped silently: the hash CI pins would miss it without anyone knowing.
+        return fail('PATH_UNSAFE', `services/${rel} is a symbolic link to nothing (dangling); remove it or fix its target`, { path: rel, reason: 'dangling link' });
+      }
       if (!target.startsWith(servicesReal + sep)) fail('PATH_UNSAFE', `services/${rel} is a symlink to ${target}, outside services/; replace it with a regular file`, { path: rel });
     }
     const st: Stats | undefined = statSync(abs, NO_THROW);
@@ -136,6 +139,7 @@ export function scan(ws: Workspace, cache: StatCache): ScanResult {
   const walk = (relDir: string, depth: number) => {
     const absDir = relDir ? ws.services + sep + relDir.split('/').join(sep) : ws.services;
     for (const d of listDir(absDir)) {
+      if (d.name.includes('\ufffd')) checkUtf8Name(absDir, d.name, relDir);
       const rel = relDir ? `${relDir}/${d.name}` : d.name;
       if (d.isDirectory()) {
         if (depth > 0) walk(rel, depth - 1);
@@ -182,6 +186,20 @@ function checkNoLinkedRoot(ws: Workspace, plan: WalkPlan): void {
     for (const seg of root ? root.split('/') : []) {
       rel = rel ? `${rel}/${seg}` : seg;
       if (!check(ws.services + sep + rel.split('/').join(sep), rel)) break;
+    }
+  }
+}
+
+/**
+ * A name with U+FFFD may be a file name that is not UTF-8 (the OS gave bytes Node could not
+ * decode): such a file cannot be named in a manifest, and skipping it would hide it from the hash.
+ */
+function checkUtf8Name(absDir: string, name: string, relDir: string): void {
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  for (const raw of readdirSync(absDir, { encoding: 'buffer' })) {
+    try { dec.decode(raw); } catch {
+      const shown = relDir ? `${relDir}/${name}` : name;
+      fail('PATH_UNSAFE', `services/${shown} has a file name that is not valid UTF-8; rename it (artifact paths are UTF-8)`, { path: shown, reason: 'not UTF-8' });
     }
   }
 }
