@@ -252,3 +252,17 @@ test('hasConflictMarkers', () => {
 });
 
 test.run();
+
+test('a trailing local comment keeps its spacing: no blank line added (git merge-file adds none), one kept', () => {
+  const base = 'name: a\ndesc: one\n';
+  const theirs = 'name: b\ndesc: one\n';
+  for (const [ours, want] of [
+    ['name: a\ndesc: one\n# trailing local comment\n', 'name: b\ndesc: one\n# trailing local comment\n'],
+    ['name: a\ndesc: one\n# two\n# lines\n', 'name: b\ndesc: one\n# two\n# lines\n'],
+    ['name: a\ndesc: one\n\n# after a blank line\n', 'name: b\ndesc: one\n\n# after a blank line\n'],
+  ] as const) {
+    const r = mergeArtifact('agents/a.yaml', base, ours, theirs);
+    assert.is(r.clean, true);
+    assert.is(r.text, want);
+  }
+});

@@ -218,7 +218,7 @@ export function mergeYaml(base: string, ours: string, theirs: string): YamlMerge
   if (deepEqual(merged, before)) return { clean: true, text: ours };
   let text: string;
   try {
-    text = o.toString({ lineWidth: 0, ...layout(ours) });
+    text = keepTrailingComment(ours, o.toString({ lineWidth: 0, ...layout(ours) }));
   } catch (e) {
     return { clean: false, conflicts: [{ path: [], reason: `merged YAML could not be written: ${(e as Error).message}` }] };
   }
@@ -227,6 +227,19 @@ export function mergeYaml(base: string, ours: string, theirs: string): YamlMerge
     return { clean: false, conflicts: [{ path: [], reason: 'merged YAML would not read back as merged' }] };
   }
   return { clean: true, text };
+}
+
+/**
+ * The YAML stringifier always writes a blank line before a document's trailing comment; keep
+ * OURS's layout instead (no blank line when OURS had none), as `git merge-file` would.
+ */
+function keepTrailingComment(ours: string, text: string): string {
+  const lines = ours.replace(/\n+$/, '').split('\n');
+  let i = lines.length;
+  while (i > 0 && lines[i - 1]!.startsWith('#')) i--;
+  if (i === lines.length || i === 0 || lines[i - 1]!.trim() === '') return text;
+  const block = lines.slice(i).join('\n') + '\n';
+  return text.endsWith('\n\n' + block) ? text.slice(0, text.length - block.length - 1) + block : text;
 }
 
 /**
