@@ -54,6 +54,30 @@ t('status --check on a fresh checkout byte-identical to the remote exits 0 (conv
   assert.is((await cli(c, 'status', '--check')).code, 1);
 });
 
+t('diff of a both-sides edit is three-way: only your lines as your changes, only theirs as theirs', async () => {
+  const { a, b } = await pair();
+  const lines = read(a, DOC)!.split('\n');
+  write(a, DOC, [`${lines[0]} THEIRS`, ...lines.slice(1)].join('\n'));
+  await ok(a, 'push');
+  write(b, DOC, [...lines.slice(0, -2), `${lines[lines.length - 2]} MINE`, ''].join('\n'));
+  await ok(b, 'fetch');
+  const r = await ok(b, 'diff', DOC);
+  const [mine, theirs] = r.out.split('Their changes');
+  assert.ok(mine && theirs, r.out);
+  const plus = (s: string) => s.split('\n').filter((l) => l.startsWith('+ ')).map((l) => l.slice(2));
+  const minus = (s: string) => s.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2));
+  assert.equal(plus(mine.split('Your changes')[1]!), [`${lines[lines.length - 2]} MINE`]);
+  assert.equal(minus(mine.split('Your changes')[1]!), [lines[lines.length - 2]]);
+  assert.equal(plus(theirs), [`${lines[0]} THEIRS`]);
+  assert.equal(minus(theirs), [lines[0]]);
+  const j = await ok(b, 'diff', DOC, '--json');
+  assert.is(j.json[0].base, lines.join('\n'));
+  // A one-sided edit stays two-way (remote as old, local as new), with no base.
+  write(b, 'agents/welcome.yaml', 'name: welcome\nlocal: only\n');
+  const one = await ok(b, 'diff', 'agents/welcome.yaml', '--json');
+  assert.is(one.json[0].base, undefined);
+});
+
 t.run();
 
 const p = suite('contract: a closed pipe ends the command quietly');

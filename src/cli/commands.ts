@@ -66,6 +66,8 @@ export async function diffBlocks(ctx: Context, entries: Entry[], latest: number 
       path: e.path, state: e.state,
       header: `${e.state}: ${describe(e)}${latest ? ` (remote v${latest})` : ''}`,
       remoteText: await textOf(ctx, e, 'remote'), localText: await textOf(ctx, e, 'local'),
+      // Both sides changed it: shown three-way, each side against the last-synced base.
+      ...(e.state === 'conflict' ? { baseText: await textOf(ctx, e, 'base') } : {}),
     });
   }
   return out;
@@ -183,7 +185,7 @@ export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
     const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
     const c = colors(io);
     const { diffText, statText } = await import('./diff-render.js');
-    if (o.json) json(io, blocks.map((b) => ({ path: b.path, state: b.state, remote: b.remoteText, local: b.localText })));
+    if (o.json) json(io, blocks.map((b) => ({ path: b.path, state: b.state, remote: b.remoteText, local: b.localText, ...(b.baseText !== undefined ? { base: b.baseText } : {}) })));
     else if (o.stat) for (const b of blocks) io.stdout(statText(c, b));
     else for (const b of blocks) io.stdout(diffText(c, b));
     if (!o.json && blocks.length === 0) io.stdout('No drift.\n');
