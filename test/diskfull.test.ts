@@ -2,24 +2,30 @@
  * A full disk: a small tmpfs is filled with a filler file, then push and pull (directory remote)
  * and a push to an HTTP server whose data folder is on it must fail with DISK_FULL (exit 4),
  * leave stores that `fsck` accepts, and work again once the filler is deleted — the server
- * without a restart, and without losing the writes it acknowledged afterwards.
+ * without a restart, and without losing the writes it acknowledged afterwards; and the server
+ * storage must clear LevelDB's sticky error state after a failed flush to a table by itself.
  *
  * Mounting needs root. Otherwise the suite prints one `skipped:` line and registers no test.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statfsSync, writeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { blobId } from '../src/model/hash.js';
 import { createToken } from '../src/server/auth.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { LevelStorage } from '../src/server/storage.js';
 import { SAMPLE, cleanup, cli, ok, tmp, type CliResult } from './helpers.js';
 import { cliWith } from './remotes.js';
 
-/** tmpfs size: the sample (16 small artifacts) and a 256 KiB one, in a workspace and its stores. */
-const SIZE = '3m';
+/**
+ * tmpfs size: room for the sample (16 small artifacts) and a 256 KiB one in a workspace and its
+ * stores, and for a server store whose 4 MiB LevelDB write buffer must be flushed to a table.
+ */
+const SIZE = '16m';
 /** The incompressible artifact every push and pull here moves (the write that does not fit). */
 const BIG = 'content/docs/big.md';
 const BIG_BYTES = 256 * 1024;
@@ -212,6 +218,36 @@ function register(root: string): void {
     } finally {
       if (srv) await srv.close();
       else await storage.close().catch(() => {});
+    }
+  });
+
+  test('server store: a failed flush to a table (a sticky LevelDB error) is cleared by the storage itself once space is freed', async () => {
+    const data = join(root, 'data');
+    let storage = await LevelStorage.open(data, { create: true });
+    try {
+      await storage.createTenant('acme');
+      const t = storage.remote('acme');
+      // Room for LevelDB's 4 MiB write buffer in its log, not for the table it is then flushed to:
+      // the flush fails in the background and LevelDB refuses every write after it.
+      fill(root, 4600 * 1024);
+      let failed: unknown;
+      for (let i = 0; i < 200 && failed === undefined; i++) {
+        const b = randomBytes(50 * 1024);
+        await t.putObjects([{ id: blobId(b), bytes: b }]).catch((e: unknown) => { failed = e; });
+      }
+      assert.is((failed as { code?: string })?.code, 'LEVEL_IO_ERROR', String(failed));
+      free(root);
+      // The same storage, no restart: the next writes succeed.
+      const kept = randomBytes(100);
+      await t.putObjects([{ id: blobId(kept), bytes: kept }]);
+      await storage.createTenant('beta');
+      await storage.close();
+      storage = await LevelStorage.open(data);
+      assert.equal((await storage.tenants()).map((x) => x.name), ['acme', 'beta']);
+      assert.equal(await storage.remote('acme').missing([blobId(kept)]), []);
+      assert.equal((await storage.fsck()).problems, []);
+    } finally {
+      await storage.close();
     }
   });
 
