@@ -6,6 +6,7 @@
  */
 import { printable } from '../model/text.js';
 import { cac } from 'cac';
+import { diskFullError, isDiskFull } from '../model/diskfull.js';
 import { AgentsyncError, EXIT, isAgentsyncError } from '../model/errors.js';
 import * as c from './commands.js';
 import type { Io } from './io.js';
@@ -108,7 +109,7 @@ function report(e: unknown, io: Io, json: boolean): number {
     const code = (e as NodeJS.ErrnoException)?.code;
     const msg = (e as Error)?.message ?? String(e);
     if (code === 'EACCES' || code === 'EPERM') err = new AgentsyncError('USAGE', `${msg}: permission denied; check the file's permissions`);
-    else if (code === 'ENOSPC') err = new AgentsyncError('INTERNAL', 'no space left on the device; free some space and run the command again (nothing half-written was kept)');
+    else if (isDiskFull(e)) err = diskFullError(e); // ENOSPC/EDQUOT from a file write, or LevelDB's IO error
     else err = new AgentsyncError('INTERNAL', `internal error: ${msg}; rerun with AGENTSYNC_DEBUG=1 for a stack trace and report it`);
   }
   if (json) io.stdout(JSON.stringify({ error: err.toJSON() }, null, 2) + '\n');

@@ -132,7 +132,9 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         await storing;
         break;
       } catch (e) {
-        await storing?.catch(() => {});
+        // A failed local write (a full disk) ends the push: the store is not written again through that handle.
+        const storeFailed = await storing?.then(() => undefined, (x: unknown) => x ?? new Error('store write failed'));
+        if (storeFailed !== undefined) throw storeFailed;
         if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE' || result.retries >= MAX_RETRIES) throw e;
         result.retries++;
         const before = remoteManifest();

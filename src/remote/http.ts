@@ -218,6 +218,9 @@ export class HttpRemote implements Remote {
         : `${this.url} needs a token; run \`agentsync auth login\` (or set AGENTSYNC_TOKEN)`, data);
     }
     if (status === 403) return new AgentsyncError('AUTH_FORBIDDEN', `${this.url} forbids this with the current token (${msg}); ask for a token with the right tenant and scope, then run \`agentsync auth login\``, data);
+    // The server's disk, not ours: same code as a full local disk (the fix is the same — free
+    // space, run again), data.url and data.status 507 tell whose.
+    if (status === 507 || code === 'DISK_FULL') return new AgentsyncError('DISK_FULL', `the disk of the server at ${this.url} is full: nothing was half-written there; ask its operator to free space (the server needs no restart), then run the command again`, data);
     if (code) return new AgentsyncError(code, msg, data);
     return new AgentsyncError('REMOTE_PROTOCOL', `unexpected answer HTTP ${status} from ${this.url}: ${msg}`, data);
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isDiskFull } from '../model/diskfull.js';
 import { AgentsyncError, fail, isAgentsyncError, type ErrorCode } from '../model/errors.js';
 
 export type Params = Record<string, string>;
@@ -62,8 +63,14 @@ export function statusOf(code: ErrorCode): number {
       return 409;
     case 'REQUEST_TOO_LARGE': return 413;
     case 'REMOTE_BUSY': case 'STORE_LOCKED': return 503;
+    case 'DISK_FULL': return 507;
     default: return 500;
   }
+}
+
+/** The error a request gets when the server's disk is full (HTTP 507); the path stays in the log. */
+export function serverDiskFull(): AgentsyncError {
+  return new AgentsyncError('DISK_FULL', "the server's disk is full: nothing was half-written; free space on the server (it needs no restart) and run the command again");
 }
 
 export function sendJson(res: ServerResponse, status: number, v: unknown): void {
@@ -74,14 +81,18 @@ export function sendJson(res: ServerResponse, status: number, v: unknown): void 
 
 export function sendError(res: ServerResponse, e: unknown, log?: (s: string) => void): void {
   let err: AgentsyncError;
-  if (isAgentsyncError(e)) err = e;
+  if (isDiskFull(e)) {
+    // (A DISK_FULL from the store names a server path: the client gets the generic message.)
+    err = serverDiskFull();
+    log?.(`agentsync serve: DISK_FULL: ${(e as Error)?.message ?? String(e)}\n`);
+  } else if (isAgentsyncError(e)) err = e;
   else {
     err = new AgentsyncError('INTERNAL', 'internal server error; see the server log');
     log?.(`agentsync serve: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
   }
   const { status: forced, ...data } = err.data as { status?: number };
   const status = typeof forced === 'number' ? forced : statusOf(err.code);
-  if (status >= 500 && isAgentsyncError(e)) log?.(`agentsync serve: ${err.code}: ${err.message}\n`);
+  if (status >= 500 && isAgentsyncError(e) && err === e) log?.(`agentsync serve: ${err.code}: ${err.message}\n`);
   if (res.headersSent) { res.destroy(); return; }
   sendJson(res, status, { error: { code: err.code, message: err.message, ...(Object.keys(data).length ? { data } : {}) } });
 }

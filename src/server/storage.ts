@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDiskFull } from '../model/diskfull.js';
 import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import type { Change } from '../model/manifest.js';
@@ -123,27 +124,65 @@ export function prepareDataDir(dir: string, create: boolean): void {
   atomicWrite(marker, MARKER_TEXT);
 }
 
+/** A tenant's store whose every call goes through the storage's gate (see {@link LevelStorage}). */
 class LevelTenantStore implements TenantStore {
-  constructor(private readonly s: RemoteStore) {}
-  head() { return this.s.head(); }
-  versions(after?: number) { return this.s.versions(after); }
-  versionChanges(id: number) { return this.s.versionChanges(id); }
-  version(id: number) { return this.s.version(id); }
-  changesBetween(from: number | null, to: number) { return this.s.changesBetween(from, to); }
-  missing(ids: readonly ObjectId[]) { return this.s.objects.missing(ids); }
-  getMany(ids: readonly ObjectId[]) { return this.s.objects.getMany(ids); }
-  putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]) { return this.s.putObjects(objs); }
-  createVersion(req: CreateVersionRequest) { return this.s.createVersion(req); }
-  deploy(id: number) { return this.s.deploy(id); }
-  rollback(id: number) { return this.s.rollback(id); }
+  constructor(private readonly st: LevelStorage, private readonly tenant: string) {}
+  private read<T>(fn: (s: RemoteStore) => Promise<T>): Promise<T> { return this.st.withTenant(this.tenant, fn, false); }
+  private write<T>(fn: (s: RemoteStore) => Promise<T>): Promise<T> { return this.st.withTenant(this.tenant, fn, true); }
+  head() { return this.read((s) => s.head()); }
+  versions(after?: number) { return this.read((s) => s.versions(after)); }
+  versionChanges(id: number) { return this.read((s) => s.versionChanges(id)); }
+  version(id: number) { return this.read((s) => s.version(id)); }
+  changesBetween(from: number | null, to: number) { return this.read((s) => s.changesBetween(from, to)); }
+  missing(ids: readonly ObjectId[]) { return this.read((s) => s.objects.missing(ids)); }
+  getMany(ids: readonly ObjectId[]) { return this.read((s) => s.objects.getMany(ids)); }
+  putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]) { return this.write((s) => s.putObjects(objs)); }
+  createVersion(req: CreateVersionRequest) { return this.write((s) => s.createVersion(req)); }
+  deploy(id: number) { return this.write((s) => s.deploy(id)); }
+  rollback(id: number) { return this.write((s) => s.rollback(id)); }
 }
 
-/** The embedded storage: one LevelDB holding every tenant, under per-tenant prefixes. */
-export class LevelStorage implements Storage {
-  private readonly stores = new Map<string, { raw: RemoteStore; api: LevelTenantStore }>();
-  private readonly adminMutex = new Mutex();
+/**
+ * True when `e` leaves the LevelDB handle unfit for further writes: a failed write (full disk,
+ * I/O error) may leave a torn record in LevelDB's log, after which LevelDB either refuses every
+ * write until reopened (a failed compaction or sync is sticky) or, worse, accepts writes whose
+ * records follow the torn one and are dropped when the log is next replayed.
+ */
+function needsReopen(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code ?? (e as { cause?: { code?: unknown } })?.cause?.code;
+  return isDiskFull(e) || code === 'LEVEL_IO_ERROR';
+}
 
-  private constructor(readonly db: Db, readonly dir: string) {}
+/**
+ * The embedded storage: one LevelDB holding every tenant, under per-tenant prefixes.
+ *
+ * Every operation runs through a gate. When one fails with an I/O error (a full disk), the
+ * handle is marked broken; the next operation waits for those in flight to finish, closes the
+ * database and opens it again (LevelDB replays its log, dropping the torn record), then runs.
+ * While the disk stays full that reopen fails and the operation gets DISK_FULL; once space is
+ * freed, the next request succeeds — no restart. A write that LevelDB acknowledged while
+ * another write failed on the same handle is reported failed too (it may not survive the
+ * replay). Operations otherwise run concurrently; only the reopen is exclusive.
+ */
+export class LevelStorage implements Storage {
+  private db: Db | undefined;
+  private readonly stores = new Map<string, RemoteStore>();
+  private readonly apis = new Map<string, LevelTenantStore>();
+  private readonly adminMutex = new Mutex();
+  /** Operations in flight, and the reopen waiting for them to finish. */
+  private active = 0;
+  private drained: (() => void) | undefined;
+  /** A reopen in progress: operations wait for it. */
+  private reopening: Promise<void> | undefined;
+  /** The failure that made the handle unfit (undefined: it is fine). */
+  private broken: unknown;
+  /** Failures seen on this handle, so that a write can tell whether one happened meanwhile. */
+  private faults = 0;
+  private closed = false;
+
+  private constructor(db: Db, readonly dir: string) {
+    this.db = db;
+  }
 
   /**
    * Open `<dir>/store` (creating the data folder with `create`). Waits a bounded time for the
@@ -155,15 +194,75 @@ export class LevelStorage implements Storage {
     return new LevelStorage(db, dir);
   }
 
-  async tenants(): Promise<TenantRecord[]> {
+  /** Run `fn` on a sound handle (reopening a broken one first); see the class comment. */
+  private async use<T>(fn: (db: Db) => Promise<T>, write: boolean): Promise<T> {
+    for (;;) {
+      while (this.reopening) await this.reopening;
+      if (this.closed) fail('REMOTE_BUSY', 'the server is shutting down; try again', { status: 503 });
+      if (this.broken === undefined && this.db) break;
+      await this.reopen();
+    }
+    const db = this.db;
+    const faults = this.faults;
+    this.active++;
+    try {
+      const r = await fn(db);
+      if (write && this.faults !== faults) throw this.broken;
+      return r;
+    } catch (e) {
+      if (needsReopen(e) && this.db === db) {
+        this.faults++;
+        this.broken ??= e;
+      }
+      throw e;
+    } finally {
+      if (--this.active === 0) this.drained?.();
+    }
+  }
+
+  /** Close and reopen the database once the operations in flight are done (one reopen at a time). */
+  private reopen(): Promise<void> {
+    // (`finally` runs after the assignment: promise callbacks never run synchronously.)
+    this.reopening ??= this.closeAndOpen().finally(() => { this.reopening = undefined; });
+    return this.reopening;
+  }
+
+  private async closeAndOpen(): Promise<void> {
+    if (this.active > 0) await new Promise<void>((r) => { this.drained = r; });
+    this.drained = undefined;
+    const old = this.db;
+    this.db = undefined;
+    this.stores.clear();
+    if (old) await old.close().catch(() => {}); // a handle in LevelDB's error state still closes
+    // Throws DISK_FULL while the disk is still full; the next operation tries again.
+    this.db = await openDb(join(this.dir, 'store'), { what: 'the server data', waitMs: 2000 });
+    this.broken = undefined;
+  }
+
+  /** Run `fn` with the tenant's RemoteStore on a sound handle. */
+  withTenant<T>(tenant: string, fn: (s: RemoteStore) => Promise<T>, write: boolean): Promise<T> {
+    return this.use(async () => fn(this.raw(tenant)), write);
+  }
+
+  private async listTenants(db: Db): Promise<TenantRecord[]> {
     const out: TenantRecord[] = [];
-    for await (const v of this.db.values({ gt: 'a!tenant!', lt: 'a!tenant"' })) out.push(parseJson<TenantRecord>(v, 'tenant')!);
+    for await (const v of db.values({ gt: 'a!tenant!', lt: 'a!tenant"' })) out.push(parseJson<TenantRecord>(v, 'tenant')!);
     return out;
+  }
+
+  private async listTokens(db: Db): Promise<TokenRecord[]> {
+    const out: TokenRecord[] = [];
+    for await (const v of db.values({ gt: 'a!token!', lt: 'a!token"' })) out.push(parseJson<TokenRecord>(v, 'token')!);
+    return out;
+  }
+
+  tenants(): Promise<TenantRecord[]> {
+    return this.use((db) => this.listTenants(db), false);
   }
 
   async tenant(name: string): Promise<TenantRecord | undefined> {
     if (!isTenantName(name)) return undefined;
-    return parseJson<TenantRecord>(await this.db.get('a!tenant!' + name), `tenant ${name}`);
+    return this.use(async (db) => parseJson<TenantRecord>(await db.get('a!tenant!' + name), `tenant ${name}`), false);
   }
 
   createTenant(name: string): Promise<TenantRecord> {
@@ -171,47 +270,54 @@ export class LevelStorage implements Storage {
     return this.adminMutex.run(async () => {
       if (await this.tenant(name)) fail('TENANT_EXISTS', `tenant ${name} already exists; \`agentsync admin tenant list\` shows them`, { tenant: name });
       const t: TenantRecord = { name, createdAt: new Date().toISOString() };
-      await commit(this.db, [{ type: 'put', key: 'a!tenant!' + name, value: jsonValue(t) }]);
+      await this.use((db) => commit(db, [{ type: 'put', key: 'a!tenant!' + name, value: jsonValue(t) }]), true);
       return t;
     });
   }
 
-  async tokens(): Promise<TokenRecord[]> {
-    const out: TokenRecord[] = [];
-    for await (const v of this.db.values({ gt: 'a!token!', lt: 'a!token"' })) out.push(parseJson<TokenRecord>(v, 'token')!);
-    return out;
+  tokens(): Promise<TokenRecord[]> {
+    return this.use((db) => this.listTokens(db), false);
   }
 
   async token(id: string): Promise<TokenRecord | undefined> {
     if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
-    return parseJson<TokenRecord>(await this.db.get('a!token!' + id), `token ${id}`);
+    return this.use(async (db) => parseJson<TokenRecord>(await db.get('a!token!' + id), `token ${id}`), false);
   }
 
   async putToken(t: TokenRecord): Promise<void> {
-    await commit(this.db, [{ type: 'put', key: 'a!token!' + t.id, value: jsonValue(t) }]);
+    await this.use((db) => commit(db, [{ type: 'put', key: 'a!token!' + t.id, value: jsonValue(t) }]), true);
   }
 
-  private raw(tenant: string): { raw: RemoteStore; api: LevelTenantStore } {
+  /** The tenant's RemoteStore on the current handle (call inside {@link use}). */
+  private raw(tenant: string): RemoteStore {
     let s = this.stores.get(tenant);
     if (!s) {
-      const raw = new RemoteStore(this.db, `t!${tenant}!`);
-      s = { raw, api: new LevelTenantStore(raw) };
+      s = new RemoteStore(this.db!, `t!${tenant}!`);
       this.stores.set(tenant, s);
     }
     return s;
   }
 
   remote(tenant: string): TenantStore {
-    return this.raw(tenant).api;
+    let api = this.apis.get(tenant);
+    if (!api) {
+      api = new LevelTenantStore(this, tenant);
+      this.apis.set(tenant, api);
+    }
+    return api;
   }
 
-  async fsck(): Promise<ServerFsckResult> {
+  fsck(): Promise<ServerFsckResult> {
+    return this.use((db) => this.check(db), false);
+  }
+
+  private async check(db: Db): Promise<ServerFsckResult> {
     const problems: FsckProblem[] = [];
     const res: ServerFsckResult = { tenants: 0, tokens: 0, objects: 0, versions: 0, problems };
     let tenants: TenantRecord[] = [];
-    try { tenants = await this.tenants(); } catch (e) { problems.push({ what: 'tenants', message: (e as Error).message }); }
+    try { tenants = await this.listTenants(db); } catch (e) { problems.push({ what: 'tenants', message: (e as Error).message }); }
     try {
-      const tokens = await this.tokens();
+      const tokens = await this.listTokens(db);
       res.tokens = tokens.length;
       const names = new Set(tenants.map((t) => t.name));
       for (const t of tokens) {
@@ -221,7 +327,7 @@ export class LevelStorage implements Storage {
     } catch (e) { problems.push({ what: 'tokens', message: (e as Error).message }); }
     res.tenants = tenants.length;
     for (const t of tenants) {
-      const { raw } = this.raw(t.name);
+      const raw = this.raw(t.name);
       const what = `tenant ${t.name}`;
       res.objects += await checkObjects(raw.objects, problems);
       let versions: Version[] = [];
@@ -247,6 +353,10 @@ export class LevelStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    while (this.reopening) await this.reopening.catch(() => {});
+    this.closed = true;
+    const db = this.db;
+    this.db = undefined;
+    if (db) await db.close();
   }
 }

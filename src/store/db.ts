@@ -5,6 +5,7 @@
  * @module
  */
 import { Level } from 'level';
+import { diskFullError, isDiskFull } from '../model/diskfull.js';
 import { fail, type ErrorCode } from '../model/errors.js';
 
 export type Db = Level<string, Uint8Array>;
@@ -44,6 +45,8 @@ export async function openDb(dir: string, opts: OpenOptions = {}): Promise<Db> {
       await db.open();
       return db;
     } catch (e) {
+      // Opening writes (a new log, a manifest): on a full disk that fails, and the store is fine.
+      if (isDiskFull(e)) throw diskFullError(e);
       if (!isLocked(e)) {
         const cause = (e as { cause?: Error }).cause;
         fail('STORE_CORRUPT', `cannot open the store at ${dir}: ${cause?.message ?? (e as Error).message}; run \`agentsync fsck\``, { dir });

@@ -4,14 +4,23 @@
  * @module
  */
 import { blobId, type ObjectId } from '../model/hash.js';
+import { diskFullError, isDiskFull } from '../model/diskfull.js';
 import { fail } from '../model/errors.js';
 import type { Db } from './db.js';
 
 export type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
-/** Write a batch durably (fsync) so that refs written after it never point at lost data. */
+/**
+ * Write a batch durably (fsync) so that refs written after it never point at lost data.
+ * @throws AgentsyncError DISK_FULL when the disk is full (the batch is atomic: nothing of it is written)
+ */
 export async function commit(db: Db, ops: BatchOp[]): Promise<void> {
-  if (ops.length) await db.batch(ops as never, { sync: true } as never);
+  if (!ops.length) return;
+  try {
+    await db.batch(ops as never, { sync: true } as never);
+  } catch (e) {
+    throw isDiskFull(e) ? diskFullError(e) : e;
+  }
 }
 
 export class ObjectStore {
