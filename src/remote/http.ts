@@ -40,17 +40,34 @@ export function encodeObjects(objs: readonly StoredObject[]): Uint8Array {
   return out;
 }
 
-/** Decode frames; null when the framing is broken (truncated or trailing bytes). */
-export function decodeObjects(buf: Uint8Array, maxObject = Infinity): StoredObject[] | null | { tooLarge: number } {
-  const out: StoredObject[] = [];
+/**
+ * Decode frames; null when the framing is broken (truncated or trailing bytes), `{tooLarge}`
+ * for a frame over `maxObject` bytes, `{tooMany}` (the frame count) for more than `maxCount`
+ * frames. The framing is walked first without building anything, so a hostile batch of a
+ * million tiny frames costs no memory before it is refused.
+ */
+export function decodeObjects(buf: Uint8Array, maxObject = Infinity, maxCount = Infinity): StoredObject[] | null | { tooLarge: number } | { tooMany: number } {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let off = 0;
-  while (off < buf.length) {
+  let count = 0;
+  for (let off = 0; off < buf.length; count++) {
     if (buf.length - off < 36) return null;
     const len = dv.getUint32(off + 32);
     if (len > maxObject) return { tooLarge: len };
     if (buf.length - off - 36 < len) return null;
-    out.push({ id: Buffer.from(buf.subarray(off, off + 32)).toString('hex'), bytes: buf.subarray(off + 36, off + 36 + len) });
+    off += 36 + len;
+  }
+  if (count > maxCount) return { tooMany: count };
+  // The ids go through one hex conversion (one native call instead of one per object).
+  const raw = Buffer.allocUnsafe(count * 32);
+  for (let off = 0, i = 0; i < count; i++) {
+    for (let k = 0; k < 32; k++) raw[i * 32 + k] = buf[off + k]!;
+    off += 36 + dv.getUint32(off + 32);
+  }
+  const hex = raw.toString('hex');
+  const out: StoredObject[] = new Array(count);
+  for (let off = 0, i = 0; i < count; i++) {
+    const len = dv.getUint32(off + 32);
+    out[i] = { id: hex.slice(i * 64, i * 64 + 64), bytes: buf.subarray(off + 36, off + 36 + len) };
     off += 36 + len;
   }
   return out;

@@ -103,7 +103,7 @@ export function sendError(res: ServerResponse, e: unknown, log?: (s: string) => 
  */
 export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  const tooLarge = () => new AgentsyncError('REQUEST_TOO_LARGE', `the request body is larger than the server's limit of ${max} bytes; send smaller batches`, { limit: max });
+  const tooLarge = () => new AgentsyncError('REQUEST_TOO_LARGE', `the request body is larger than the server's limit of ${max} bytes; send smaller batches`, { limit: max, reason: 'body' });
   if (Number.isFinite(declared) && declared > max) {
     req.resume(); // drain, so that the client reads the answer instead of a reset
     throw tooLarge();

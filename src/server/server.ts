@@ -21,12 +21,17 @@ import { atomicWrite } from '../workspace/fsio.js';
 import { authenticate, checkScope, createToken, publicToken, revokeToken } from './auth.js';
 import { Router, parseBody, parseQuery, readBody, sendError, sendJson, versionId, type Params } from './router.js';
 import { LevelStorage, type Scope, type Storage, type TenantStore } from './storage.js';
+import { MAX_TEXT_BYTES } from '../store/remote-store.js';
+import { utf8Length } from '../model/paths.js';
 
-import { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT } from './defaults.js';
+import { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT, MAX_BATCH_OBJECTS, MAX_HEADER_BYTES } from './defaults.js';
 
-export { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT };
+export { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT, MAX_BATCH_OBJECTS, MAX_HEADER_BYTES };
 const MAX_IDS = 100000;
-const MAX_TEXT = 64 * 1024;
+/** Ids per LevelDB presence check in `objects/missing` (the loop turns between them). */
+const MISSING_SLICE = 10000;
+/** Most ids per LevelDB read in `objects/get`. */
+const GET_SLICE = 1000;
 
 export interface ServerOptions {
   host?: string;
@@ -75,7 +80,8 @@ interface TenantCtx extends Ctx {
 }
 
 const isInt = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
-const isText = (v: unknown) => typeof v === 'string' && v.length <= MAX_TEXT;
+const isText = (v: unknown) => typeof v === 'string' && (v.length <= MAX_TEXT_BYTES / 3 || utf8Length(v) <= MAX_TEXT_BYTES);
+const textWhat = `a string of at most ${MAX_TEXT_BYTES} bytes`;
 const isChanges = (v: unknown) => Array.isArray(v) && v.length <= MAX_IDS && v.every((c) =>
   typeof c === 'object' && c !== null && !Array.isArray(c)
   && Object.keys(c).every((k) => k === 'path' || k === 'id')
@@ -125,17 +131,24 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
   }));
   router.add('POST', '/:tenant/objects/missing', tenantRoute('read', async (c) => {
     noQuery(c);
-    const b = await json(c, { ids: idList });
-    sendJson(c.res, 200, { missing: await c.store.missing(b.ids as string[]) });
+    const ids = (await json(c, { ids: idList })).ids as string[];
+    const missing: string[] = [];
+    for (let i = 0; i < ids.length; i += MISSING_SLICE) {
+      if (i) await new Promise<void>((r) => setImmediate(r));
+      missing.push(...await c.store.missing(ids.slice(i, i + MISSING_SLICE)));
+    }
+    sendJson(c.res, 200, { missing });
   }));
   router.add('POST', '/:tenant/objects', tenantRoute('write', async (c) => {
     noQuery(c);
     const type = c.req.headers['content-type'] ?? '';
     if (!type.startsWith(OBJECTS_TYPE)) { c.req.resume(); fail('REQUEST_INVALID', `upload objects as ${OBJECTS_TYPE}, not ${type || 'no content type'}`, { reason: 'content-type' }); }
     const buf = await readBody(c.req, o.maxBodyBytes);
-    const objs = decodeObjects(buf, o.maxObjectBytes);
+    // The frames are counted before any is decoded: a batch of a million empty objects costs nothing.
+    const objs = decodeObjects(buf, o.maxObjectBytes, MAX_BATCH_OBJECTS);
     if (objs === null) fail('REQUEST_INVALID', 'the object batch is malformed (truncated frame); nothing was stored', { reason: 'framing' });
-    if (!Array.isArray(objs)) fail('REQUEST_TOO_LARGE', `an object of ${objs.tooLarge} bytes is larger than the server's limit of ${o.maxObjectBytes} bytes; nothing was stored`, { limit: o.maxObjectBytes, size: objs.tooLarge });
+    if ('tooMany' in objs) fail('REQUEST_TOO_LARGE', `the batch holds ${objs.tooMany} objects, more than the server's limit of ${MAX_BATCH_OBJECTS} per request; send smaller batches — nothing was stored`, { limit: MAX_BATCH_OBJECTS, reason: 'objects', count: objs.tooMany });
+    if ('tooLarge' in objs) fail('REQUEST_TOO_LARGE', `an object of ${objs.tooLarge} bytes is larger than the server's limit of ${o.maxObjectBytes} bytes; nothing was stored`, { limit: o.maxObjectBytes, reason: 'object', size: objs.tooLarge });
     try {
       await c.store.putObjects(objs);
     } catch (e) {
@@ -148,16 +161,23 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
     noQuery(c);
     const b = await json(c, { ids: idList });
     const ids = b.ids as string[];
-    const vals = await c.store.getMany(ids);
     const out: { id: string; bytes: Uint8Array }[] = [];
     let size = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const bytes = vals[i];
-      if (!bytes) fail('OBJECT_MISSING', `the server lacks object ${ids[i]!.slice(0, 12)}; its store is damaged — run \`agentsync admin fsck\``, { id: ids[i], status: 404 });
-      // Stop early at the body cap; the client asks again for the rest.
-      if (out.length && size + bytes.length + 36 > o.maxBodyBytes) break;
-      size += bytes.length + 36;
-      out.push({ id: ids[i]!, bytes });
+    // Read in slices the room left in the answer could hold even if every object were as large
+    // as allowed, so a request for 100 000 ids never loads more than about one answer's worth.
+    fill: for (let i = 0; i < ids.length;) {
+      const n = Math.max(1, Math.min(GET_SLICE, Math.floor((o.maxBodyBytes - size) / (o.maxObjectBytes + 36))));
+      const slice = ids.slice(i, i + n);
+      const vals = await c.store.getMany(slice);
+      for (let k = 0; k < slice.length; k++) {
+        const bytes = vals[k];
+        if (!bytes) fail('OBJECT_MISSING', `the server lacks object ${slice[k]!.slice(0, 12)}; its store is damaged — run \`agentsync admin fsck\``, { id: slice[k], status: 404 });
+        // Stop early at the body cap; the client asks again for the rest.
+        if (out.length && size + bytes.length + 36 > o.maxBodyBytes) break fill;
+        size += bytes.length + 36;
+        out.push({ id: slice[k]!, bytes });
+      }
+      i += slice.length;
     }
     const body = encodeObjects(out);
     c.res.writeHead(200, { 'content-type': OBJECTS_TYPE, 'content-length': body.length });
@@ -169,8 +189,8 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
       expected: { check: (v) => v === null || isInt(v), what: 'null or a version number' },
       changes: { check: isChanges, what: `an array of at most ${MAX_IDS} {path, id} (id: 64 hex digits or null)` },
       snapshot: { check: isSnapshotHash, what: 'a snapshot hash sha256:<64 hex>' },
-      author: { check: isText, what: 'a string' },
-      message: { check: isText, what: 'a string' },
+      author: { check: isText, what: textWhat },
+      message: { check: isText, what: textWhat },
       draft: { check: (v) => typeof v === 'boolean', what: 'true or false' },
     });
     const version = await c.store.createVersion(b as never);
@@ -204,7 +224,7 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
       tenant: { check: (v) => typeof v === 'string', what: 'a tenant name' },
       scope: { check: (v) => v === 'read' || v === 'write' || v === 'admin', what: 'read, write or admin' },
       expiresInMs: { check: (v) => v === null || isInt(v), what: 'null or a positive number of ms' },
-      label: { check: isText, what: 'a string', required: false },
+      label: { check: isText, what: textWhat, required: false },
     });
     const t = await createToken(storage, { tenant: b.tenant as string, scope: checkScope(b.scope), expiresInMs: b.expiresInMs as number | null, ...(b.label ? { label: b.label as string } : {}) });
     sendJson(c.res, 201, { token: t.token, record: publicToken(t.record) });
@@ -242,7 +262,7 @@ export async function startServer(storage: Storage, opts: ServerOptions & { data
   let drained: (() => void) | undefined;
   const sockets = new Set<Socket>();
   const wire = { bytesRead: 0, bytesWritten: 0 };
-  const server: Server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+  const server: Server = createServer({ keepAliveTimeout: 5000, maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     inflight++;
     if (closing) res.setHeader('connection', 'close');
     res.on('close', () => {
@@ -254,6 +274,7 @@ export async function startServer(storage: Storage, opts: ServerOptions & { data
     });
     void handler(req, res);
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => { wire.bytesRead += s.bytesRead; wire.bytesWritten += s.bytesWritten; sockets.delete(s); });
@@ -299,6 +320,37 @@ export async function startServer(storage: Storage, opts: ServerOptions & { data
       return closed;
     },
   };
+}
+
+/**
+ * Answer a request Node could not parse (no request object exists): a head over
+ * {@link MAX_HEADER_BYTES} gets 431 REQUEST_TOO_LARGE (`data.reason: 'headers'`), anything else
+ * malformed 400 REQUEST_INVALID (`data.reason: 'http'`), as a raw JSON response on the socket
+ * unless an answer is already under way there. The connection is then closed; what the client
+ * still sends is read and dropped until then, so that it reads the answer instead of a reset.
+ */
+const answered = new WeakSet<Socket>();
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  // The parser reports the same error again for every later chunk: answer once.
+  if (answered.has(socket)) return;
+  answered.add(socket);
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) { socket.destroy(); return; }
+  const headers = err.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const [status, text] = headers ? [431, 'Request Header Fields Too Large'] : timeout ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+  const error = headers
+    ? { code: 'REQUEST_TOO_LARGE', message: `the request headers are larger than the server's limit of ${MAX_HEADER_BYTES} bytes; check the Authorization header`, data: { limit: MAX_HEADER_BYTES, reason: 'headers' } }
+    : timeout
+      ? { code: 'REQUEST_INVALID', message: 'the request did not arrive in time', data: { reason: 'timeout' } }
+      : { code: 'REQUEST_INVALID', message: 'the request is not valid HTTP/1.1', data: { reason: 'http' } };
+  const body = JSON.stringify({ error });
+  socket.on('error', () => socket.destroy());
+  socket.on('data', () => { /* drop */ });
+  socket.on('end', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // A client that never closes its side is cut off after a while.
+  setTimeout(() => socket.destroy(), 5000).unref();
 }
 
 /** Open the LevelDB storage at `dataDir` (creating it) and start serving it. */

@@ -8,12 +8,12 @@
  * @module
  */
 import { fail } from '../model/errors.js';
-import type { ObjectId } from '../model/hash.js';
+import { blobId, type ObjectId } from '../model/hash.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, manifestLookup, manifestObjectId, patchManifest, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, findClashAt, manifestLookup, manifestObjectId, patchManifest, snapshotHashOf,
   EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash,
 } from '../model/manifest.js';
-import { checkArtifactPath, compareUtf8 } from '../model/paths.js';
+import { checkArtifactPath, compareUtf8, utf8Length } from '../model/paths.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { jsonValue, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
@@ -33,10 +33,63 @@ export interface CreateVersionRequest {
 
 const pad = (n: number) => String(n).padStart(10, '0');
 
+/** Longest author or message, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 64 * 1024;
+/** Bytes hashed between two turns of the event loop when checking uploaded objects (a few ms). */
+const HASH_SLICE_BYTES = 4 * 1024 * 1024;
+/** Most objects written in one LevelDB batch by putObjects. */
+const WRITE_SLICE_OPS = 1000;
+
+// eslint-disable-next-line no-control-regex
+const AUTHOR_BAD = /[\x00-\x1f\x7f-\x9f]|\p{Cs}/u;
+// eslint-disable-next-line no-control-regex
+const MESSAGE_BAD = /[\x00-\x08\x0b-\x1f\x7f-\x9f]|\p{Cs}/u;
+
+/**
+ * Check a version's author or message: a string of at most {@link MAX_TEXT_BYTES} UTF-8 bytes
+ * without control characters (C0, DEL, C1) or lone surrogates; a message may hold `\n` and `\t`.
+ * Whatever a remote stores is printed by every clone, so nothing that could drive a terminal
+ * is let in. @throws AgentsyncError REQUEST_INVALID (`data.field`, `data.reason`)
+ */
+export function checkVersionText(field: 'author' | 'message', v: unknown): string {
+  if (typeof v !== 'string' || (v.length > MAX_TEXT_BYTES / 3 && utf8Length(v) > MAX_TEXT_BYTES)) {
+    fail('REQUEST_INVALID', `the version's ${field} must be a string of at most ${MAX_TEXT_BYTES} bytes`, { field, reason: 'bad-field' });
+  }
+  if ((field === 'author' ? AUTHOR_BAD : MESSAGE_BAD).test(v)) {
+    fail('REQUEST_INVALID', `the version's ${field} contains a control character${field === 'message' ? ' (only newlines and tabs are allowed)' : ''}; remove it and push again`, { field, reason: 'control-character' });
+  }
+  return v;
+}
+
 /** Longest parent chain, and most changes, `changesBetween` composes before falling back to a full diff. */
 const CHAIN_MAX_VERSIONS = 64;
 const CHAIN_MAX_CHANGES = 20000;
 
+
+/**
+ * A path of `added` that is a file and also a folder of another of `paths` (which include
+ * `added`): what `findClashAt` finds, in one pass over all the paths.
+ */
+function clashOfAdded(paths: Iterable<string>, added: ReadonlySet<string>): { file: string; under: string } | null {
+  const files = new Set<string>();
+  const folders = new Map<string, string>();
+  for (const p of paths) {
+    files.add(p);
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      if (!folders.has(d)) folders.set(d, p);
+    }
+  }
+  for (const p of added) {
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      if (files.has(d)) return { file: d, under: p };
+    }
+    const under = folders.get(p);
+    if (under !== undefined) return { file: p, under };
+  }
+  return null;
+}
 
 export class RemoteStore {
   readonly objects: ObjectStore;
@@ -147,22 +200,38 @@ export class RemoteStore {
 
   /**
    * Create a version with compare-and-swap on the latest published version.
-   * @throws AgentsyncError STALE_REMOTE (data.latestPublished), OBJECT_MISSING, REMOTE_PROTOCOL
+   * Refused before anything is written: an author or message that is too long or holds a
+   * control character; a path no clone could write (PATH_UNSAFE), including a result where one
+   * path is a file and also a folder of another.
+   * @throws AgentsyncError REQUEST_INVALID, PATH_UNSAFE (data.path, data.reason, data.clash),
+   * STALE_REMOTE (data.latestPublished), OBJECT_MISSING, REMOTE_PROTOCOL
    */
-  createVersion(req: CreateVersionRequest): Promise<Version> {
+  async createVersion(req: CreateVersionRequest): Promise<Version> {
+    checkVersionText('author', req.author);
+    checkVersionText('message', req.message);
+    for (const c of req.changes) checkArtifactPath(c.path);
     return this.mutex.run(async () => {
       const head = await this.head();
       if (head.latestPublished !== req.expected) {
         fail('STALE_REMOTE', `the remote moved: latest published is ${head.latestPublished ?? 'none'}, not ${req.expected ?? 'none'}; run \`agentsync fetch\` and try again`, { latestPublished: head.latestPublished, expected: req.expected });
       }
       const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
-      for (const c of req.changes) checkArtifactPath(c.path);
       // Sorted changes (what clients send) patch the parent's bytes in place; others take the Map route.
       let next: Manifest | undefined;
       let bytes = patchManifest(await this.parentBytes(parentSnap), req.changes);
       if (!bytes) {
         next = applyChanges(await this.manifestOf(parentSnap), req.changes);
         bytes = encodeManifest(next);
+      }
+      // A path that is a file and also a folder of another cannot be checked out anywhere.
+      const addedPaths = new Set(req.changes.filter((c) => c.id !== null).map((c) => c.path));
+      // A few added paths: binary searches in the bytes; many (an initial push): one pass over the paths.
+      const clash = addedPaths.size <= 100 || addedPaths.size * 3000 < bytes.length
+        ? findClashAt(bytes, addedPaths)
+        : clashOfAdded((next ?? decodeManifest(bytes, { trusted: true })).keys(), addedPaths);
+      if (clash) {
+        const path = addedPaths.has(clash.under) ? clash.under : clash.file;
+        fail('PATH_UNSAFE', `refusing artifact path ${JSON.stringify(path)}: ${JSON.stringify(clash.file)} would be both a file and the folder of ${JSON.stringify(clash.under)}; rename one of them`, { path, reason: 'is a file and also the folder of another path', clash });
       }
       const snapshot = snapshotHashOf(bytes);
       if (snapshot !== req.snapshot) {
@@ -233,13 +302,40 @@ export class RemoteStore {
     });
   }
 
-  /** Store uploaded objects after checking each against its id. @throws AgentsyncError REMOTE_PROTOCOL */
+  /**
+   * Store uploaded objects after checking each against its id; nothing is stored when one does
+   * not match. Hashing runs in slices of about 4 MiB (an object counting at least 1 KiB) with a
+   * turn of the event loop between them, so a large batch never holds up the other requests of a server.
+   * An id repeated within the batch is written once. The writes, after every object matched,
+   * are split the same way.
+   * @throws AgentsyncError REMOTE_PROTOCOL
+   */
   async putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
-    const { ops, ids } = this.objects.putOps(objs.map((o) => o.bytes));
-    ids.forEach((id, i) => {
-      if (id !== objs[i]!.id) fail('REMOTE_PROTOCOL', `object ${objs[i]!.id.slice(0, 12)} does not hash to its id (got ${id.slice(0, 12)}); nothing was stored`, { id: objs[i]!.id, actual: id });
-    });
-    // Unsynced: the synced version batch that names them follows in the same sequential log.
-    if (ops.length) await this.db.batch(ops as never);
+    const ops: BatchOp[] = [];
+    const seen = new Set<ObjectId>();
+    let slice = 0;
+    for (let i = 0; i < objs.length; i++) {
+      const o = objs[i]!;
+      const actual = blobId(o.bytes);
+      if (actual !== o.id) fail('REMOTE_PROTOCOL', `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
+      if (!seen.has(actual)) {
+        seen.add(actual);
+        ops.push({ type: 'put', key: this.prefix + 'o!' + actual, value: o.bytes });
+      }
+      slice += o.bytes.length + 1024;
+      if (slice >= HASH_SLICE_BYTES && i + 1 < objs.length) {
+        slice = 0;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    }
+    // Every object matched: write them in slices too (LevelDB copies a batch into its write batch
+    // on the calling thread). Unsynced: the synced version batch that names them follows in the
+    // same sequential log.
+    for (let i = 0; i < ops.length;) {
+      let j = i, bytes = 0;
+      while (j < ops.length && j - i < WRITE_SLICE_OPS && (j === i || bytes < HASH_SLICE_BYTES)) bytes += (ops[j++] as { value: Uint8Array }).value.length + 1024;
+      await this.db.batch(ops.slice(i, j) as never);
+      i = j;
+    }
   }
 }
