@@ -293,7 +293,7 @@ test('checking a 16 MiB upload lets the event loop turn while it hashes; an obje
   let startTick = -1;
   let writeTick = -1;
   const written: string[] = [];
-  const db = storage.db as unknown as { batch: Batch };
+  const db = (storage as unknown as { db: unknown }).db as unknown as { batch: Batch };
   const realBatch = db.batch;
   const realRemote = storage.remote;
   db.batch = function (this: unknown, ops, o) {
@@ -327,7 +327,7 @@ test('objects/missing over 100 000 ids checks them in slices with the loop turni
   const ids = Array.from({ length: 100_000 }, (_, i) => blobId(bytes(`id ${i}`)));
   const ticks = loopTicks();
   const calls: { n: number; tick: number }[] = [];
-  const db = storage.db as unknown as { hasMany: (keys: string[]) => Promise<boolean[]> };
+  const db = (storage as unknown as { db: unknown }).db as unknown as { hasMany: (keys: string[]) => Promise<boolean[]> };
   const real = db.hasMany;
   db.hasMany = function (this: unknown, keys: string[]) { calls.push({ n: keys.length, tick: ticks.n }); return real.call(this, keys); };
   let r: Answer;
@@ -349,7 +349,7 @@ test('objects/get reads no more from the store than one answer and one object, w
   const objs = Array.from({ length: 20 }, () => { const b = randomBytes(60 * 1024); return { id: blobId(b), bytes: b as Uint8Array }; });
   for (let i = 0; i < objs.length; i += 4) assert.is((await call('POST', base + '/objects', { token: tokSmall, raw: encodeObjects(objs.slice(i, i + 4)) })).status, 200);
   let read = 0;
-  const db = smallStorage.db as unknown as { getMany: (keys: string[]) => Promise<(Uint8Array | undefined)[]> };
+  const db = (smallStorage as unknown as { db: unknown }).db as unknown as { getMany: (keys: string[]) => Promise<(Uint8Array | undefined)[]> };
   const real = db.getMany;
   db.getMany = async function (this: unknown, keys: string[]) {
     const vals = await real.call(this, keys);
