@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openDb } from '../src/store/db.js';
 import { cleanup, cli, ok, read, states, workspace, write } from './helpers.js';
 import { dirRemote } from './remotes.js';
 
@@ -37,6 +38,16 @@ async function status(ws: string): Promise<unknown> {
   assert.ok(r.code === 0 || r.code === 1, r.err);
   delete r.json.fetchedAt;
   return r.json;
+}
+
+async function readMark(ws: string): Promise<any> {
+  const db = await openDb(join(ws, '.agentsync'));
+  try {
+    const v = await db.get('undo-pending');
+    return v === undefined ? undefined : JSON.parse(new TextDecoder().decode(v));
+  } finally {
+    await db.close();
+  }
 }
 
 async function withHook<T>(n: number, f: () => Promise<T>): Promise<T> {
@@ -227,6 +238,7 @@ t('undo stopped midway resumes on the next undo (it does not swap back); then un
   const r = await withHook(12, () => cli(s.b, 'undo', '--json'));
   assert.is(r.code, 4, r.err);
   assert.is(changed(after, files(s.b)).length, 12);
+  assert.is((await cli(s.b, 'fsck')).code, 0);
   const u = await ok(s.b, 'undo', '--json');
   assert.is(u.json.op, 'pull');
   await assertBefore(s, 'resumed undo');
@@ -256,6 +268,34 @@ t('an interrupted pull from origin blocks an overwrite from another remote (CONF
   // the journal is now the other remote's pull: undo removes its file
   await ok(s.b, 'undo');
   assert.is(read(s.b, 'content/other.md'), null);
+});
+
+t('fsck reports a damaged undo-pending mark (exit 4), and the blobs of the journal an interrupted undo restores', async () => {
+  const s = await setup();
+  await ok(s.b, 'pull');
+  const r = await withHook(3, () => cli(s.b, 'undo'));
+  assert.is(r.code, 4, r.err);
+  const mark = await readMark(s.b);
+  assert.is(mark.undoing.op, 'pull');
+  const id = mark.undoing.entries.find((e: { path: string }) => e.path === name(0)).id;
+  const db = await openDb(join(s.b, '.agentsync'));
+  try {
+    await db.del('o!' + id);
+  } finally {
+    await db.close();
+  }
+  const f = await cli(s.b, 'fsck', '--json');
+  assert.is(f.code, 4);
+  assert.equal(f.json.problems.filter((p: { what: string }) => p.what === 'undo-pending').length, 1);
+  const db2 = await openDb(join(s.b, '.agentsync'));
+  try {
+    await db2.put('undo-pending', new TextEncoder().encode('{not json'));
+  } finally {
+    await db2.close();
+  }
+  const g = await cli(s.b, 'fsck', '--json');
+  assert.is(g.code, 4);
+  assert.ok(g.json.problems.some((p: { what: string }) => p.what === 'undo-pending'), JSON.stringify(g.json.problems));
 });
 
 t.run();

@@ -148,10 +148,15 @@ export class LocalStore {
    * journal's (a journal written by an older agentsync meanwhile) is stale and ignored.
    */
   async pendingUndo(): Promise<{ journal: UndoJournal; marker: UndoPending } | undefined> {
-    const marker = parseJson<UndoPending>(await this.db.get('undo-pending'), 'undo journal marker');
+    const marker = await this.undoPendingMark();
     if (!marker) return undefined;
     const journal = await this.undo();
     return journal && journal.at === marker.at ? { journal, marker } : undefined;
+  }
+
+  /** The `undo-pending` mark as stored (whether or not it matches the journal). */
+  async undoPendingMark(): Promise<UndoPending | undefined> {
+    return parseJson<UndoPending>(await this.db.get('undo-pending'), 'undo journal mark');
   }
 
   undoPendingOp(m: UndoPending | null): BatchOp {
