@@ -209,6 +209,61 @@ t('pull killed at different moments: fsck passes, a rerun completes with the sam
   assert.ok(outcomes.some((o) => o.includes('SIGKILL') && !/ with (0|300) files$/.test(o)), outcomes.join('\n'));
 });
 
+t('pull of 2 000 files killed mid-write, rerun, undo: every file and status as before the first pull', async () => {
+  const COUNT = 2000;
+  const path = (i: number) => `content/gen/doc-${String(i).padStart(4, '0')}.md`;
+  const text = (i: number, v: string) => `# doc ${i} ${v}\n\n${'Lorem ipsum dolor sit amet. '.repeat(8)}\n`;
+  const snapshot = (ws: string) => Array.from({ length: COUNT + 4 }, (_, i) => read(ws, path(i)));
+  const statusJson = async (ws: string) => {
+    const r = await cli(ws, 'status', '--json');
+    assert.ok(r.code === 0 || r.code === 1, r.err);
+    delete r.json.fetchedAt; // the rerun fetches again
+    return r.json;
+  };
+  const outcomes: string[] = [];
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const url = await dirRemote.make();
+    const a = await workspace(url, { sample: false });
+    for (let i = 0; i < COUNT; i++) write(a, path(i), text(i, 'one'));
+    await ok(a, 'push');
+    const b = await workspace(url, { sample: false });
+    await ok(b, 'pull');
+    for (let i = 0; i < COUNT; i++) if (i % 500 !== 7) write(a, path(i), text(i, 'two'));
+    for (let i = COUNT; i < COUNT + 4; i++) write(a, path(i), text(i, 'added'));
+    await ok(a, 'push');
+    write(b, 'content/local.md', 'local only\n');
+    await ok(b, 'fetch');
+    const before = snapshot(b);
+    const statusBefore = await statusJson(b);
+    assert.is(statusBefore.entries.length, COUNT - 4 + 4 + 1);
+    // kill once file 300 has its new content (the files are written in path order)
+    const run = start(b, ['pull']);
+    let exited = false;
+    void run.done.then(() => { exited = true; });
+    while (!exited && read(b, path(300)) !== text(300, 'two')) await sleep(1);
+    run.child.kill('SIGKILL');
+    const r = await run.done;
+    const written = snapshot(b).filter((x, i) => x !== before[i]).length;
+    outcomes.push(`${r.signal ?? `exit ${r.code}`} with ${written} files written`);
+    if (r.signal === null) { assert.is(r.code, 0, r.err); continue; } // finished before the kill: try again
+    if (written === 0 || written === COUNT) continue;
+    assert.is((await cli(b, 'fsck')).code, 0);
+    const again = await cli(b, 'pull', '--json');
+    assert.is(again.code, 0, again.err);
+    assert.equal(await states(b), { 'content/local.md': 'push' });
+    const u = await cli(b, 'undo', '--json');
+    assert.is(u.code, 0, u.err);
+    const now = snapshot(b);
+    const differ = now.flatMap((x, i) => (x === before[i] ? [] : [path(i)]));
+    assert.equal(differ, [], `${differ.length} files not restored (${outcomes.join('; ')})`);
+    assert.is(read(b, 'content/local.md'), 'local only\n');
+    assert.equal(await statusJson(b), statusBefore);
+    assert.is((await cli(b, 'fsck')).code, 0);
+    return;
+  }
+  assert.unreachable(`no kill landed while files were being written: ${outcomes.join('; ')}`);
+});
+
 t('push killed at different moments: no half version, fsck passes, a rerun publishes everything', async () => {
   const moments = [40, 100, 160, 250, 400];
   const outcomes: string[] = [];

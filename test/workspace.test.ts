@@ -353,15 +353,19 @@ unsafe('a symlink pointing outside services/ → PATH_UNSAFE, exit 2', async () 
   assert.is((await cli(ws2, 'status', '--json')).json.error.code, 'PATH_UNSAFE');
 });
 
-unsafe('a symlink inside services/ is an artifact; a dangling one is ignored', async () => {
+unsafe('a symlink inside services/ is an artifact; a dangling one is refused (PATH_UNSAFE), never skipped silently', async () => {
   const ws = await workspace(await dirRemote.make());
   const before = await hashOf(ws);
   symlinkSync(join(ws, 'services', 'agents', 'welcome.yaml'), join(ws, 'services', 'agents', 'alias.yaml'));
-  symlinkSync(join(ws, 'services', 'agents', 'missing.yaml'), join(ws, 'services', 'agents', 'dangling.yaml'));
   const after = await hashOf(ws);
   assert.is(after.artifacts, before.artifacts + 1);
   const st = await cli(ws, 'status', '--json');
-  assert.equal(st.json.entries.map((e: { path: string }) => e.path).filter((p: string) => p === 'agents/alias.yaml' || p === 'agents/dangling.yaml'), ['agents/alias.yaml']);
+  assert.equal(st.json.entries.map((e: { path: string }) => e.path).filter((p: string) => p === 'agents/alias.yaml'), ['agents/alias.yaml']);
+  symlinkSync(join(ws, 'services', 'agents', 'missing.yaml'), join(ws, 'services', 'agents', 'dangling.yaml'));
+  const d = await cli(ws, 'status', '--json');
+  assert.is(d.code, 2);
+  assert.is(d.json.error.code, 'PATH_UNSAFE');
+  assert.is(d.json.error.data.path, 'agents/dangling.yaml');
 });
 
 unsafe('a file with a backslash or a newline in its name → PATH_UNSAFE', async () => {

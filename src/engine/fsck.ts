@@ -64,5 +64,11 @@ export async function fsck(ctx: Context): Promise<FsckResult> {
     const ids = undo.entries.map((e) => e.id).filter((x): x is string => x !== null);
     for (const id of await ctx.store.objects.missing(ids)) problems.push({ what: 'undo', message: `blob ${id} is missing` });
   }
+  // The mark of an unfinished overwrite; an interrupted undo keeps there the journal it restores.
+  const mark = await ctx.store.undoPendingMark().catch(() => { problems.push({ what: 'undo-pending', message: 'is not valid JSON' }); return undefined; });
+  if (mark?.undoing) {
+    const ids = mark.undoing.entries.map((e) => e.id).filter((x): x is string => x !== null);
+    for (const id of await ctx.store.objects.missing(ids)) problems.push({ what: 'undo-pending', message: `blob ${id} is missing` });
+  }
   return { objects, refs: refs.length, problems };
 }

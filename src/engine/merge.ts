@@ -12,7 +12,7 @@ import { dec, jsonValue } from '../store/db.js';
 import { MERGE_KEY as KEY, mergeIndexOp, mergeRecord, mergeable, type MergeRecord } from './merge-records.js';
 
 export { mergeRecord, mergesInProgress, mergeable, type MergeRecord } from './merge-records.js';
-import { commit } from '../store/objects.js';
+import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
 import { writeArtifacts } from './pull.js';
@@ -35,8 +35,8 @@ export async function previewMerge(ctx: Context, e: Entry): Promise<MergeResult>
 export async function applyMerge(ctx: Context, e: Entry, merged: string): Promise<void> {
   const name = remoteName(ctx);
   const [id] = await ctx.store.objects.put([new TextEncoder().encode(merged)]);
-  await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge', { remote: name, ids: new Map([[e.path, e.ids.base]]) });
-  await commit(ctx.store.db, await ctx.store.moveBaseOps(name, [{ path: e.path, id: e.ids.remote }]));
+  const done = await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge', { remote: name, ids: new Map([[e.path, e.ids.base]]) });
+  await commit(ctx.store.db, [...(await ctx.store.moveBaseOps(name, [{ path: e.path, id: e.ids.remote }])), ...done]);
 }
 
 export interface StartMergeResult {
@@ -60,9 +60,9 @@ export async function startMerge(ctx: Context, path: string): Promise<StartMerge
     return { path: p, clean: true, conflicts: 0 };
   }
   const [id] = await ctx.store.objects.put([new TextEncoder().encode(r.text)]);
-  await writeArtifacts(ctx, [{ path: p, id: id!, prev: e.ids.local }], 'merge');
+  const done = await writeArtifacts(ctx, [{ path: p, id: id!, prev: e.ids.local }], 'merge');
   const rec: MergeRecord = { remote: name, path: p, base: e.ids.base, local: e.ids.local, remoteId: e.ids.remote };
-  await commit(ctx.store.db, [{ type: 'put', key: KEY + p, value: jsonValue(rec) }, await mergeIndexOp(ctx, p, true)]);
+  await commit(ctx.store.db, [{ type: 'put', key: KEY + p, value: jsonValue(rec) }, await mergeIndexOp(ctx, p, true), ...done]);
   return { path: p, clean: false, conflicts: r.conflicts };
 }
 
@@ -73,16 +73,17 @@ export async function resolve(ctx: Context, path: string, how: Resolution): Prom
   const p = path.replace(/^services\//, '');
   const rec = await mergeRecord(ctx, p);
   if (!rec) fail('NOT_IN_CONFLICT', `no merge in progress for ${p}; \`agentsync merge ${p}\` starts one`, { path: p });
+  let done: BatchOp[] = [];
   if (how === 'merged') {
     const now = dec.decode(readArtifact(ctx.ws, p));
     if (hasConflictMarkers(now)) fail('CONFLICT_MARKERS', `services/${p} still has conflict markers; edit them out, then resolve again`, { path: p });
   } else {
     const { manifest } = await import('./status.js').then((m) => m.scanLocal(ctx));
     const base = await ctx.store.manifest(await ctx.store.baseSnapshot(rec.remote));
-    await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]) });
+    done = await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]) });
   }
   const ops = await ctx.store.moveBaseOps(rec.remote, [{ path: p, id: rec.remoteId }]);
-  ops.push({ type: 'del', key: KEY + p }, await mergeIndexOp(ctx, p, false));
+  ops.push({ type: 'del', key: KEY + p }, await mergeIndexOp(ctx, p, false), ...done);
   await commit(ctx.store.db, ops);
   return { path: p, how };
 }

@@ -2,8 +2,9 @@
  * pull: write the selected artifacts' remote changes into `services/`. Local-only changes are
  * never touched; conflicts are refused unless `force` (remote wins). Order of writes, so that
  * a kill at any point leaves a state fsck accepts and a rerun completes:
- * 1. store the bytes of every file about to be replaced, then the undo journal naming them;
- * 2. write each file atomically; 3. move the base.
+ * 1. store the bytes of every file about to be replaced, then the undo journal naming them
+ *    (marked pending; a rerun after a kill merges into it, see writeArtifacts);
+ * 2. write each file atomically; 3. move the base and clear the pending mark, in one batch.
  * @module
  */
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { blobId, type ObjectId } from '../model/hash.js';
 import { EMPTY_SNAPSHOT, manifestObjectId, patchManifest, snapshotHashOf } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import { commit, type BatchOp } from '../store/objects.js';
-import type { UndoEntry } from '../store/local.js';
+import type { UndoEntry, UndoJournal } from '../store/local.js';
 import { checkWritable, writeFilesAtomically } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
@@ -93,11 +94,14 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   }
   if (o.dryRun) return result;
   const texts = merged.length ? await ctx.store.objects.put([...merges.values()].map((m) => new TextEncoder().encode(m.text))) : [];
-  await writeArtifacts(ctx, [
+  // Converged artifacts are journaled too (their base moves): `undo` then moves it back, and a
+  // rerun after a kill sees the files already written as converged.
+  const done = await writeArtifacts(ctx, [
     ...take.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local })),
     ...merged.map((e, i) => ({ path: e.path, id: texts[i]!, prev: e.ids.local })),
-  ], o.force ? 'pull --force' : 'pull', { remote: name, ids: new Map([...take, ...merged].map((e) => [e.path, e.ids.base])) });
-  await commit(ctx.store.db, await movedBaseOps(ctx, name, st, [...take, ...merged, ...converged]));
+    ...converged.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local, converged: true })),
+  ], o.force ? 'pull --force' : 'pull', { remote: name, ids: new Map([...take, ...merged, ...converged].map((e) => [e.path, e.ids.base])) }, { coversAll: o.selectors.length === 0 });
+  await commit(ctx.store.db, [...(await movedBaseOps(ctx, name, st, [...take, ...merged, ...converged])), ...done]);
   if (o.commit && gitRoot && take.length + merged.length) {
     const { gitCommit } = await import('../workspace/git.js');
     result.commit = await gitCommit(gitRoot, [...take, ...merged].map((e) => absPath(ctx, e.path)), `agentsync: pull from ${name} v${st.latestPublished}`, o.author ?? 'agentsync');
@@ -134,6 +138,12 @@ export interface Write {
   id: ObjectId | null;
   /** The blob the working file has now (null: absent). */
   prev: ObjectId | null;
+  /**
+   * Already at `id` (a `converged` artifact): nothing is written, only journaled so that `undo`
+   * moves its base back. A write made only of these journals nothing, unless it completes an
+   * interrupted one.
+   */
+  converged?: boolean;
 }
 
 /** The base a write operation is about to move, so that `undo` can move it back. */
@@ -143,16 +153,67 @@ export interface BaseBefore {
   ids: Map<string, ObjectId | null>;
 }
 
+export interface WriteOptions {
+  /**
+   * The operation looked at every artifact (no selectors): when it ends, the interrupted
+   * operation it merged into is finished too, whatever paths it wrote.
+   */
+  coversAll?: boolean;
+  /** `undo` only: the journal being restored. The new journal replaces a pending one, unless `resume`. */
+  undoing?: UndoJournal;
+  /** `undo` only: an interrupted undo of `undoing` is being resumed (merge into its journal). */
+  resume?: boolean;
+}
+
+/**
+ * Test-only hook: `AGENTSYNC_TEST_FAIL_AFTER_WRITES=<n>` makes a journaled write stop with
+ * INTERNAL after writing n files, the way a kill would leave it (journal written and marked
+ * pending, n files written, base not moved). Used by test/undo.test.ts; not a user setting.
+ */
+function failAfterWrites(): number | undefined {
+  const v = process.env.AGENTSYNC_TEST_FAIL_AFTER_WRITES;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * Merge the journal of an operation into the pending journal of an interrupted one: a path the
+ * interrupted operation journaled keeps its entry (the file and base before it — the ones to
+ * restore), taking the new base only if it had none; new paths are added. Both must move the
+ * base of the same remote (entries' `base` are that remote's).
+ */
+export function mergeJournals(old: UndoJournal, next: UndoJournal): UndoJournal {
+  if (old.remote && next.remote && old.remote !== next.remote) {
+    fail('CONFLICT', `an interrupted ${old.op} from ${old.remote} (${old.at}) has not finished; run \`agentsync pull --remote ${old.remote}\` again to complete it, or \`agentsync undo\` to restore the files it replaced, before using ${next.remote}`, { pending: { op: old.op, at: old.at, remote: old.remote } });
+  }
+  const fresh = new Map(next.entries.map((e) => [e.path, e]));
+  const entries = old.entries.map((e) => {
+    const n = fresh.get(e.path);
+    fresh.delete(e.path);
+    return e.base === undefined && n?.base !== undefined ? { ...e, base: n.base } : e;
+  });
+  entries.push(...fresh.values());
+  const remote = old.remote ?? next.remote;
+  return { at: old.at, op: old.op, ...(remote ? { remote } : {}), entries };
+}
+
 /**
  * Replace working files, journaling what they held (and, with `bases`, where the base stood)
  * first so `undo` can restore both. The previous bytes are stored in the object store before
  * any file is touched. Writes whose content is already in place are journaled but skipped.
+ *
+ * The journal is written marked pending (`undo-pending`); the caller ends the operation by
+ * committing the returned ops in the batch that moves the base (or records the merge), which
+ * clear the mark. When an earlier operation left its journal pending (killed midway), this one
+ * merges into it (see mergeJournals), so `undo` restores the state before the interrupted one;
+ * the mark is cleared only when this operation covers every path of that journal.
  */
-export async function writeArtifacts(ctx: Context, writes: Write[], op: string, bases?: BaseBefore): Promise<void> {
-  if (writes.length === 0) return;
+export async function writeArtifacts(ctx: Context, writes: Write[], op: string, bases?: BaseBefore, o: WriteOptions = {}): Promise<BatchOp[]> {
+  if (writes.length === 0) return [];
   // Nothing is written (not even the journal) unless every path can be: no link on the way, no
   // file or folder in the way.
   checkWritable(ctx.ws.services, writes.filter((w) => w.id !== w.prev).map((w) => ({ path: w.path, delete: w.id === null })));
+  const pending = o.undoing && !o.resume ? undefined : await ctx.store.pendingUndo();
+  if (!pending && writes.every((w) => w.converged)) return [];
   const keep: Uint8Array[] = [];
   const entries: UndoEntry[] = [];
   const prevIds = [...new Set(writes.map((w) => w.prev).filter((x): x is ObjectId => x !== null))];
@@ -164,14 +225,24 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
       prev = blobId(bytes); // what is on disk now, even if it changed since the scan
       keep.push(bytes);
     }
-    entries.push({ path: w.path, id: prev, ...(bases ? { base: bases.ids.get(w.path) ?? null } : {}) });
+    entries.push({ path: w.path, id: prev, ...(bases?.ids.has(w.path) ? { base: bases.ids.get(w.path) ?? null } : {}) });
   }
+  const own: UndoJournal = { at: new Date().toISOString(), op, ...(bases ? { remote: bases.remote } : {}), entries };
+  const journal = pending ? mergeJournals(pending.journal, own) : own;
   await ctx.store.objects.put(keep);
-  await commit(ctx.store.db, [ctx.store.undoOp({ at: new Date().toISOString(), op, ...(bases ? { remote: bases.remote } : {}), entries })]);
+  await commit(ctx.store.db, [
+    ctx.store.undoOp(journal),
+    // A fresh journal gets its mark. Merging into an interrupted undo's journal, anything but
+    // the resumed undo makes it an ordinary pending journal (undo then restores its state).
+    ...(!pending ? [ctx.store.undoPendingOp({ at: journal.at, op, ...(o.undoing ? { undoing: o.undoing } : {}) })]
+      : pending.marker.undoing && !o.resume ? [ctx.store.undoPendingOp({ at: pending.marker.at, op: pending.marker.op })] : []),
+  ]);
   // Deletions first: a file may take the place of a folder the same pull empties, or the reverse.
   const todo = writes.filter((w) => w.id !== w.prev).sort((a, b) => (a.id === null ? 0 : 1) - (b.id === null ? 0 : 1));
-  for (let i = 0; i < todo.length; i += WRITE_CHUNK) {
-    const chunk = todo.slice(i, i + WRITE_CHUNK);
+  const stop = failAfterWrites();
+  const end = stop === undefined ? todo.length : Math.min(stop, todo.length);
+  for (let i = 0; i < end; i += WRITE_CHUNK) {
+    const chunk = todo.slice(i, Math.min(i + WRITE_CHUNK, end));
     const blobs = await ctx.store.objects.getMany(chunk.map((w) => w.id ?? ''));
     writeFilesAtomically(chunk.map((w, k) => {
       const data = w.id === null ? null : blobs[k];
@@ -179,4 +250,8 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
       return { path: join(ctx.ws.services, ...w.path.split('/')), data };
     }), undefined, ctx.ws.services);
   }
+  if (end < todo.length) fail('INTERNAL', `stopped after writing ${end} of ${todo.length} files (AGENTSYNC_TEST_FAIL_AFTER_WRITES, a test hook)`, { written: end });
+  const written = new Set(writes.map((w) => w.path));
+  const settles = !pending || o.coversAll || journal.entries.every((e) => written.has(e.path));
+  return settles ? [ctx.store.undoPendingOp(null)] : [];
 }

@@ -48,6 +48,8 @@ export interface SyncPlan {
   converged: Entry[];
   /** Artifacts in the middle of `agentsync merge` (markers in the file): `agentsync resolve` finishes them. */
   merging: Entry[];
+  /** The selectors planned for (none: every artifact). */
+  selectors: readonly string[];
 }
 
 export interface PlanOptions {
@@ -79,7 +81,7 @@ export async function planSync(ctx: Context, o: PlanOptions): Promise<SyncPlan> 
     }
     items.push(item);
   }
-  return { remote, latestPublished: st.latestPublished, items, ignored, converged, merging };
+  return { remote, latestPublished: st.latestPublished, items, ignored, converged, merging, selectors: o.selectors };
 }
 
 /**
@@ -191,13 +193,16 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
     const ids = await ctx.store.objects.put(merges.map((d) => new TextEncoder().encode(d.item.mergeText!)));
     merges.forEach((d, i) => writes.push({ path: d.item.entry.path, id: ids[i]!, prev: d.item.entry.ids.local }));
   }
-  // Journal where the base stood too, so that `undo` puts these artifacts back exactly as they were.
-  await writeArtifacts(ctx, writes, 'sync', { remote: name, ids: new Map([...pulls, ...merges].map((d) => [d.item.entry.path, d.item.entry.ids.base])) });
+  // Journal where the base stood too, so that `undo` puts these artifacts back exactly as they
+  // were; converged ones only for their base (and a rerun after a kill sees written files so).
+  const bases = new Map<string, ObjectId | null>([...pulls, ...merges].map((d) => [d.item.entry.path, d.item.entry.ids.base]));
+  for (const e of plan.converged) bases.set(e.path, e.ids.base);
+  const done = await writeArtifacts(ctx, [...writes, ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local, converged: true }))], 'sync', { remote: name, ids: bases }, { coversAll: plan.selectors.length === 0 });
   const moves: { path: string; id: ObjectId | null }[] = [
     ...[...pulls, ...merges].map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote })),
     ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote })),
   ];
-  if (moves.length) await commit(ctx.store.db, await ctx.store.moveBaseOps(name, moves));
+  if (moves.length || done.length) await commit(ctx.store.db, [...(moves.length ? await ctx.store.moveBaseOps(name, moves) : []), ...done]);
   if (o.commit && gitRoot && writes.length) {
     const { gitCommit } = await import('../workspace/git.js');
     result.commit = await gitCommit(gitRoot, writes.map((w) => absPath(ctx, w.path)), `agentsync: sync from ${name} v${plan.latestPublished ?? 0}`, o.author, o.env);

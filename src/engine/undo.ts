@@ -3,6 +3,11 @@
  * and move their base back to where it stood, so the artifacts are in the state they were
  * before — a conflict stays a conflict, and a plain push cannot then overwrite the remote.
  * The journal is swapped with the current content, so a second undo redoes.
+ *
+ * A journal still marked pending (its operation was killed midway and not rerun) lists the
+ * state before that operation: restoring it is right. An undo that was itself interrupted left
+ * the journal it was restoring in the pending mark: the next undo resumes it instead of
+ * swapping back.
  * @module
  */
 import { fail } from '../model/errors.js';
@@ -19,7 +24,9 @@ export interface UndoResult {
 }
 
 export async function undo(ctx: Context): Promise<UndoResult> {
-  const j = await ctx.store.undo();
+  const pending = await ctx.store.pendingUndo();
+  const resuming = pending?.marker.undoing;
+  const j = resuming ?? pending?.journal ?? (await ctx.store.undo());
   if (!j || j.entries.length === 0) fail('NOTHING_TO_UNDO', 'nothing to undo: no pull or merge has replaced local files since the last undo');
   const { manifest } = await scanLocal(ctx);
   const writes = j.entries.map((e) => ({ path: e.path, id: e.id, prev: manifest.get(e.path) ?? null }));
@@ -29,10 +36,12 @@ export async function undo(ctx: Context): Promise<UndoResult> {
     base = await ctx.store.manifest(await ctx.store.baseSnapshot(j.remote));
     bases = { remote: j.remote, ids: new Map(j.entries.filter((e) => e.base !== undefined).map((e) => [e.path, base!.get(e.path) ?? null])) };
   }
-  await writeArtifacts(ctx, writes, j.op.startsWith('undo ') ? j.op.slice(5) : `undo ${j.op}`, bases);
+  const done = await writeArtifacts(ctx, writes, j.op.startsWith('undo ') ? j.op.slice(5) : `undo ${j.op}`, bases, { undoing: j, resume: !!resuming });
+  const ops = [...done];
   if (j.remote && base) {
     const back = j.entries.flatMap((e) => (e.base === undefined ? [] : [{ path: e.path, id: e.base }]));
-    await commit(ctx.store.db, await ctx.store.moveBaseOps(j.remote, back, base));
+    ops.unshift(...(await ctx.store.moveBaseOps(j.remote, back, base)));
   }
+  await commit(ctx.store.db, ops);
   return { op: j.op, at: j.at, restored: j.entries };
 }

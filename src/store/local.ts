@@ -2,7 +2,8 @@
  * The workspace's local store, `.agentsync/` (LevelDB). Keys:
  * `o!<hex>` objects (blobs and manifests) · `base!<remote>` snapshot hash of the per-artifact
  * base (last synced) · `track!<remote>` JSON of the last fetch · `stat` the stat cache ·
- * `undo` the journal of the last overwrite. `stat+` holds recent changes to the stat cache.
+ * `undo` the journal of the last overwrite, `undo-pending` present while that overwrite has not
+ * finished. `stat+` holds recent changes to the stat cache.
  * @module
  */
 import { applyChanges, decodeManifest, encodeManifest, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
@@ -38,6 +39,19 @@ export interface UndoJournal {
   /** The remote whose base the operation moved (entries then carry `base`). */
   remote?: string;
   entries: UndoEntry[];
+}
+
+/**
+ * Marks the journal at `undo` (the one with the same `at`) as belonging to an overwrite that has
+ * not finished: written in the batch that writes the journal, before any file; deleted in the
+ * batch that ends the operation. An operation that finds it merges into that journal instead of
+ * replacing it, so `undo` still restores the state before the interrupted operation.
+ */
+export interface UndoPending {
+  at: string;
+  op: string;
+  /** Set by `undo` itself: the journal it is restoring, so that a rerun of an interrupted undo resumes it. */
+  undoing?: UndoJournal;
 }
 
 export type { StatCache, StatEntry } from './stat-cache.js';
@@ -126,6 +140,27 @@ export class LocalStore {
 
   undoOp(j: UndoJournal | null): BatchOp {
     return j ? { type: 'put', key: 'undo', value: jsonValue(j) } : { type: 'del', key: 'undo' };
+  }
+
+  /**
+   * The journal of an overwrite that did not finish (killed, or failed midway), with its
+   * marker; undefined when the last overwrite finished. A marker whose `at` is not the
+   * journal's (a journal written by an older agentsync meanwhile) is stale and ignored.
+   */
+  async pendingUndo(): Promise<{ journal: UndoJournal; marker: UndoPending } | undefined> {
+    const marker = await this.undoPendingMark();
+    if (!marker) return undefined;
+    const journal = await this.undo();
+    return journal && journal.at === marker.at ? { journal, marker } : undefined;
+  }
+
+  /** The `undo-pending` mark as stored (whether or not it matches the journal). */
+  async undoPendingMark(): Promise<UndoPending | undefined> {
+    return parseJson<UndoPending>(await this.db.get('undo-pending'), 'undo journal mark');
+  }
+
+  undoPendingOp(m: UndoPending | null): BatchOp {
+    return m ? { type: 'put', key: 'undo-pending', value: jsonValue(m) } : { type: 'del', key: 'undo-pending' };
   }
 
   /**
