@@ -107,3 +107,39 @@ p('versions, log, diff and status with the reader gone: exit 141, no stack, noth
 });
 
 p.run();
+
+const r = suite('contract: the remote refuses no-op and duplicate changes; change lists in path order');
+r.after(() => cleanup());
+
+r('delete of an absent path, set to the same id, a path twice: REQUEST_INVALID, nothing written; changes stored sorted', async () => {
+  const { openDb } = await import('../src/store/db.js');
+  const { RemoteStore } = await import('../src/store/remote-store.js');
+  const { blobId } = await import('../src/model/hash.js');
+  const { applyChanges, snapshotHash } = await import('../src/model/manifest.js');
+  const db = await openDb(join(tmp('agentsync-rs-'), 'store'));
+  try {
+    const rs = new RemoteStore(db);
+    const bytes = new TextEncoder().encode('name: a\n');
+    const id = blobId(bytes);
+    await rs.putObjects([{ id, bytes }]);
+    const changes = [{ path: 'skills/b.yaml', id }, { path: 'agents/a.yaml', id }];
+    const v1 = await rs.createVersion({ expected: null, changes, snapshot: snapshotHash(applyChanges(new Map(), changes)), author: 't', message: 'm', draft: false });
+    assert.equal((await rs.versionChanges(v1.id)).map((c) => c.path), ['agents/a.yaml', 'skills/b.yaml']);
+    const base = applyChanges(new Map(), changes);
+    const bad: { changes: { path: string; id: string | null }[]; reason: string }[] = [
+      { changes: [{ path: 'agents/none.yaml', id: null }], reason: 'no-op-change' },
+      { changes: [{ path: 'agents/a.yaml', id }], reason: 'no-op-change' },
+      { changes: [{ path: 'agents/c.yaml', id }, { path: 'agents/c.yaml', id }], reason: 'duplicate-path' },
+    ];
+    for (const b of bad) {
+      const e = await rs.createVersion({ expected: 1, changes: b.changes, snapshot: snapshotHash(applyChanges(base, b.changes)), author: 't', message: 'm', draft: false }).then(() => null, (x) => x);
+      assert.is(e?.code, 'REQUEST_INVALID');
+      assert.is(e.data.reason, b.reason);
+    }
+    assert.is((await rs.head()).lastId, 1);
+  } finally {
+    await db.close();
+  }
+});
+
+r.run();

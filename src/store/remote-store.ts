@@ -209,16 +209,26 @@ export class RemoteStore {
   async createVersion(req: CreateVersionRequest): Promise<Version> {
     checkVersionText('author', req.author);
     checkVersionText('message', req.message);
-    for (const c of req.changes) checkArtifactPath(c.path);
+    const seen = new Set<string>();
+    for (const c of req.changes) {
+      checkArtifactPath(c.path);
+      if (seen.has(c.path)) fail('REQUEST_INVALID', `the changes name ${JSON.stringify(c.path)} twice; send each path once`, { field: 'changes', reason: 'duplicate-path', path: c.path });
+      seen.add(c.path);
+    }
+    // Stored (and answered by versions/<id>/changes) in path order, whatever order was sent.
+    let sorted = true;
+    for (let i = 1; i < req.changes.length && sorted; i++) if (compareUtf8(req.changes[i - 1]!.path, req.changes[i]!.path) > 0) sorted = false;
+    if (!sorted) req = { ...req, changes: [...req.changes].sort((a, b) => compareUtf8(a.path, b.path)) };
     return this.mutex.run(async () => {
       const head = await this.head();
       if (head.latestPublished !== req.expected) {
         fail('STALE_REMOTE', `the remote moved: latest published is ${head.latestPublished ?? 'none'}, not ${req.expected ?? 'none'}; run \`agentsync fetch\` and try again`, { latestPublished: head.latestPublished, expected: req.expected });
       }
       const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
+      const parentBytes = await this.parentBytes(parentSnap);
       // Sorted changes (what clients send) patch the parent's bytes in place; others take the Map route.
       let next: Manifest | undefined;
-      let bytes = patchManifest(await this.parentBytes(parentSnap), req.changes);
+      let bytes = patchManifest(parentBytes, req.changes);
       if (!bytes) {
         next = applyChanges(await this.manifestOf(parentSnap), req.changes);
         bytes = encodeManifest(next);
@@ -236,6 +246,13 @@ export class RemoteStore {
       const snapshot = snapshotHashOf(bytes);
       if (snapshot !== req.snapshot) {
         fail('REMOTE_PROTOCOL', `the pushed changes give snapshot ${snapshot}, not the ${req.snapshot} the client computed; run \`agentsync fetch\` and push again`, { snapshot, expected: req.snapshot });
+      }
+      // A change that changes nothing would make `log` show a false added/modified/deleted entry.
+      for (const c of req.changes) {
+        const had = manifestLookup(parentBytes, c.path);
+        if (c.id === null ? had === undefined : had === c.id) {
+          fail('REQUEST_INVALID', `the change of ${JSON.stringify(c.path)} changes nothing (${c.id === null ? 'it is not in' : 'it already has that content in'} version ${req.expected ?? 'none'}); send only real changes`, { field: 'changes', reason: 'no-op-change', path: c.path });
+        }
       }
       const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
       const missing = await this.objects.missing(added);
