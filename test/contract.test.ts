@@ -143,3 +143,45 @@ r('delete of an absent path, set to the same id, a path twice: REQUEST_INVALID, 
 });
 
 r.run();
+
+const u = suite('contract: undo never outlives a later base move');
+u.after(() => cleanup());
+
+u('merge X; resolve X --ours; push; undo → UNDO_STALE, nothing changed', async () => {
+  const { a, b } = await pair();
+  write(a, 'agents/welcome.yaml', 'name: welcome\nfrom: a\n');
+  await ok(a, 'push');
+  write(b, 'agents/welcome.yaml', 'name: welcome\nfrom: b\n');
+  await ok(b, 'fetch');
+  const m = await cli(b, 'merge', 'agents/welcome.yaml', '--json');
+  assert.is(m.json.clean, false, m.err);
+  await ok(b, 'resolve', 'agents/welcome.yaml', '--ours');
+  await ok(b, 'push');
+  const versions = (await ok(b, 'versions', '--json')).out;
+  const before = read(b, 'agents/welcome.yaml');
+  const r = await cli(b, 'undo', '--json');
+  assert.is(r.code, 1, r.err);
+  assert.is(r.json.error.code, 'UNDO_STALE');
+  assert.equal(r.json.error.data.paths, ['agents/welcome.yaml']);
+  assert.is(read(b, 'agents/welcome.yaml'), before);
+  assert.is((await ok(b, 'status', '--json')).json.entries.length, 0);
+  assert.is((await ok(b, 'versions', '--json')).out, versions);
+});
+
+u('pull; undo; undo (redo) still work; pull then push of a pulled file: undo refused', async () => {
+  const { a, b } = await pair();
+  write(a, 'agents/welcome.yaml', 'name: welcome\nv: 2\n');
+  await ok(a, 'push');
+  await ok(b, 'pull');
+  await ok(b, 'undo');
+  assert.not.ok(read(b, 'agents/welcome.yaml')!.includes('v: 2'));
+  await ok(b, 'undo');
+  assert.is(read(b, 'agents/welcome.yaml'), 'name: welcome\nv: 2\n');
+  write(b, 'agents/welcome.yaml', 'name: welcome\nv: 3\n');
+  await ok(b, 'push');
+  const r = await cli(b, 'undo', '--json');
+  assert.is(r.json?.error?.code, 'UNDO_STALE');
+  assert.is(read(b, 'agents/welcome.yaml'), 'name: welcome\nv: 3\n');
+});
+
+u.run();

@@ -35,7 +35,7 @@ export async function previewMerge(ctx: Context, e: Entry): Promise<MergeResult>
 export async function applyMerge(ctx: Context, e: Entry, merged: string): Promise<void> {
   const name = remoteName(ctx);
   const [id] = await ctx.store.objects.put([new TextEncoder().encode(merged)]);
-  const done = await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge', { remote: name, ids: new Map([[e.path, e.ids.base]]) });
+  const done = await writeArtifacts(ctx, [{ path: e.path, id: id!, prev: e.ids.local }], 'merge', { remote: name, ids: new Map([[e.path, e.ids.base]]), after: new Map([[e.path, e.ids.remote]]) });
   await commit(ctx.store.db, [...(await ctx.store.moveBaseOps(name, [{ path: e.path, id: e.ids.remote }])), ...done]);
 }
 
@@ -80,7 +80,7 @@ export async function resolve(ctx: Context, path: string, how: Resolution): Prom
   } else {
     const { manifest } = await import('./status.js').then((m) => m.scanLocal(ctx));
     const base = await ctx.store.manifest(await ctx.store.baseSnapshot(rec.remote));
-    done = await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]) });
+    done = await writeArtifacts(ctx, [{ path: p, id: how === 'ours' ? rec.local : rec.remoteId, prev: manifest.get(p) ?? null }], `resolve --${how}`, { remote: rec.remote, ids: new Map([[p, base.get(p) ?? null]]), after: new Map([[p, rec.remoteId]]) });
   }
   const ops = await ctx.store.moveBaseOps(rec.remote, [{ path: p, id: rec.remoteId }]);
   ops.push({ type: 'del', key: KEY + p }, await mergeIndexOp(ctx, p, false), ...done);

@@ -100,7 +100,10 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
     ...take.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local })),
     ...merged.map((e, i) => ({ path: e.path, id: texts[i]!, prev: e.ids.local })),
     ...converged.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local, converged: true })),
-  ], o.force ? 'pull --force' : 'pull', { remote: name, ids: new Map([...take, ...merged, ...converged].map((e) => [e.path, e.ids.base])) }, { coversAll: o.selectors.length === 0 });
+  ], o.force ? 'pull --force' : 'pull', {
+    remote: name, ids: new Map([...take, ...merged, ...converged].map((e) => [e.path, e.ids.base])),
+    after: new Map([...take, ...merged, ...converged].map((e) => [e.path, e.ids.remote])),
+  }, { coversAll: o.selectors.length === 0 });
   await commit(ctx.store.db, [...(await movedBaseOps(ctx, name, st, [...take, ...merged, ...converged])), ...done]);
   if (o.commit && gitRoot && take.length + merged.length) {
     const { gitCommit } = await import('../workspace/git.js');
@@ -151,6 +154,8 @@ export interface BaseBefore {
   remote: string;
   /** path → base blob before the operation (null: absent). */
   ids: Map<string, ObjectId | null>;
+  /** path → base blob the operation leaves (null: absent), so that `undo` can tell it moved since. */
+  after?: Map<string, ObjectId | null>;
 }
 
 export interface WriteOptions {
@@ -189,7 +194,8 @@ export function mergeJournals(old: UndoJournal, next: UndoJournal): UndoJournal 
   const entries = old.entries.map((e) => {
     const n = fresh.get(e.path);
     fresh.delete(e.path);
-    return e.base === undefined && n?.base !== undefined ? { ...e, base: n.base } : e;
+    const merged = e.base === undefined && n?.base !== undefined ? { ...e, base: n.base } : e;
+    return n?.after !== undefined ? { ...merged, after: n.after } : merged; // the base the resumed operation leaves
   });
   entries.push(...fresh.values());
   const remote = old.remote ?? next.remote;
@@ -225,7 +231,10 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
       prev = blobId(bytes); // what is on disk now, even if it changed since the scan
       keep.push(bytes);
     }
-    entries.push({ path: w.path, id: prev, ...(bases?.ids.has(w.path) ? { base: bases.ids.get(w.path) ?? null } : {}) });
+    entries.push({
+      path: w.path, id: prev, ...(bases?.ids.has(w.path) ? { base: bases.ids.get(w.path) ?? null } : {}),
+      ...(bases?.after?.has(w.path) ? { after: bases.after.get(w.path) ?? null } : {}),
+    });
   }
   const own: UndoJournal = { at: new Date().toISOString(), op, ...(bases ? { remote: bases.remote } : {}), entries };
   const journal = pending ? mergeJournals(pending.journal, own) : own;

@@ -197,7 +197,7 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
   // were; converged ones only for their base (and a rerun after a kill sees written files so).
   const bases = new Map<string, ObjectId | null>([...pulls, ...merges].map((d) => [d.item.entry.path, d.item.entry.ids.base]));
   for (const e of plan.converged) bases.set(e.path, e.ids.base);
-  const done = await writeArtifacts(ctx, [...writes, ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local, converged: true }))], 'sync', { remote: name, ids: bases }, { coversAll: plan.selectors.length === 0 });
+  const done = await writeArtifacts(ctx, [...writes, ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote, prev: e.ids.local, converged: true }))], 'sync', { remote: name, ids: bases, after: new Map([...[...pulls, ...merges].map((d) => [d.item.entry.path, d.item.entry.ids.remote] as const), ...plan.converged.map((e) => [e.path, e.ids.remote] as const)]) }, { coversAll: plan.selectors.length === 0 });
   const moves: { path: string; id: ObjectId | null }[] = [
     ...[...pulls, ...merges].map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote })),
     ...plan.converged.map((e) => ({ path: e.path, id: e.ids.remote })),

@@ -34,7 +34,19 @@ export async function undo(ctx: Context): Promise<UndoResult> {
   let base;
   if (j.remote) {
     base = await ctx.store.manifest(await ctx.store.baseSnapshot(j.remote));
-    bases = { remote: j.remote, ids: new Map(j.entries.filter((e) => e.base !== undefined).map((e) => [e.path, base!.get(e.path) ?? null])) };
+    // A journal whose base has moved since (a push, pull, sync or resolve after it) describes a
+    // state that is gone: replaying it would undo more than the operation, or arm an overwrite.
+    // (A pending journal's operation never moved the base: nothing to compare.)
+    if (!pending) {
+      const moved = j.entries.filter((e) => e.after !== undefined && (base!.get(e.path) ?? null) !== e.after);
+      if (moved.length) {
+        fail('UNDO_STALE', `refusing to undo the ${j.op} of ${j.at}: the base of ${moved.slice(0, 3).map((e) => e.path).join(', ')}${moved.length > 3 ? ', …' : ''} has moved since (a push, pull, sync or resolve after it), so undo would restore a state that is gone; nothing was changed`, { op: j.op, at: j.at, paths: moved.map((e) => e.path) });
+      }
+    }
+    bases = {
+      remote: j.remote, ids: new Map(j.entries.filter((e) => e.base !== undefined).map((e) => [e.path, base!.get(e.path) ?? null])),
+      after: new Map(j.entries.filter((e) => e.base !== undefined).map((e) => [e.path, e.base ?? null])),
+    };
   }
   const done = await writeArtifacts(ctx, writes, j.op.startsWith('undo ') ? j.op.slice(5) : `undo ${j.op}`, bases, { undoing: j, resume: !!resuming });
   const ops = [...done];

@@ -31,6 +31,8 @@ export interface UndoEntry {
   path: string;
   id: ObjectId | null;
   base?: ObjectId | null;
+  /** Where the operation left the base (undo refuses when it has moved since: UNDO_STALE). */
+  after?: ObjectId | null;
 }
 
 export interface UndoJournal {
