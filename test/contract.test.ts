@@ -4,10 +4,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cleanup, cli, ok, pair, read, SAMPLE, tmp, write } from './helpers.js';
+import { BIN, cleanup, cli, needs, ok, pair, read, SAMPLE, tmp, write } from './helpers.js';
 
 const t = suite('contract: status tells clean merges from true conflicts; converged is not drift');
 t.after(() => cleanup());
@@ -185,3 +185,38 @@ u('pull; undo; undo (redo) still work; pull then push of a pulled file: undo ref
 });
 
 u.run();
+
+const g = suite('contract: pull --commit never commits uncommitted edits');
+g.after(() => cleanup());
+const hasGit = spawnSync('git', ['--version']).status === 0;
+const gitOut = (cwd: string, ...args: string[]): string => {
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+needs(g, hasGit, 'contract: pull --commit', 'git is not on PATH; .ci/run installs it')('a clean merge into a file with an uncommitted edit is written but left uncommitted; remote-only files are committed', async () => {
+  const { a, b } = await pair();
+  gitOut(b, 'init', '-q');
+  gitOut(b, 'add', '-A');
+  gitOut(b, 'commit', '-q', '-m', 'initial');
+  const lines = read(b, DOC)!.split('\n');
+  write(a, DOC, [`${lines[0]} REMOTE`, ...lines.slice(1)].join('\n'));
+  write(a, 'agents/welcome.yaml', 'name: welcome\nremote: only\n');
+  await ok(a, 'push');
+  const mine = [...lines.slice(0, -2), `${lines[lines.length - 2]} MINE-UNCOMMITTED`, ''].join('\n');
+  write(b, DOC, mine);
+  const r = await cli(b, 'pull', '--commit', '--json');
+  assert.is(r.code, 0, r.err);
+  assert.equal(r.json.merged, [DOC]);
+  assert.equal(r.json.uncommitted, [DOC]);
+  assert.type(r.json.commit, 'string');
+  const merged = read(b, DOC)!;
+  assert.ok(merged.includes('MINE-UNCOMMITTED') && merged.includes('REMOTE'));
+  // HEAD has the remote-only file, and the doc as it was committed: no uncommitted byte in any commit.
+  assert.is(gitOut(b, 'show', 'HEAD:services/agents/welcome.yaml'), 'name: welcome\nremote: only\n');
+  assert.not.ok(gitOut(b, 'log', '-p').includes('MINE-UNCOMMITTED'));
+  assert.match(gitOut(b, 'status', '--porcelain'), /services\/content\/docs\/getting-started\.md/);
+});
+
+g.run();

@@ -231,7 +231,7 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
     const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
     const c = colors(io);
     if (o.json) {
-      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null });
+      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}) });
       return EXIT.OK;
     }
     for (const e of r.merged) io.stdout(`  ${c.green('merged'.padEnd(10))}${'local and remote edits kept'.padEnd(34)}${e.path}\n`);
@@ -250,6 +250,7 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
     for (const e of r.pulled) io.stdout(entryLine(c, e) + '\n');
     io.stdout(`Pulled ${r.pulled.length} artifact${r.pulled.length === 1 ? '' : 's'} from ${r.remote} v${r.version}.${r.pulled.some((e) => e.state === 'conflict') ? ' Replaced local edits are kept: `agentsync undo` restores them.' : ''}\n`);
     if (r.commit) io.stdout(`Committed to git as ${r.commit.slice(0, 10)}.\n`);
+    if (r.uncommitted?.length) io.stdout(`Left uncommitted (merged into your uncommitted edits; commit them yourself): ${r.uncommitted.join(', ')}.\n`);
     return EXIT.OK;
   });
 }

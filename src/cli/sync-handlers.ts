@@ -63,7 +63,7 @@ function resultJson(r: SyncResult, extra: Record<string, unknown> = {}) {
   return {
     remote: r.remote, latestPublished: r.latestPublished, ...extra,
     pushed: r.pushed, pulled: r.pulled, merged: r.merged, skipped: r.skipped, converged: r.converged,
-    version: r.version ? r.version.id : null, commit: r.commit,
+    version: r.version ? r.version.id : null, commit: r.commit, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}),
   };
 }
 
@@ -74,7 +74,7 @@ function summary(c: Colors, r: SyncResult): string {
   if (r.merged.length) parts.push(`merged ${r.merged.length}`);
   if (r.skipped.length) parts.push(c.yellow(`skipped ${r.skipped.length}`));
   if (r.converged.length) parts.push(c.dim(`recorded ${r.converged.length} identical`));
-  const tail = r.commit ? ` Committed ${r.commit.slice(0, 7)}.` : '';
+  const tail = (r.commit ? ` Committed ${r.commit.slice(0, 7)}.` : '') + (r.uncommitted?.length ? ` Left uncommitted (merged into your uncommitted edits): ${r.uncommitted.join(', ')}.` : '');
   const undo = r.pulled.length + r.merged.length ? c.dim(' `agentsync undo` restores the replaced local files.') : '';
   return `Sync with ${r.remote}: ${parts.length ? parts.join(', ') : 'nothing changed'}.${tail}${undo}\n`;
 }

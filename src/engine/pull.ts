@@ -45,6 +45,11 @@ export interface PullResult {
   version: number | null;
   /** The git commit made with `commit`, if any. */
   commit?: string | null;
+  /**
+   * With `commit`: merged files left out of the commit because the local side held uncommitted
+   * git edits (committing them would commit bytes that are neither in HEAD nor from the remote).
+   */
+  uncommitted?: string[];
 }
 
 /** Which entries a pull writes; throws PULL_REFUSED for conflicts left after merging, unless force. */
@@ -93,6 +98,9 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
     }
   }
   if (o.dryRun) return result;
+  // --commit commits only bytes from git's HEAD or from the remote: a clean merge into a file
+  // with uncommitted edits is written but left uncommitted.
+  const keepOut = o.commit && gitRoot && merged.length ? await uncommittedMerges(gitRoot, merged.map((e) => absPath(ctx, e.path))) : new Set<string>();
   const texts = merged.length ? await ctx.store.objects.put([...merges.values()].map((m) => new TextEncoder().encode(m.text))) : [];
   // Converged artifacts are journaled too (their base moves): `undo` then moves it back, and a
   // rerun after a kill sees the files already written as converged.
@@ -107,9 +115,17 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   await commit(ctx.store.db, [...(await movedBaseOps(ctx, name, st, [...take, ...merged, ...converged])), ...done]);
   if (o.commit && gitRoot && take.length + merged.length) {
     const { gitCommit } = await import('../workspace/git.js');
-    result.commit = await gitCommit(gitRoot, [...take, ...merged].map((e) => absPath(ctx, e.path)), `agentsync: pull from ${name} v${st.latestPublished}`, o.author ?? 'agentsync');
+    const files = [...take, ...merged].map((e) => absPath(ctx, e.path)).filter((p) => !keepOut.has(p));
+    result.uncommitted = merged.filter((e) => keepOut.has(absPath(ctx, e.path))).map((e) => e.path);
+    result.commit = files.length ? await gitCommit(gitRoot, files, `agentsync: pull from ${name} v${st.latestPublished}`, o.author ?? 'agentsync') : null;
   }
   return result;
+}
+
+/** Of these files (absolute), the ones with uncommitted git changes now (before a merge is written into them). */
+export async function uncommittedMerges(gitRoot: string, absPaths: string[]): Promise<Set<string>> {
+  const { gitDirty } = await import('../workspace/git.js');
+  return gitDirty(gitRoot, absPaths);
 }
 
 /**

@@ -18,7 +18,7 @@ import { commit } from '../store/objects.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
 import { mergeable } from './merge-records.js';
-import { writeArtifacts, type Write } from './pull.js';
+import { uncommittedMerges, writeArtifacts, type Write } from './pull.js';
 import { push } from './push.js';
 import { computeStatus, type Entry } from './status.js';
 
@@ -137,6 +137,8 @@ export interface SyncResult {
   version: Version | null;
   /** The git commit of the written files (with `commit`). */
   commit: string | null;
+  /** With `commit`: merged files left uncommitted (they held uncommitted git edits). */
+  uncommitted?: string[];
 }
 
 function absPath(ctx: Context, path: string): string {
@@ -187,6 +189,8 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
     version: null, commit: null,
   };
 
+  // --commit commits only bytes from HEAD or the remote: merges into uncommitted edits stay out.
+  const keepOut = o.commit && gitRoot && merges.length ? await uncommittedMerges(gitRoot, merges.map((d) => absPath(ctx, d.item.entry.path))) : new Set<string>();
   // 1. Local writes, one journal for all of them; then the base, once.
   const writes: Write[] = pulls.map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote, prev: d.item.entry.ids.local }));
   if (merges.length) {
@@ -205,7 +209,9 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
   if (moves.length || done.length) await commit(ctx.store.db, [...(moves.length ? await ctx.store.moveBaseOps(name, moves) : []), ...done]);
   if (o.commit && gitRoot && writes.length) {
     const { gitCommit } = await import('../workspace/git.js');
-    result.commit = await gitCommit(gitRoot, writes.map((w) => absPath(ctx, w.path)), `agentsync: sync from ${name} v${plan.latestPublished ?? 0}`, o.author, o.env);
+    const files = writes.map((w) => absPath(ctx, w.path)).filter((p) => !keepOut.has(p));
+    if (keepOut.size) result.uncommitted = merges.map((d) => d.item.entry.path).filter((p) => keepOut.has(absPath(ctx, p)));
+    result.commit = files.length ? await gitCommit(gitRoot, files, `agentsync: sync from ${name} v${plan.latestPublished ?? 0}`, o.author, o.env) : null;
   }
 
   // 2. Every push as one version.
