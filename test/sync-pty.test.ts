@@ -16,7 +16,7 @@ const ENV = { AGENTSYNC_AUTHOR: 'pty-tester', AGENTSYNC_LOCK_TIMEOUT_MS: '3000',
 
 
 
-async function versions(ws: string): Promise<{ id: number; author: string; changed: number }[]> {
+async function versions(ws: string): Promise<{ id: number; author: string; message: string; changed: number }[]> {
   return (await ok(ws, 'versions', '--json')).json.versions;
 }
 
@@ -62,7 +62,8 @@ t('interactive sync: pull, push, merge and skip, one version for the pushes', as
     { expect: 'agents/welcome.yaml (conflict, 2/4)', send: pick(WITH_MERGE, 'merge', 'merge') },
     { expect: 'mcp/github.yaml (push, 3/4)', send: pick(NO_MERGE, 'push', 'push') },
     { expect: 'skills/sql-helper.yaml (push, 4/4)', send: pick(['push', 'pull', 'skip'], 'push', 'skip') },
-    { expect: 'Apply', send: KEY.enter },
+    // The merge is also a remote write: the plan names it before the question.
+    { expect: 'Apply: pull 1, merge 1, push 1 and the merged result as one new version on origin?', send: KEY.enter },
     { expect: 'Sync with origin' },
   ]);
   assert.is(r.error, undefined, explain(r));
@@ -79,6 +80,7 @@ t('interactive sync: pull, push, merge and skip, one version for the pushes', as
   assert.equal(vs.map((v) => v.id), [1, 2, 3]);
   assert.is(vs[2]!.author, 'pty-tester');
   assert.is(vs[2]!.changed, 2);
+  assert.is(vs[2]!.message, 'sync: push mcp/github.yaml; merge of agents/welcome.yaml with origin v2');
   assert.equal(await states(a, '--fetch'), { 'skills/sql-helper.yaml': 'push' });
   // B sees A's merged file and github change as remote changes.
   await ok(b, 'pull');

@@ -170,8 +170,16 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
       for (const d of decisions) counts.set(d.choice, (counts.get(d.choice) ?? 0) + 1);
       const acting = decisions.some((d) => d.choice !== 'skip');
       if (acting && !o.yes) {
-        const what = [...counts].filter(([k]) => k !== 'skip').map(([k, v]) => `${k} ${v}`).join(', ');
-        if (!(await confirm(io, `Apply: ${what}?`, true))) {
+        // Every remote write is named before the question: a merge is also pushed.
+        const pushN = counts.get('push') ?? 0, mergeN = counts.get('merge') ?? 0, pullN = counts.get('pull') ?? 0;
+        const parts: string[] = [];
+        if (pullN) parts.push(`pull ${pullN}`);
+        if (mergeN) parts.push(`merge ${mergeN}`);
+        if (pushN || mergeN) {
+          const sent = [pushN ? `push ${pushN}` : '', mergeN ? `the merged result${mergeN === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
+          parts.push(`${pushN ? sent : `push ${sent}`} as one new version on ${plan.remote}`);
+        }
+        if (!(await confirm(io, `Apply: ${parts.join(', ')}?`, true))) {
           io.stdout('Nothing changed.\n');
           return EXIT.DRIFT;
         }

@@ -193,9 +193,10 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
   const keepOut = o.commit && gitRoot && merges.length ? await uncommittedMerges(gitRoot, merges.map((d) => absPath(ctx, d.item.entry.path))) : new Set<string>();
   // 1. Local writes, one journal for all of them; then the base, once.
   const writes: Write[] = pulls.map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote, prev: d.item.entry.ids.local }));
+  const mergedIds = new Map<string, ObjectId>();
   if (merges.length) {
     const ids = await ctx.store.objects.put(merges.map((d) => new TextEncoder().encode(d.item.mergeText!)));
-    merges.forEach((d, i) => writes.push({ path: d.item.entry.path, id: ids[i]!, prev: d.item.entry.ids.local }));
+    merges.forEach((d, i) => { writes.push({ path: d.item.entry.path, id: ids[i]!, prev: d.item.entry.ids.local }); mergedIds.set(d.item.entry.path, ids[i]!); });
   }
   // Journal where the base stood too, so that `undo` puts these artifacts back exactly as they
   // were; converged ones only for their base (and a rerun after a kill sees written files so).
@@ -229,9 +230,24 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
         fail('STALE_REMOTE', `the remote changed ${moved.slice(0, 3).map((e) => e.path).join(', ')} while you were choosing; nothing was pushed — run sync again`, { paths: moved.map((e) => ({ path: e.path, state: e.state })) });
       }
     }
-    const r = await push(ctx, { selectors, force, author: o.author, ...(o.message ? { message: o.message } : {}) });
+    // Unless the user gave one, the version's message says what it is.
+    const said = [
+      pushes.length ? `push ${pushes.length === 1 ? pushes[0]!.item.entry.path : `${pushes.length} artifacts`}` : '',
+      o.pushMerged && merges.length ? `merge of ${merges.length === 1 ? merges[0]!.item.entry.path : `${merges.length} artifacts`} with ${name} v${plan.latestPublished ?? 0}` : '',
+    ].filter(Boolean).join('; ');
+    const r = await push(ctx, { selectors, force, author: o.author, message: o.message ?? `sync: ${said}` });
     result.version = r.version;
     result.pushed = r.pushed.map((e) => e.path);
+    // The merged results were pushed by this same sync: the journal's base "after" is where the
+    // push left it, so one `undo` of the sync stays possible (a later push would refuse it).
+    if (o.pushMerged && mergedIds.size && r.version && r.version.state === 'published') {
+      const j = await ctx.store.undo();
+      const sent = new Set(r.pushed.map((e) => e.path));
+      if (j?.entries.some((e) => mergedIds.has(e.path) && sent.has(e.path))) {
+        const entries = j.entries.map((e) => (mergedIds.has(e.path) && sent.has(e.path) && e.after !== undefined ? { ...e, after: mergedIds.get(e.path)! } : e));
+        await commit(ctx.store.db, [ctx.store.undoOp({ ...j, entries })]);
+      }
+    }
   }
   return result;
 }
