@@ -1,8 +1,9 @@
 /**
  * push: upload the selected artifacts' local changes as one new version, compare-and-swap on
- * the latest published version. A stale view is refetched and retried when the remote's new
- * changes do not touch the pushed artifacts; otherwise refused. Remote-only changes elsewhere
- * are kept.
+ * the latest published version. Local changes go on top of the remote head: remote-only changes
+ * (`pull` state) are kept there and reported as not pulled; only `conflict` refuses. A stale
+ * view is refetched and retried (jittered exponential backoff, bounded) while the remote's new
+ * changes do not touch the pushed artifacts; otherwise refused, so no update is ever lost.
  * @module
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
@@ -33,27 +34,52 @@ export interface PushResult {
   pushed: Entry[];
   /** Entries that only needed their base recorded (both sides made the same change). */
   converged: Entry[];
+  /**
+   * Selected artifacts with remote changes this push leaves on the remote, to be pulled (state
+   * `pull`, or `converged` changed again remotely), as of the remote head the version went on.
+   */
+  notPulled: Entry[];
   version: Version | null;
   objectsSent: number;
   retries: number;
 }
 
-const MAX_RETRIES = 5;
+/** Compare-and-swap attempts in all (the first included), and the time they may take. */
+export const CAS_MAX_TRIES = 50;
+export const CAS_MAX_MS = 30_000;
+/** Backoff before the n-th refetch: uniform in [0, min(CAP, BASE · 2^(n-1))) ("full jitter"). */
+const BACKOFF_BASE_MS = 20;
+const BACKOFF_CAP_MS = 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Transfers at least this large report progress (on terminals). */
 const PROGRESS_MIN = 500;
 /** Blobs negotiated and uploaded per round trip. */
 const UPLOAD_CHUNK = 1000;
 
-/** Which entries a push sends; throws PUSH_REFUSED for pull/conflict entries without force. */
+/**
+ * Which entries a push sends. `conflict` entries throw PUSH_REFUSED without force; `pull`
+ * entries (remote-only changes, even when named by a selector) are left on the remote to be
+ * pulled, unless forced (local wins: the remote change is reverted).
+ */
 function plan(entries: Entry[], force: boolean): { send: Entry[]; converged: Entry[] } {
-  const blocked = entries.filter((e) => e.state === 'pull' || e.state === 'conflict');
+  const blocked = entries.filter((e) => e.state === 'conflict');
   if (blocked.length && !force) {
-    fail('PUSH_REFUSED', `refusing to push: ${blocked.length} selected artifact(s) changed on the remote (${blocked.slice(0, 3).map((e) => `${e.path}: ${e.state}`).join(', ')}${blocked.length > 3 ? ', …' : ''}); pull first, or push --force to overwrite the remote`, { paths: blocked.map((e) => ({ path: e.path, state: e.state })) });
+    fail('PUSH_REFUSED', `refusing to push: ${blocked.length} selected artifact(s) changed both locally and on the remote (${blocked.slice(0, 3).map((e) => `${e.path}: ${e.state}`).join(', ')}${blocked.length > 3 ? ', …' : ''}); pull to merge first, or push --force to overwrite the remote`, { paths: blocked.map((e) => ({ path: e.path, state: e.state })) });
   }
   return {
     send: entries.filter((e) => e.state === 'push' || (force && (e.state === 'pull' || e.state === 'conflict'))),
     converged: entries.filter((e) => e.state === 'converged'),
   };
+}
+
+/**
+ * The selected remote changes still to pull once the push has landed: paths not sent whose
+ * remote side differs from what their base will be (a converged path's base becomes its local id).
+ */
+function notPulledOf(entries: Entry[], send: Entry[], converged: Entry[]): Entry[] {
+  const sent = new Set(send.map((e) => e.path));
+  const conv = new Set(converged.map((e) => e.path));
+  return entries.filter((e) => !sent.has(e.path) && (conv.has(e.path) ? e.ids.remote !== e.ids.local : e.state === 'pull'));
 }
 
 function changesOf(send: Entry[]): Change[] {
@@ -78,7 +104,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   const fetched = await fetching;
   let st = await computeStatus(ctx, o.selectors, { tracking: fetched.tracking, scanned });
   let { send, converged } = plan(st.entries, !!o.force);
-  const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, version: null, objectsSent: 0, retries: 0 };
+  const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, notPulled: notPulledOf(st.entries, send, converged), version: null, objectsSent: 0, retries: 0 };
   if (send.length) await checkPushable(ctx, send);
   if (o.dryRun) return result;
 
@@ -115,6 +141,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     // (Read only when needed: a status from the stat cache decodes no manifest.)
     const remoteManifest = (): Manifest => (st.latestPublished === null ? new Map() : st.manifests.remote);
     let expected = st.latestPublished;
+    const started = Date.now();
     for (;;) {
       const changes = changesOf(send);
       parentSnap = st.latestPublished === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
@@ -133,11 +160,19 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         break;
       } catch (e) {
         await storing?.catch(() => {});
-        if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE' || result.retries >= MAX_RETRIES) throw e;
+        if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE') throw e;
+        // Someone else's version went in first. Wait a random, growing while (so that many
+        // pushers spread out instead of colliding again), refetch, and go on top of the new head
+        // unless it changed a pushed path. Bounded in tries and in time.
+        const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** result.retries);
+        if (result.retries + 1 >= CAS_MAX_TRIES || Date.now() + delay - started >= CAS_MAX_MS) throw e;
         result.retries++;
+        // What the remote held at `expected`, the version this attempt was built on: read BEFORE
+        // the refetch, so that the overlap check below sees every change made since.
         const before = remoteManifest();
-        await fetchRemote(ctx);
-        st = await computeStatus(ctx, o.selectors);
+        await sleep(delay);
+        const refetched = await fetchRemote(ctx);
+        st = await computeStatus(ctx, o.selectors, { tracking: refetched.tracking, scanned });
         expected = st.latestPublished;
         const touched = new Set(diffManifests(before, remoteManifest()).map((c) => c.path));
         const overlap = send.filter((s) => touched.has(s.path));
@@ -148,6 +183,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     }
   }
   result.version = version;
+  if (result.retries) result.notPulled = notPulledOf(st.entries, send, converged);
 
   // Record what we now know of the remote (the new version; its blobs are all local) and the
   // new base: pushed paths now equal local (unless a draft), converged paths too. One batch.
