@@ -1,19 +1,20 @@
 /**
  * push: upload the selected artifacts' local changes as one new version, compare-and-swap on
  * the latest published version. Local changes go on top of the remote head: remote-only changes
- * (`pull` state) are kept there and reported as not pulled; only `conflict` refuses. A stale
- * view is refetched and retried (jittered exponential backoff, bounded) while the remote's new
- * changes do not touch the pushed artifacts; otherwise refused, so no update is ever lost.
+ * (`pull` state) are kept there and reported as not pulled; only `conflict` refuses. A create
+ * that finds another version in first reads the remote's changes since the version it was
+ * built on and goes on top of them (jittered exponential backoff, bounded) when they touch no
+ * pushed artifact; otherwise it is refused, so no update is ever lost.
  * @module
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, diffManifests, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { Version } from '../model/version.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
-import { fetchRemote } from './fetch.js';
+import { fetchObjects, fetchRemote } from './fetch.js';
 import { computeStatus, scanLocal, type Entry } from './status.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { checkPushable } from './checks.js';
@@ -49,7 +50,7 @@ export const CAS_MAX_TRIES = 50;
 export const CAS_MAX_MS = 30_000;
 /** Backoff before the n-th refetch: uniform in [0, min(CAP, BASE · 2^(n-1))) ("full jitter"). */
 const BACKOFF_BASE_MS = 20;
-const BACKOFF_CAP_MS = 1000;
+const BACKOFF_CAP_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Transfers at least this large report progress (on terminals). */
 const PROGRESS_MIN = 500;
@@ -137,15 +138,18 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   let nextBytes: Uint8Array = new Uint8Array(0);
   let parentSnap: SnapshotHash | undefined;
   if (send.length) {
-    // The CAS names `expected`; its manifest is what the changes apply to (empty when none is published).
-    // (Read only when needed: a status from the stat cache decodes no manifest.)
-    const remoteManifest = (): Manifest => (st.latestPublished === null ? new Map() : st.manifests.remote);
+    // The CAS names `expected`; its manifest is what the changes apply to (empty when none is
+    // published). (Read only when needed: a status from the stat cache decodes no manifest.)
     let expected = st.latestPublished;
+    parentSnap = expected === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
+    let parent: Manifest | undefined;
+    const parentManifest = (): Manifest => (parent ??= expected === null ? new Map() : st.manifests.remote);
+    /** Other writers' changes the version went on top of (their blobs are fetched afterwards). */
+    const others = new Map<string, ObjectId | null>();
     const started = Date.now();
     for (;;) {
       const changes = changesOf(send);
-      parentSnap = st.latestPublished === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
-      nextBytes = await nextManifestBytes(ctx, parentSnap, remoteManifest, changes);
+      nextBytes = await nextManifestBytes(ctx, parentSnap, parentManifest, changes);
       const snapshot = snapshotHashOf(nextBytes);
       // A published version's manifest is stored locally too (the new fetch record and base name
       // it): write it durably while the remote creates the version. An object no ref names yet
@@ -159,31 +163,41 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         await storing;
         break;
       } catch (e) {
-        await storing?.catch(() => {});
-        if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE') throw e;
+        // (A failed attempt's manifest write is not waited for: an object no ref names.)
+        storing?.catch(() => {});
+        if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE') { await storing?.catch(() => {}); throw e; }
+        const latest = e.data.latestPublished;
+        if (typeof latest !== 'number' || (expected !== null && latest <= expected)) throw e; // not a newer head: nothing to go on top of
         // Someone else's version went in first. Wait a random, growing while (so that many
-        // pushers spread out instead of colliding again), refetch, and go on top of the new head
-        // unless it changed a pushed path. Bounded in tries and in time.
+        // pushers spread out instead of colliding again), then go on top of the new head unless
+        // it changed a pushed path. Bounded in tries and in time.
         const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** result.retries);
         if (result.retries + 1 >= CAS_MAX_TRIES || Date.now() + delay - started >= CAS_MAX_MS) throw e;
         result.retries++;
-        // What the remote held at `expected`, the version this attempt was built on: read BEFORE
-        // the refetch, so that the overlap check below sees every change made since.
-        const before = remoteManifest();
         await sleep(delay);
-        const refetched = await fetchRemote(ctx);
-        st = await computeStatus(ctx, o.selectors, { tracking: refetched.tracking, scanned });
-        expected = st.latestPublished;
-        const touched = new Set(diffManifests(before, remoteManifest()).map((c) => c.path));
-        const overlap = send.filter((s) => touched.has(s.path));
+        // The remote's changes since `expected`, the version this attempt was built on (not since
+        // some later refetch): every change another writer made meanwhile is in this list.
+        const since = await remote.changesBetween(expected, latest);
+        const touched = new Set(since.map((c) => c.path));
+        const overlap = send.filter((x) => touched.has(x.path));
         if (overlap.length && !o.force) {
-          fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((s) => s.path).slice(0, 3).join(', ')} while you pushed; run \`agentsync status\` and pull first`, { paths: overlap.map((s) => ({ path: s.path, state: 'conflict' })) });
+          fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((x) => x.path).slice(0, 3).join(', ')} while you pushed; run \`agentsync status\` and pull first`, { paths: overlap.map((x) => ({ path: x.path, state: 'conflict' })) });
         }
+        // The new parent: the old one plus those changes. (The remote checks the snapshot the
+        // next attempt names, so a wrong change list cannot slip through.)
+        for (const c of since) others.set(c.path, c.id);
+        parent = applyChanges(parentManifest(), since);
+        parentSnap = snapshotHashOf(encodeManifest(parent));
+        expected = latest;
       }
     }
+    // The fetch record will name the new version's manifest: every blob it lists must be stored,
+    // the other writers' ones included (verified against their ids).
+    const sent = new Set(send.map((x) => x.path));
+    const theirs = [...others].filter(([p, id]) => id !== null && !sent.has(p)).map(([, id]) => id!);
+    if (theirs.length && version?.state === 'published') await fetchObjects(ctx, remote, theirs);
   }
   result.version = version;
-  if (result.retries) result.notPulled = notPulledOf(st.entries, send, converged);
 
   // Record what we now know of the remote (the new version; its blobs are all local) and the
   // new base: pushed paths now equal local (unless a draft), converged paths too. One batch.
@@ -207,6 +221,11 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     ops.push(...(await ctx.store.moveBaseOps(name, moved.map((e) => ({ path: e.path, id: e.ids.local })), st.manifests.base)));
   }
   await commit(ctx.store.db, ops);
+  if (result.retries && version?.state === 'published') {
+    // The version went on top of changes this push's status had not seen: what is left to pull
+    // is what a status now shows.
+    result.notPulled = (await computeStatus(ctx, o.selectors, { scanned })).entries.filter((e) => e.state === 'pull');
+  }
   return result;
 }
 
