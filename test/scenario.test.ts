@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { decodeManifest, manifestObjectId } from '../src/model/manifest.js';
+import { applyChanges, decodeManifest, encodeManifest, manifestObjectId, snapshotHashOf } from '../src/model/manifest.js';
 import { blobId } from '../src/model/hash.js';
 import { openDb } from '../src/store/db.js';
 import { RemoteStore } from '../src/store/remote-store.js';
@@ -118,32 +118,116 @@ for (const kind of REMOTE_KINDS) {
     assert.is(await hash(b), await hash(a));
   });
 
-  t('pull state: push refuses it (PUSH_REFUSED, no version); a selection without it pushes', async () => {
-    const { a, b } = await pair();
-    edit(a, 'agents/welcome.yaml', 'temperature: 0.4', 'temperature: 0.5');
-    await ok(a, 'push');
-    write(b, 'content/b-only.md', '# from B\n');
-    const r = await cli(b, 'push', '--json');
+  t('pull state: a push with no selector goes on top of remote-only changes and leaves them to pull; a path both changed is refused', async () => {
+    const { url, a, b } = await pair();
+    // B pushes X; A has not pulled it and pushes Y with no selector.
+    edit(b, 'agents/welcome.yaml', 'temperature: 0.4', 'temperature: 0.5');
+    await ok(b, 'push');
+    write(a, 'content/a-only.md', '# from A\n');
+    const dry = await ok(a, 'push', '--dry-run', '--json');
+    assert.equal(dry.json.pushed.map((e: { path: string }) => e.path), ['content/a-only.md']);
+    assert.equal(dry.json.notPulled, [{ path: 'agents/welcome.yaml', remote: 'modified' }]);
+    assert.is((await versions(a)).versions.length, 2);
+    const p = await ok(a, 'push', '--json');
+    assert.equal(p.json.pushed.map((e: { path: string }) => e.path), ['content/a-only.md']);
+    assert.equal([p.json.version.id, p.json.version.parent, p.json.version.state], [3, 2, 'published']);
+    assert.equal(p.json.notPulled, [{ path: 'agents/welcome.yaml', remote: 'modified' }]);
+    // X stays to be pulled; A's file X is untouched
+    assert.equal(await sides(a), { 'agents/welcome.yaml': ['unchanged', 'modified', 'pull'] });
+    assert.equal(await sides(a, '--fetch'), { 'agents/welcome.yaml': ['unchanged', 'modified', 'pull'] });
+    assert.ok(read(a, 'agents/welcome.yaml')!.includes('temperature: 0.4'));
+    // the new version holds both changes
+    const c = await workspace(url, { sample: false });
+    await ok(c, 'pull');
+    assert.is(read(c, 'agents/welcome.yaml'), read(b, 'agents/welcome.yaml'));
+    assert.is(read(c, 'content/a-only.md'), '# from A\n');
+    // text mode: exit 0 as well
+    write(a, 'content/a-two.md', '# two\n');
+    const t2 = await cli(a, 'push');
+    assert.is(t2.code, 0, t2.err);
+    assert.is((await versions(a)).versions.length, 4);
+    // naming the pull-state path: nothing to push for it, it is reported, not an error
+    const named = await ok(a, 'push', 'agents/welcome.yaml', '--json');
+    assert.equal([named.json.pushed, named.json.version, named.json.notPulled], [[], null, [{ path: 'agents/welcome.yaml', remote: 'modified' }]]);
+    assert.is((await versions(a)).versions.length, 4);
+    assert.is((await cli(a, 'push', 'agents/welcome.yaml')).code, 0);
+    // a path B also changed: refused, nothing created, B's change not lost
+    edit(b, 'mcp/github.yaml', 'timeout_seconds: 60', 'timeout_seconds: 61');
+    await ok(b, 'push');
+    edit(a, 'mcp/github.yaml', 'timeout_seconds: 60', 'timeout_seconds: 62');
+    const r = await cli(a, 'push', '--json');
+    assert.is(r.code, 1, r.err);
+    assert.match(r.err, /^agentsync: .+ \(PUSH_REFUSED\)\n$/);
+    assert.is(r.json.error.code, 'PUSH_REFUSED');
+    assert.equal(r.json.error.data.paths, [{ path: 'mcp/github.yaml', state: 'conflict' }]);
+    assert.is((await versions(a)).versions.length, 5);
+    assert.is((await cli(a, 'push', 'mcp', '--json')).json.error.code, 'PUSH_REFUSED');
+    await ok(c, 'pull');
+    assert.is(read(c, 'mcp/github.yaml'), read(b, 'mcp/github.yaml'));
+    // a selection without the conflict pushes; --force keeps its meaning (local wins there)
+    write(a, 'content/a-three.md', '# three\n');
+    assert.equal((await ok(a, 'push', 'content', '--json')).json.notPulled, []);
+    const f = await ok(a, 'push', 'mcp', '--force', '--json');
+    assert.equal(f.json.pushed.map((e: { path: string; state: string }) => [e.path, e.state]), [['mcp/github.yaml', 'conflict']]);
+    await ok(c, 'pull');
+    assert.is(read(c, 'mcp/github.yaml'), read(a, 'mcp/github.yaml'));
+    assert.is(read(c, 'content/a-three.md'), '# three\n');
+    // pulling afterwards brings X in; everything converges
+    await ok(a, 'pull');
+    assert.equal(await states(a, '--fetch'), {});
+    assert.is(read(a, 'agents/welcome.yaml'), read(b, 'agents/welcome.yaml'));
+    assert.equal(files(c), files(a));
+  });
+
+  /**
+   * Run `fn` while the remote's next create-version request is preceded by another writer's
+   * version (built on the same `expected`) that sets `path` to `text`: the request then meets
+   * STALE_REMOTE, as when another pusher wins the race between our fetch and our create.
+   */
+  async function withIntruder<T>(path: string, text: string, fn: () => Promise<T>): Promise<T> {
+    const orig = RemoteStore.prototype.createVersion;
+    let fired = false;
+    RemoteStore.prototype.createVersion = async function (this: RemoteStore, req) {
+      if (!fired) {
+        fired = true;
+        const bytes = new TextEncoder().encode(text);
+        const id = blobId(bytes);
+        await this.putObjects([{ id, bytes }]);
+        const at = req.expected === null ? new Map<string, string>() : await this.manifestOf((await this.version(req.expected)).snapshot);
+        const snapshot = snapshotHashOf(encodeManifest(applyChanges(at, [{ path, id }])));
+        await orig.call(this, { expected: req.expected, changes: [{ path, id }], snapshot, author: 'intruder', message: 'intruder', draft: false });
+      }
+      return orig.call(this, req);
+    };
+    try {
+      return await fn();
+    } finally {
+      RemoteStore.prototype.createVersion = orig;
+    }
+  }
+
+  t('a version created between push\'s fetch and its create: retried on top when it touches other paths, refused (no lost update) when it touches a pushed one', async () => {
+    const { url, a } = await pair();
+    write(a, 'content/mine.md', '# mine\n');
+    const p = await withIntruder('content/theirs.md', '# theirs\n', () => ok(a, 'push', '--json'));
+    assert.is(p.json.retries, 1);
+    assert.equal([p.json.version.id, p.json.version.parent], [3, 2]);
+    assert.equal(p.json.notPulled, [{ path: 'content/theirs.md', remote: 'added' }]);
+    assert.equal(await sides(a, '--fetch'), { 'content/theirs.md': ['unchanged', 'added', 'pull'] });
+    const c = await workspace(url, { sample: false });
+    await ok(c, 'pull');
+    assert.equal([read(c, 'content/mine.md'), read(c, 'content/theirs.md')], ['# mine\n', '# theirs\n']);
+    // the intruder changes the very file A pushes: refused, the intruder's bytes stay
+    edit(a, 'agents/welcome.yaml', 'temperature: 0.4', 'temperature: 0.7');
+    const r = await withIntruder('agents/welcome.yaml', 'name: welcome\n', () => cli(a, 'push', '--json'));
     assert.is(r.code, 1, r.err);
     assert.is(r.json.error.code, 'PUSH_REFUSED');
-    assert.equal(r.json.error.data.paths, [{ path: 'agents/welcome.yaml', state: 'pull' }]);
-    assert.equal((await versions(b)).versions.length, 2);
-    assert.equal(await states(b), { 'agents/welcome.yaml': 'pull', 'content/b-only.md': 'push' });
-    // remote-only changes elsewhere do not block a push of other artifacts, and are kept
-    const p = await ok(b, 'push', 'content', '--json');
-    assert.is(p.json.version.id, 3);
-    assert.equal(p.json.pushed.map((e: { path: string }) => e.path), ['content/b-only.md']);
-    assert.equal(await states(b), { 'agents/welcome.yaml': 'pull' });
-    await ok(b, 'pull');
-    assert.equal(await states(b), {});
-    assert.is(read(b, 'agents/welcome.yaml'), read(a, 'agents/welcome.yaml'));
-    // A gets B's change; the new version holds both
-    await ok(a, 'pull');
-    assert.is(read(a, 'content/b-only.md'), '# from B\n');
-    assert.is(await hash(a), await hash(b));
-    const c = await workspace((await versions(a)) && (await cli(a, 'remote', 'list', '--json')).json[0].url, { sample: false });
+    assert.equal(r.json.error.data.paths, [{ path: 'agents/welcome.yaml', state: 'conflict' }]);
+    const v = await versions(a);
+    assert.equal([v.versions.length, v.latestPublished], [4, 4]);
     await ok(c, 'pull');
-    assert.equal(files(c), files(a));
+    assert.is(read(c, 'agents/welcome.yaml'), 'name: welcome\n');
+    assert.equal(await states(a, '--fetch'), { 'agents/welcome.yaml': 'conflict', 'content/theirs.md': 'pull' });
   });
 
   t('converged (both added same, both modified same, both deleted): pull records the base, no file touched', async () => {
@@ -313,9 +397,11 @@ for (const kind of REMOTE_KINDS) {
       'content/new.md': ['unchanged', 'added', 'pull'],
       'mcp/github.yaml': ['unchanged', 'deleted', 'pull'],
     });
-    // so a push does not revert A's published changes
+    // so a push does not revert A's published changes: nothing to push, three to pull
     const r = await cli(b, 'push', '--json');
-    assert.is(r.code, 1, r.err);
+    assert.is(r.code, 0, r.err);
+    assert.equal([r.json.pushed, r.json.version], [[], null]);
+    assert.equal(r.json.notPulled, [{ path: 'agents/welcome.yaml', remote: 'modified' }, { path: 'content/new.md', remote: 'added' }, { path: 'mcp/github.yaml', remote: 'deleted' }]);
     assert.is((await versions(b)).versions.length, 2);
   });
 
@@ -382,7 +468,8 @@ for (const kind of REMOTE_KINDS) {
     // the plans name what would happen
     assert.equal((await ok(a, 'push', '--dry-run', '--json')).json.pushed.map((e: { path: string }) => e.path), ['content/a-only.md']);
     assert.equal((await ok(b, 'pull', '--dry-run', '--json')).json.pulled.map((e: { path: string }) => e.path), ['agents/welcome.yaml']);
-    assert.is((await cli(b, 'push', '--dry-run', '--json')).json.error.code, 'PUSH_REFUSED');
+    // remote-only changes do not block B's push: they are named as not pulled
+    assert.equal((await ok(b, 'push', '--dry-run', '--json')).json.notPulled, [{ path: 'agents/welcome.yaml', remote: 'modified' }]);
     // and a text-mode dry run changes nothing either
     const f = files(a);
     await ok(a, 'push', '--dry-run');

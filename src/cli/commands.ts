@@ -204,9 +204,16 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
     });
     const c = colors(io);
     if (o.json) {
-      json(io, { remote: r.remote, dryRun: r.dryRun, pushed: r.pushed.map((e) => ({ path: e.path, state: e.state, local: e.local })), converged: r.converged.map((e) => e.path), version: r.version, objectsSent: r.objectsSent, retries: r.retries });
+      json(io, { remote: r.remote, dryRun: r.dryRun, pushed: r.pushed.map((e) => ({ path: e.path, state: e.state, local: e.local })), converged: r.converged.map((e) => e.path), notPulled: r.notPulled.map((e) => ({ path: e.path, remote: e.remote })), version: r.version, objectsSent: r.objectsSent, retries: r.retries });
       return EXIT.OK;
     }
+    // Remote changes the push left on the remote (it went on top of them): say they await a pull.
+    const notPulled = () => {
+      const n = r.notPulled.length;
+      if (n === 0) return;
+      const some = r.notPulled.slice(0, 3).map((e) => e.path).join(', ') + (n > 3 ? ', …' : '');
+      io.stdout(c.cyan(`${n} remote change${n === 1 ? '' : 's'} not pulled (${some}): run \`agentsync pull\`.`) + '\n');
+    };
     if (r.dryRun) {
       if (r.pushed.length === 0) io.stdout('Nothing to push.\n');
       else {
@@ -214,6 +221,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
         const { diffText } = await import('./diff-render.js');
         for (const b of await diffBlocks(ctx, r.pushed, null)) io.stdout(diffText(c, b));
       }
+      notPulled();
       return EXIT.OK;
     }
     if (!r.version) io.stdout(r.converged.length ? `Recorded ${r.converged.length} artifact(s) already identical on ${r.remote}.\n` : 'Nothing to push: everything selected is up to date.\n');
@@ -221,6 +229,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
       for (const e of r.pushed) io.stdout(entryLine(c, e) + '\n');
       io.stdout(`Pushed ${r.pushed.length} artifact${r.pushed.length === 1 ? '' : 's'} to ${r.remote} as v${r.version.id} (${r.version.state}${r.version.state === 'published' ? ', current' : ''}); ${r.objectsSent} object${r.objectsSent === 1 ? '' : 's'} sent.\n`);
     }
+    notPulled();
     return EXIT.OK;
   });
 }

@@ -1,18 +1,20 @@
 /**
  * push: upload the selected artifacts' local changes as one new version, compare-and-swap on
- * the latest published version. A stale view is refetched and retried when the remote's new
- * changes do not touch the pushed artifacts; otherwise refused. Remote-only changes elsewhere
- * are kept.
+ * the latest published version. Local changes go on top of the remote head: remote-only changes
+ * (`pull` state) are kept there and reported as not pulled; only `conflict` refuses. A create
+ * that finds another version in first reads the remote's changes since the version it was
+ * built on and goes on top of them (jittered exponential backoff, bounded) when they touch no
+ * pushed artifact; otherwise it is refused, so no update is ever lost.
  * @module
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, diffManifests, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { Version } from '../model/version.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
-import { fetchRemote } from './fetch.js';
+import { fetchObjects, fetchRemote } from './fetch.js';
 import { computeStatus, scanLocal, type Entry } from './status.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { checkPushable } from './checks.js';
@@ -33,27 +35,52 @@ export interface PushResult {
   pushed: Entry[];
   /** Entries that only needed their base recorded (both sides made the same change). */
   converged: Entry[];
+  /**
+   * Selected artifacts with remote changes this push leaves on the remote, to be pulled (state
+   * `pull`, or `converged` changed again remotely), as of the remote head the version went on.
+   */
+  notPulled: Entry[];
   version: Version | null;
   objectsSent: number;
   retries: number;
 }
 
-const MAX_RETRIES = 5;
+/** Compare-and-swap attempts in all (the first included), and the time they may take. */
+export const CAS_MAX_TRIES = 50;
+export const CAS_MAX_MS = 30_000;
+/** Backoff before the n-th refetch: uniform in [0, min(CAP, BASE · 2^(n-1))) ("full jitter"). */
+const BACKOFF_BASE_MS = 20;
+const BACKOFF_CAP_MS = 500;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Transfers at least this large report progress (on terminals). */
 const PROGRESS_MIN = 500;
 /** Blobs negotiated and uploaded per round trip. */
 const UPLOAD_CHUNK = 1000;
 
-/** Which entries a push sends; throws PUSH_REFUSED for pull/conflict entries without force. */
+/**
+ * Which entries a push sends. `conflict` entries throw PUSH_REFUSED without force; `pull`
+ * entries (remote-only changes, even when named by a selector) are left on the remote to be
+ * pulled, unless forced (local wins: the remote change is reverted).
+ */
 function plan(entries: Entry[], force: boolean): { send: Entry[]; converged: Entry[] } {
-  const blocked = entries.filter((e) => e.state === 'pull' || e.state === 'conflict');
+  const blocked = entries.filter((e) => e.state === 'conflict');
   if (blocked.length && !force) {
-    fail('PUSH_REFUSED', `refusing to push: ${blocked.length} selected artifact(s) changed on the remote (${blocked.slice(0, 3).map((e) => `${e.path}: ${e.state}`).join(', ')}${blocked.length > 3 ? ', …' : ''}); pull first, or push --force to overwrite the remote`, { paths: blocked.map((e) => ({ path: e.path, state: e.state })) });
+    fail('PUSH_REFUSED', `refusing to push: ${blocked.length} selected artifact(s) changed both locally and on the remote (${blocked.slice(0, 3).map((e) => `${e.path}: ${e.state}`).join(', ')}${blocked.length > 3 ? ', …' : ''}); pull to merge first, or push --force to overwrite the remote`, { paths: blocked.map((e) => ({ path: e.path, state: e.state })) });
   }
   return {
     send: entries.filter((e) => e.state === 'push' || (force && (e.state === 'pull' || e.state === 'conflict'))),
     converged: entries.filter((e) => e.state === 'converged'),
   };
+}
+
+/**
+ * The selected remote changes still to pull once the push has landed: paths not sent whose
+ * remote side differs from what their base will be (a converged path's base becomes its local id).
+ */
+function notPulledOf(entries: Entry[], send: Entry[], converged: Entry[]): Entry[] {
+  const sent = new Set(send.map((e) => e.path));
+  const conv = new Set(converged.map((e) => e.path));
+  return entries.filter((e) => !sent.has(e.path) && (conv.has(e.path) ? e.ids.remote !== e.ids.local : e.state === 'pull'));
 }
 
 function changesOf(send: Entry[]): Change[] {
@@ -78,7 +105,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   const fetched = await fetching;
   let st = await computeStatus(ctx, o.selectors, { tracking: fetched.tracking, scanned });
   let { send, converged } = plan(st.entries, !!o.force);
-  const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, version: null, objectsSent: 0, retries: 0 };
+  const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, notPulled: notPulledOf(st.entries, send, converged), version: null, objectsSent: 0, retries: 0 };
   if (send.length) await checkPushable(ctx, send);
   if (o.dryRun) return result;
 
@@ -111,14 +138,18 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   let nextBytes: Uint8Array = new Uint8Array(0);
   let parentSnap: SnapshotHash | undefined;
   if (send.length) {
-    // The CAS names `expected`; its manifest is what the changes apply to (empty when none is published).
-    // (Read only when needed: a status from the stat cache decodes no manifest.)
-    const remoteManifest = (): Manifest => (st.latestPublished === null ? new Map() : st.manifests.remote);
+    // The CAS names `expected`; its manifest is what the changes apply to (empty when none is
+    // published). (Read only when needed: a status from the stat cache decodes no manifest.)
     let expected = st.latestPublished;
+    parentSnap = expected === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
+    let parent: Manifest | undefined;
+    const parentManifest = (): Manifest => (parent ??= expected === null ? new Map() : st.manifests.remote);
+    /** Other writers' changes the version went on top of (their blobs are fetched afterwards). */
+    const others = new Map<string, ObjectId | null>();
+    const started = Date.now();
     for (;;) {
       const changes = changesOf(send);
-      parentSnap = st.latestPublished === null ? EMPTY_SNAPSHOT : st.remoteSnapshot!;
-      nextBytes = await nextManifestBytes(ctx, parentSnap, remoteManifest, changes);
+      nextBytes = await nextManifestBytes(ctx, parentSnap, parentManifest, changes);
       const snapshot = snapshotHashOf(nextBytes);
       // A published version's manifest is stored locally too (the new fetch record and base name
       // it): write it durably while the remote creates the version. An object no ref names yet
@@ -135,19 +166,37 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         // A failed local write (a full disk) ends the push: the store is not written again through that handle.
         const storeFailed = await storing?.then(() => undefined, (x: unknown) => x ?? new Error('store write failed'));
         if (storeFailed !== undefined) throw storeFailed;
-        if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE' || result.retries >= MAX_RETRIES) throw e;
+        if (!isAgentsyncError(e) || e.code !== 'STALE_REMOTE') throw e;
+        const latest = e.data.latestPublished;
+        if (typeof latest !== 'number' || (expected !== null && latest <= expected)) throw e; // not a newer head: nothing to go on top of
+        // Someone else's version went in first. Wait a random, growing while (so that many
+        // pushers spread out instead of colliding again), then go on top of the new head unless
+        // it changed a pushed path. Bounded in tries and in time.
+        const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** result.retries);
+        if (result.retries + 1 >= CAS_MAX_TRIES || Date.now() + delay - started >= CAS_MAX_MS) throw e;
         result.retries++;
-        const before = remoteManifest();
-        await fetchRemote(ctx);
-        st = await computeStatus(ctx, o.selectors);
-        expected = st.latestPublished;
-        const touched = new Set(diffManifests(before, remoteManifest()).map((c) => c.path));
-        const overlap = send.filter((s) => touched.has(s.path));
+        await sleep(delay);
+        // The remote's changes since `expected`, the version this attempt was built on (not since
+        // some later refetch): every change another writer made meanwhile is in this list.
+        const since = await remote.changesBetween(expected, latest);
+        const touched = new Set(since.map((c) => c.path));
+        const overlap = send.filter((x) => touched.has(x.path));
         if (overlap.length && !o.force) {
-          fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((s) => s.path).slice(0, 3).join(', ')} while you pushed; run \`agentsync status\` and pull first`, { paths: overlap.map((s) => ({ path: s.path, state: 'conflict' })) });
+          fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((x) => x.path).slice(0, 3).join(', ')} while you pushed; run \`agentsync status\` and pull first`, { paths: overlap.map((x) => ({ path: x.path, state: 'conflict' })) });
         }
+        // The new parent: the old one plus those changes. (The remote checks the snapshot the
+        // next attempt names, so a wrong change list cannot slip through.)
+        for (const c of since) others.set(c.path, c.id);
+        parent = applyChanges(parentManifest(), since);
+        parentSnap = snapshotHashOf(encodeManifest(parent));
+        expected = latest;
       }
     }
+    // The fetch record will name the new version's manifest: every blob it lists must be stored,
+    // the other writers' ones included (verified against their ids).
+    const sent = new Set(send.map((x) => x.path));
+    const theirs = [...others].filter(([p, id]) => id !== null && !sent.has(p)).map(([, id]) => id!);
+    if (theirs.length && version?.state === 'published') await fetchObjects(ctx, remote, theirs);
   }
   result.version = version;
 
@@ -173,6 +222,11 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     ops.push(...(await ctx.store.moveBaseOps(name, moved.map((e) => ({ path: e.path, id: e.ids.local })), st.manifests.base)));
   }
   await commit(ctx.store.db, ops);
+  if (result.retries && version?.state === 'published') {
+    // The version went on top of changes this push's status had not seen: what is left to pull
+    // is what a status now shows.
+    result.notPulled = (await computeStatus(ctx, o.selectors, { scanned })).entries.filter((e) => e.state === 'pull');
+  }
   return result;
 }
 
