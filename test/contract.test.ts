@@ -220,3 +220,36 @@ needs(g, hasGit, 'contract: pull --commit', 'git is not on PATH; .ci/run install
 });
 
 g.run();
+
+const o = suite('contract: remote paths outside the workspace kinds are left alone (like a sparse checkout)');
+o.after(() => cleanup());
+
+o('pull does not write them, status counts them once, push never deletes them', async () => {
+  const { remote, a } = await pair();
+  const { appendFileSync, existsSync } = await import('node:fs');
+  appendFileSync(join(a, 'agentsync.yaml'), '\nkinds:\n  prompts:\n    pattern: prompts/*.md\n    schema: none\n');
+  write(a, 'prompts/hello.md', '# a prompt\n');
+  await ok(a, 'push');
+  const b = tmp('agentsync-ws-');
+  await ok(b, 'init', '--remote', remote);
+  await ok(b, 'pull');
+  assert.not.ok(existsSync(join(b, 'services', 'prompts', 'hello.md')));
+  const st = await cli(b, 'status', '--json');
+  assert.is(st.code, 0);
+  assert.equal(st.json.outside, ['prompts/hello.md']);
+  assert.equal(st.json.entries, []);
+  assert.match((await ok(b, 'status')).out, /1 remote path matches none of this workspace's kinds/);
+  write(b, 'agents/welcome.yaml', 'name: welcome\nfrom: b\n');
+  await ok(b, 'push');
+  await ok(a, 'pull');
+  assert.is(read(a, 'prompts/hello.md'), '# a prompt\n');
+  assert.equal((await ok(a, 'status', '--json')).json.entries, []);
+  // And the remote still has it: a third clone with the kind gets it.
+  const c = tmp('agentsync-ws-');
+  await ok(c, 'init', '--remote', remote);
+  appendFileSync(join(c, 'agentsync.yaml'), '\nkinds:\n  prompts:\n    pattern: prompts/*.md\n    schema: none\n');
+  await ok(c, 'pull');
+  assert.is(read(c, 'prompts/hello.md'), '# a prompt\n');
+});
+
+o.run();

@@ -162,6 +162,7 @@ export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number>
           ...(e.formatOnly ? { formatOnly: true } : {}), ...(e.merging ? { merging: true } : {}), ...(e.merge ? { merge: e.merge } : {}),
         })),
         ...(st.gitDirty ? { gitDirty: st.gitDirty } : {}),
+        ...(st.outside.length ? { outside: st.outside } : {}),
       });
     } else io.stdout(statusText(colors(io), st));
     // Converged (the same bytes on both sides) is not drift: only the base is behind.

@@ -58,6 +58,9 @@ export function statusText(c: Colors, st: Status): string {
     if (counts.has('conflict')) hints.push('`agentsync diff` shows conflicts');
     if (hints.length) out.push(c.dim(hints.join('; ') + '.'));
   }
+  if (st.outside.length) {
+    out.push(c.dim(`${st.outside.length} remote path${st.outside.length === 1 ? ' matches' : 's match'} none of this workspace's kinds (e.g. ${st.outside[0]}); pull and push leave ${st.outside.length === 1 ? 'it' : 'them'} alone — \`agentsync status --json\` lists them (outside).`));
+  }
   if (st.gitDirty?.length) {
     out.push(c.yellow(`${st.gitDirty.length} drifted artifact${st.gitDirty.length === 1 ? ' has' : 's have'} uncommitted git changes (pull will not replace ${st.gitDirty.length === 1 ? 'it' : 'them'} without --force):`));
     for (const p of st.gitDirty) out.push(`  ${p}`);

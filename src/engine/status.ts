@@ -58,6 +58,11 @@ export interface Status {
   /** Number of artifacts in the local workspace. */
   artifacts: number;
   manifests: { local: Manifest; base: Manifest; remote: Manifest };
+  /**
+   * Remote (or base) paths that no kind of this workspace matches: left alone by pull and push
+   * (a workspace never writes or deletes them), listed so status can mention them.
+   */
+  outside: string[];
   tracking: Tracking | undefined;
   /** With `git`: drifted artifacts whose working file has uncommitted git changes. */
   gitDirty?: string[];
@@ -99,6 +104,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
   const remoteSnap = tracking?.latestSnapshot ?? baseSnap;
   const merging = name ? await mergesInProgress(ctx, name) : new Set<string>();
   const entries: Entry[] = [];
+  const outside: string[] = [];
   const add = (path: string, kind: string | null, l: ObjectId | undefined, b: ObjectId | undefined, r: ObjectId | undefined) => {
     const c = classify(l, b, r);
     const inMerge = merging.has(path);
@@ -133,7 +139,10 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     const sel = compileSelectors(selectors, ctx.ws.kinds, known);
     for (const path of allClean && !opts.all ? [] : known) {
       const kind = kindFor(ctx.ws, path);
-      if (!sel(path, kind ?? undefined)) continue;
+      // Like a sparse checkout: a path no kind of this workspace matches (another client's,
+      // another workspace config's) is neither written nor deleted here; status counts it.
+      if (kind === null) { if (remote.has(path) || base.has(path)) outside.push(path); continue; }
+      if (!sel(path, kind)) continue;
       add(path, kind, local.get(path), base.get(path), remote.get(path));
     }
     manifests = { local, base, remote };
@@ -146,6 +155,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     remoteSnapshot: tracking ? tracking.latestSnapshot : null, fetchedAt: tracking?.fetchedAt ?? null,
     latestPublished: tracking?.head.latestPublished ?? null,
     entries, artifacts: local.size, manifests, tracking,
+    outside: outside.sort(compareUtf8),
     ...(gitDirty ? { gitDirty } : {}),
   };
 }
