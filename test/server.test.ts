@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -414,6 +415,48 @@ test('serve: kill -9 while clients push leaves a store that opens and passes fsc
   const d2 = exited(s2.child);
   s2.child.kill('SIGTERM');
   assert.is((await d2).code, 0);
+});
+
+/** A raw request with the path exactly as given (no URL normalisation). */
+function rawGet(path: string, token: string | null = tokA): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(base);
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'GET', headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      let t = '';
+      res.on('data', (d) => { t += d; });
+      res.on('end', () => resolve({ status: res.statusCode!, body: t ? JSON.parse(t) : undefined }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('protocol corners: unknown field inside changes[], repeated query, empty segments, unknown routes need a token, unknown object ids', async () => {
+  const head = (await call('GET', '/acme/head')).body;
+  const v = versionBody(head.latestPublished, { 'agents/corner.yaml': 'name: corner\n' });
+  (v.body.changes[0] as Record<string, unknown>).extra = 1;
+  let r = await call('POST', '/acme/versions', { json: v.body });
+  assert.is(r.status, 400);
+  assert.equal(r.body.error.data, { reason: 'unknown-field', field: 'changes[0].extra' });
+  r = await call('GET', '/acme/versions?after=1&after=2');
+  assert.is(r.status, 400);
+  assert.equal(r.body.error.data, { reason: 'repeated-field', field: 'after' });
+  for (const p of ['//acme/head', '/acme/head/', '/acme//head']) {
+    const a = await rawGet(p);
+    assert.is(a.status, 404, p);
+    assert.is(a.body.error.code, 'ROUTE_UNKNOWN', p);
+    const b = await rawGet(p, null);
+    assert.is(b.status, 401, p);
+    assert.is(b.body.error.code, 'AUTH_REQUIRED', p);
+  }
+  assert.is((await rawGet('/acme/nothing-here', null)).status, 401);
+  assert.is((await rawGet('/acme/nothing-here')).status, 404);
+  assert.is((await rawGet('/%61cme/head')).status, 200); // path segments are percent-decoded
+  const lack = blobId(bytes('never uploaded'));
+  r = await call('POST', '/acme/objects/get', { json: { ids: [lack] } });
+  assert.is(r.status, 404);
+  assert.is(r.body.error.code, 'OBJECT_MISSING');
+  assert.equal(r.body.error.data, { id: lack });
 });
 
 test.run();

@@ -79,7 +79,7 @@ export function publicToken(t: TokenRecord, now = Date.now()) {
  * 403 AUTH_FORBIDDEN: a valid token for another tenant (whether or not that tenant exists:
  * the answer does not reveal it), or a scope too small.
  */
-export async function authenticate(storage: Storage, header: string | undefined, tenant: string, need: Scope, now = Date.now()): Promise<TokenRecord> {
+export async function authenticate(storage: Storage, header: string | undefined, tenant: string | null, need: Scope, now = Date.now()): Promise<TokenRecord> {
   const deny = (reason: string, why: string): never => { throw new AgentsyncError('AUTH_REQUIRED', why, { reason }); };
   if (!header) deny('missing', 'this request needs a token (Authorization: Bearer as_…)');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header!);
@@ -93,6 +93,7 @@ export async function authenticate(storage: Storage, header: string | undefined,
   if (!ok || !rec) return deny('invalid', 'the token is not valid');
   if (rec.revokedAt) deny('revoked', 'the token was revoked');
   if (rec.expiresAt !== null && Date.parse(rec.expiresAt) <= now) deny('expired', `the token expired at ${rec.expiresAt}`);
+  if (tenant === null) return rec; // any valid token (what an unknown route needs to be told so)
   if (rec.tenant !== tenant) fail('AUTH_FORBIDDEN', `the token is not valid for tenant ${tenant}`, { tenant });
   if (!scopeAllows(rec.scope, need)) fail('AUTH_FORBIDDEN', `the token's scope is ${rec.scope}; this needs ${need}`, { scope: rec.scope, need });
   return rec;

@@ -27,7 +27,9 @@ export class Router<C> {
 
   /** The route for `method` and `path`; ROUTE_UNKNOWN (404, or 405 for a known path). */
   match(method: string, path: string): { route: Route<C>; params: Params } {
-    const segs = path.split('/').filter(Boolean);
+    // Canonical paths only: no empty segment (`//tenant/head`), no trailing slash.
+    const segs = path.slice(1).split('/');
+    if (!path.startsWith('/') || segs.some((s) => s === '')) throw new AgentsyncError('ROUTE_UNKNOWN', `no endpoint ${method} ${path}: paths have no empty segment and no trailing slash`, { method, path });
     let pathKnown = false;
     for (const r of this.routes) {
       if (r.segs.length !== segs.length) continue;
@@ -153,6 +155,7 @@ export function parseQuery(search: URLSearchParams, allowed: readonly string[]):
   const out: Record<string, string> = {};
   for (const [k, v] of search) {
     if (!allowed.includes(k)) fail('REQUEST_INVALID', `unknown query parameter ${JSON.stringify(k)}`, { reason: 'unknown-field', field: k });
+    if (Object.hasOwn(out, k)) fail('REQUEST_INVALID', `query parameter ${JSON.stringify(k)} is given twice`, { reason: 'repeated-field', field: k });
     out[k] = v;
   }
   return out;

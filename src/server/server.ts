@@ -82,10 +82,12 @@ interface TenantCtx extends Ctx {
 const isInt = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 const isText = (v: unknown) => typeof v === 'string' && (v.length <= MAX_TEXT_BYTES / 3 || utf8Length(v) <= MAX_TEXT_BYTES);
 const textWhat = `a string of at most ${MAX_TEXT_BYTES} bytes`;
-const isChanges = (v: unknown) => Array.isArray(v) && v.length <= MAX_IDS && v.every((c) =>
-  typeof c === 'object' && c !== null && !Array.isArray(c)
-  && Object.keys(c).every((k) => k === 'path' || k === 'id')
-  && typeof (c as { path?: unknown }).path === 'string' && ((c as { id?: unknown }).id === null || isObjectId((c as { id?: unknown }).id)));
+const isChanges = (v: unknown) => Array.isArray(v) && v.length <= MAX_IDS && v.every((c, i) => {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return false;
+  // An unknown field inside a change is named as such, like one at the top level.
+  for (const k of Object.keys(c)) if (k !== 'path' && k !== 'id') fail('REQUEST_INVALID', `unknown field ${JSON.stringify(k)} in changes[${i}]`, { reason: 'unknown-field', field: `changes[${i}].${k}` });
+  return typeof (c as { path?: unknown }).path === 'string' && ((c as { id?: unknown }).id === null || isObjectId((c as { id?: unknown }).id));
+});
 const idList = { check: (v: unknown) => checkIds(v) && (v as unknown[]).length <= MAX_IDS, what: `an array of at most ${MAX_IDS} object ids (64 hex digits)` };
 
 /** Build the request handler over `storage`. */
@@ -171,7 +173,7 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
       const vals = await c.store.getMany(slice);
       for (let k = 0; k < slice.length; k++) {
         const bytes = vals[k];
-        if (!bytes) fail('OBJECT_MISSING', `the server lacks object ${slice[k]!.slice(0, 12)}; its store is damaged — run \`agentsync admin fsck\``, { id: slice[k], status: 404 });
+        if (!bytes) fail('OBJECT_MISSING', `no object ${slice[k]!} on this tenant; ask only for ids a version's manifest names (or a manifest's own id, its snapshot hash without "sha256:")`, { id: slice[k], status: 404 });
         // Stop early at the body cap; the client asks again for the rest.
         if (out.length && size + bytes.length + 36 > o.maxBodyBytes) break fill;
         size += bytes.length + 36;
@@ -238,8 +240,21 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
-      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-      await route.handler({ req, res, url }, params);
+      let matched: ReturnType<typeof router.match>;
+      try {
+        matched = router.match(req.method ?? 'GET', url.pathname);
+      } catch (e) {
+        // Every route needs a token even to learn whether it exists (the control secret counts
+        // for /_admin/): without one, 401, not 404.
+        if (isAgentsyncError(e) && e.code === 'ROUTE_UNKNOWN') {
+          const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+          const given = Buffer.from(m?.[1] ?? ''), want = Buffer.from(o.control ?? '');
+          const control = !!o.control && given.length === want.length && timingSafeEqual(given, want);
+          if (!control) await authenticate(storage, req.headers.authorization, null, 'read');
+        }
+        throw e;
+      }
+      await matched.route.handler({ req, res, url }, matched.params);
     } catch (e) {
       sendError(res, e, o.log);
     }
