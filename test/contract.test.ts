@@ -253,3 +253,34 @@ o('pull does not write them, status counts them once, push never deletes them', 
 });
 
 o.run();
+
+const d = suite('contract: pull --dry-run prints the whole plan and exits 1 when something blocks');
+d.after(() => cleanup());
+
+d('a true conflict next to a remote edit and a clean merge: the plan lists all three, exit 1, nothing changed', async () => {
+  const { a, b } = await pair();
+  const lines = read(a, DOC)!.split('\n');
+  write(a, DOC, [`${lines[0]} REMOTE`, ...lines.slice(1)].join('\n'));
+  write(a, 'agents/welcome.yaml', 'name: welcome\nfrom: a\n');
+  write(a, 'mcp/github.yaml', read(a, 'mcp/github.yaml')! + '# remote note\n');
+  await ok(a, 'push');
+  write(b, DOC, [...lines.slice(0, -2), `${lines[lines.length - 2]} MINE`, ''].join('\n'));
+  write(b, 'agents/welcome.yaml', 'name: welcome\nfrom: b\n');
+  const before = [read(b, DOC), read(b, 'agents/welcome.yaml'), read(b, 'mcp/github.yaml')];
+  const j = await cli(b, 'pull', '--dry-run', '--json');
+  assert.is(j.code, 1, j.err);
+  assert.equal(j.json.blocked, [{ path: 'agents/welcome.yaml', state: 'conflict', reason: 'conflict' }]);
+  assert.equal(j.json.merged, [DOC]);
+  assert.equal(j.json.pulled.map((e: { path: string }) => e.path), ['mcp/github.yaml']);
+  const t = await cli(b, 'pull', '--dry-run');
+  assert.is(t.code, 1);
+  assert.match(t.out, /blocked\s+true conflict\s+agents\/welcome\.yaml/);
+  assert.equal([read(b, DOC), read(b, 'agents/welcome.yaml'), read(b, 'mcp/github.yaml')], before);
+  // Without --dry-run the documented refusal stands.
+  const real = await cli(b, 'pull', '--json');
+  assert.is(real.code, 1);
+  assert.is(real.json.error.code, 'PULL_REFUSED');
+  assert.equal([read(b, DOC), read(b, 'agents/welcome.yaml'), read(b, 'mcp/github.yaml')], before);
+});
+
+d.run();

@@ -241,7 +241,25 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
     const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
     const c = colors(io);
     if (o.json) {
-      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}) });
+      json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}), ...(r.blocked ? { blocked: r.blocked } : {}) });
+      return r.blocked?.length ? EXIT.DRIFT : EXIT.OK;
+    }
+    if (r.dryRun) {
+      // The whole plan: what would be written, merged, recorded, and what blocks (exit 1).
+      io.stdout(`Dry run of pull from ${r.remote}${r.version ? ` v${r.version}` : ''}: nothing changed.\n`);
+      for (const e of r.pulled) io.stdout(entryLine(c, e) + '\n');
+      for (const e of r.merged) io.stdout(`  ${c.green('merge'.padEnd(10))}${'clean: both edits kept'.padEnd(34)}${e.path}\n`);
+      for (const e of r.converged) io.stdout(`  ${c.dim('converged'.padEnd(10))}${'already identical: base recorded'.padEnd(34)}${e.path}\n`);
+      for (const b of r.blocked ?? []) io.stdout(`  ${c.red('blocked'.padEnd(10))}${(b.reason === 'conflict' ? 'true conflict' : 'uncommitted git changes').padEnd(34)}${b.path}\n`);
+      if (r.pulled.length) {
+        const { diffText } = await import('./diff-render.js');
+        for (const b of await diffBlocks(ctx, r.pulled, r.version)) io.stdout(diffText(c, b));
+      }
+      if (r.blocked?.length) {
+        io.stdout(`${r.blocked.length} artifact${r.blocked.length === 1 ? '' : 's'} would block this pull: \`agentsync merge <path>\` or pull --force / push --force for conflicts; commit or stash git changes.\n`);
+        return EXIT.DRIFT;
+      }
+      if (!r.pulled.length && !r.merged.length && !r.converged.length) io.stdout('Nothing to pull: up to date.\n');
       return EXIT.OK;
     }
     for (const e of r.merged) io.stdout(`  ${c.green('merged'.padEnd(10))}${'local and remote edits kept'.padEnd(34)}${e.path}\n`);

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { findGitRoot } from '../workspace/git.js';
 import { mergeable } from './merge-records.js';
-import { fail } from '../model/errors.js';
+import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { EMPTY_SNAPSHOT, manifestObjectId, patchManifest, snapshotHashOf } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
@@ -50,6 +50,11 @@ export interface PullResult {
    * git edits (committing them would commit bytes that are neither in HEAD nor from the remote).
    */
   uncommitted?: string[];
+  /**
+   * A dry run reports what would block the pull instead of failing: true conflicts
+   * (`conflict`) and files with uncommitted git changes it would replace (`git-dirty`).
+   */
+  blocked?: { path: string; state: string; reason: 'conflict' | 'git-dirty' }[];
 }
 
 /** Which entries a pull writes; throws PULL_REFUSED for conflicts left after merging, unless force. */
@@ -80,9 +85,19 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
       }
     }
   }
-  const { take, converged } = planPull(st.entries, !!o.force, new Set(merges.keys()));
+  // A dry run shows the whole plan, what blocks included, instead of stopping at the first refusal.
+  const blocked: NonNullable<PullResult['blocked']> = [];
   const merged = [...merges.values()].map((m) => m.e);
-  const result: PullResult = { remote: name, dryRun: !!o.dryRun, pulled: take, merged, converged, version: st.latestPublished };
+  let plan: { take: Entry[]; converged: Entry[] };
+  try {
+    plan = planPull(st.entries, !!o.force, new Set(merges.keys()));
+  } catch (e) {
+    if (!o.dryRun || !isAgentsyncError(e) || e.code !== 'PULL_REFUSED') throw e;
+    for (const p of e.data.paths as { path: string; state: string }[]) blocked.push({ ...p, reason: 'conflict' });
+    plan = planPull(st.entries.filter((x) => !(x.state === 'conflict' && !merges.has(x.path))), false, new Set(merges.keys()));
+  }
+  const { take, converged } = plan;
+  const result: PullResult = { remote: name, dryRun: !!o.dryRun, pulled: take, merged, converged, version: st.latestPublished, ...(o.dryRun ? { blocked } : {}) };
   if (take.length === 0 && merged.length === 0 && converged.length === 0) return result;
   // git awareness: never replace a file whose uncommitted git changes would be lost, unless forced.
   const gitRoot = findGitRoot(ctx.ws.root);
@@ -92,7 +107,9 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
       const { gitDirty } = await import('../workspace/git.js');
       const dirty = await gitDirty(gitRoot, replaced.map((e) => absPath(ctx, e.path)));
       const paths = replaced.filter((e) => dirty.has(absPath(ctx, e.path))).map((e) => e.path);
-      if (paths.length) {
+      if (paths.length && o.dryRun) {
+        for (const path of paths) blocked.push({ path, state: 'pull', reason: 'git-dirty' });
+      } else if (paths.length) {
         fail('GIT_DIRTY', `refusing to replace ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', …' : ''}: uncommitted git changes would be lost; commit or stash them, or pull --force`, { paths });
       }
     }
