@@ -284,3 +284,24 @@ d('a true conflict next to a remote edit and a clean merge: the plan lists all t
 });
 
 d.run();
+
+const mm = suite('contract: merge of a modified/deleted conflict says there is nothing to merge');
+mm.after(() => cleanup());
+
+mm('local modified, remote deleted: NOT_MERGEABLE (exit 1), nothing written; a clean artifact is still NOT_IN_CONFLICT', async () => {
+  const { a, b } = await pair();
+  const { rmSync } = await import('node:fs');
+  rmSync(join(a, 'services', 'agents', 'welcome.yaml'));
+  await ok(a, 'push');
+  write(b, 'agents/welcome.yaml', 'name: welcome\nlocal: edit\n');
+  await ok(b, 'fetch');
+  const r = await cli(b, 'merge', 'agents/welcome.yaml', '--json');
+  assert.is(r.code, 1, r.err);
+  assert.is(r.json.error.code, 'NOT_MERGEABLE');
+  assert.equal([r.json.error.data.local, r.json.error.data.remote], ['modified', 'deleted']);
+  assert.is(read(b, 'agents/welcome.yaml'), 'name: welcome\nlocal: edit\n');
+  const clean = await cli(b, 'merge', 'skills/sql-helper.yaml', '--json');
+  assert.is(clean.json.error.code, 'NOT_IN_CONFLICT');
+});
+
+mm.run();

@@ -26,7 +26,10 @@ async function text(ctx: Context, id: ObjectId | null): Promise<string> {
 
 /** The three-way merge of an entry's base, local (ours) and remote (theirs) contents. */
 export async function previewMerge(ctx: Context, e: Entry): Promise<MergeResult> {
-  if (!mergeable(e)) fail('NOT_IN_CONFLICT', `${e.path} is ${e.state === 'conflict' ? 'deleted on one side' : e.state}; only an artifact changed on both sides can be merged`, { path: e.path, state: e.state });
+  if (!mergeable(e)) {
+    if (e.state === 'conflict') fail('NOT_MERGEABLE', `${e.path} is ${e.local} locally and ${e.remote} remotely: there is no text to merge; keep one side with pull --force or push --force`, { path: e.path, state: e.state, local: e.local, remote: e.remote });
+    fail('NOT_IN_CONFLICT', `${e.path} is ${e.state}; only an artifact changed on both sides can be merged`, { path: e.path, state: e.state });
+  }
   const local = dec.decode(readArtifact(ctx.ws, e.path));
   return mergeArtifact(e.path, await text(ctx, e.ids.base), local, await text(ctx, e.ids.remote));
 }
@@ -53,7 +56,8 @@ export async function startMerge(ctx: Context, path: string): Promise<StartMerge
   const st = await computeStatus(ctx, [p]);
   const e = st.entries.find((x) => x.path === p);
   if (!e || e.state !== 'conflict') fail('NOT_IN_CONFLICT', `${p} is ${e?.state ?? 'clean'}, not in conflict; nothing to merge`, { path: p, state: e?.state ?? 'clean' });
-  if (!mergeable(e)) fail('NOT_IN_CONFLICT', `${p} is ${e.local} locally and ${e.remote} remotely; choose a side with \`agentsync pull --force ${p}\` or \`agentsync push --force ${p}\``, { path: p, state: e.state });
+  // A conflict, but no text to merge: one side deleted it. (It IS in conflict: not NOT_IN_CONFLICT.)
+  if (!mergeable(e)) fail('NOT_MERGEABLE', `${p} is ${e.local} locally and ${e.remote} remotely: there is no text to merge; keep the remote side with \`agentsync pull --force ${p}\` or yours with \`agentsync push --force ${p}\``, { path: p, state: e.state, local: e.local, remote: e.remote });
   const r = await previewMerge(ctx, e);
   if (r.clean) {
     await applyMerge(ctx, e, r.text);
