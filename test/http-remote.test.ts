@@ -196,6 +196,53 @@ test('createVersion: a draft whose request was lost is not resent blindly (exit 
   await p.close();
 });
 
+test('push --draft whose create answer is lost after the server made the draft: found on re-read, one draft — never resent (planted: a draft resent after a lost request)', async () => {
+  const { url, token, tenant } = await httpTenant();
+  const direct = new HttpRemote(url, { token, env: fast });
+  // Only the first POST /versions is cut, after the server created the draft: a resend would go through.
+  let cut = 0;
+  const p = await proxy(new URL(url).origin, (m, path) => m === 'POST' && path.endsWith('/versions') && cut++ === 0 ? 'after' : 'pass');
+  try {
+    const ws = await workspace(`${p.url}/${tenant}`);
+    const r = await cliWith(ws, { ...fast, AGENTSYNC_TOKEN: token }, ['push', '--draft', '--json']);
+    // SPEC §6: the client re-reads the versions, finds its draft and returns it (exit 0); it is never resent.
+    assert.is(r.code, 0, r.err);
+    assert.is(cut, 1);
+    const vs = await direct.versions(0);
+    assert.equal(vs.map((v) => [v.id, v.state]), [[1, 'draft']]);
+    assert.equal([r.json.version.id, r.json.version.state], [1, 'draft']);
+    // The request lost before the server saw it (on a fresh connection): not found on re-read, so
+    // the draft is not resent — exit 3 REMOTE_UNREACHABLE and no second draft (a resend would make one).
+    let cut2 = 0;
+    const p2 = await proxy(new URL(url).origin, (m, path) => m === 'POST' && path.endsWith('/versions') && [0, 1].includes(cut2++) ? 'before' : 'pass');
+    try {
+      const remote = new HttpRemote(`${p2.url}/${tenant}`, { token, env: fast });
+      const d = req(null, 'agents/b.yaml', 'name: b\n', true);
+      await direct.putObjects([{ id: d.id, bytes: d.bytes }]);
+      try {
+        await remote.createVersion(d.body);
+        assert.unreachable('a lost draft request must fail, not be resent');
+      } catch (e) {
+        assert.is((e as { code: string }).code, 'REMOTE_UNREACHABLE');
+      }
+      assert.is(cut2, 1);
+      assert.equal((await direct.versions(0)).map((v) => [v.id, v.state]), [[1, 'draft']]);
+      // The same loss on a kept-alive connection (as when the server closed it as idle): the
+      // re-read finds nothing, so the request cannot have arrived — resent once, one draft.
+      const again = await remote.createVersion(d.body);
+      assert.is(cut2, 3);
+      assert.equal([again.id, again.state], [2, 'draft']);
+      assert.equal((await direct.versions(0)).map((v) => [v.id, v.state]), [[1, 'draft'], [2, 'draft']]);
+      await remote.close();
+    } finally {
+      await p2.close();
+    }
+  } finally {
+    await p.close();
+    await direct.close();
+  }
+});
+
 test('push through a connection that drops the answer of createVersion: one version, exit 0', async () => {
   const { url, token, tenant } = await httpTenant();
   const p = await proxy(new URL(url).origin, (m, path) => m === 'POST' && path.endsWith('/versions') ? 'after' : 'pass');

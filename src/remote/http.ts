@@ -91,6 +91,12 @@ interface Req {
   body?: Uint8Array;
   /** Safe to resend after a failure that may have reached the server. */
   idempotent: boolean;
+  /**
+   * Not resent after a reset on a reused connection either: that looks like a connection the
+   * server had closed as idle, but also like one cut after the server did the work, so the
+   * caller checks first whether the request arrived.
+   */
+  checkFirst?: boolean;
   accept?: Accept;
 }
 
@@ -102,7 +108,8 @@ interface Res {
 
 /** A failure of the transport itself (no HTTP answer), with whether the request may have arrived. */
 class NetworkError extends Error {
-  constructor(readonly reason: string, readonly maybeSent: boolean) { super(reason); }
+  /** `stale`: a reused connection reset before any answer (closed as idle, or cut after the work). */
+  constructor(readonly reason: string, readonly maybeSent: boolean, readonly stale = false) { super(reason); }
 }
 
 export class HttpRemote implements Remote {
@@ -187,9 +194,10 @@ export class HttpRemote implements Remote {
         clearTimeout(timer);
         count();
         const code = e.code ?? '';
-        // A kept-alive connection the server had just closed as idle: the request never arrived.
+        // A kept-alive connection the server had just closed as idle: the request never arrived
+        // (unless it was cut after the work, which looks the same: see `checkFirst`).
         const stale = req.reusedSocket && code === 'ECONNRESET' && sock !== undefined && sock.bytesRead === r0;
-        reject(new NetworkError(code === 'AGENTSYNC_TIMEOUT' ? `no answer within ${this.timeoutMs} ms` : code ? `${code}${e.message && !e.message.includes(code) ? ` (${e.message})` : ''}` : e.message, !(NOT_SENT.has(code) || stale)));
+        reject(new NetworkError(code === 'AGENTSYNC_TIMEOUT' ? `no answer within ${this.timeoutMs} ms` : code ? `${code}${e.message && !e.message.includes(code) ? ` (${e.message})` : ''}` : e.message, !(NOT_SENT.has(code) || stale), stale));
       };
       const timer = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'AGENTSYNC_TIMEOUT' })), this.timeoutMs);
       req.on('socket', (s: Socket) => { sock = s; w0 = s.bytesWritten; r0 = s.bytesRead; });
@@ -257,7 +265,7 @@ export class HttpRemote implements Remote {
       } catch (e) {
         if (e instanceof NetworkError) {
           last = e;
-          if (!r.idempotent && e.maybeSent) throw e;
+          if (!r.idempotent && (e.maybeSent || (e.stale && r.checkFirst))) throw e;
           continue;
         }
         const a = e as AgentsyncError;
@@ -356,7 +364,7 @@ export class HttpRemote implements Remote {
     let resent = false;
     for (;;) {
       try {
-        return (await this.call({ method: 'POST', path: '/versions', json: body, idempotent: false })).json.version as Version;
+        return (await this.call({ method: 'POST', path: '/versions', json: body, idempotent: false, checkFirst: true })).json.version as Version;
       } catch (e) {
         const ambiguous = e instanceof NetworkError || (e instanceof AgentsyncError && e.code === 'STALE_REMOTE' && resent);
         if (!ambiguous) throw this.unreachable(e as AgentsyncError);
@@ -371,8 +379,10 @@ export class HttpRemote implements Remote {
         if (landed) return landed;
         if (e instanceof AgentsyncError) throw e; // stale after a resend, and not ours: the engine refetches and retries
         // It did not land. A published version is protected by the compare-and-swap, so
-        // resending cannot duplicate it; a draft has no such guard, so it is not resent.
-        if (req.draft || resent) throw this.unreachable(e);
+        // resending cannot duplicate it; a draft has no such guard, so it is resent only when
+        // the request cannot have arrived (a reused connection reset before any answer: the
+        // server had closed it as idle, since a version it had made would have been found).
+        if ((req.draft && (e as NetworkError).maybeSent) || resent) throw this.unreachable(e);
         resent = true;
       }
     }
