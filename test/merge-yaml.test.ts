@@ -251,8 +251,6 @@ test('hasConflictMarkers', () => {
   assert.not.ok(hasConflictMarkers('plain text\n'));
 });
 
-test.run();
-
 test('a trailing local comment keeps its spacing: no blank line added (git merge-file adds none), one kept', () => {
   const base = 'name: a\ndesc: one\n';
   const theirs = 'name: b\ndesc: one\n';
@@ -266,3 +264,5 @@ test('a trailing local comment keeps its spacing: no blank line added (git merge
     assert.is(r.text, want);
   }
 });
+
+test.run();
