@@ -16,14 +16,29 @@ export interface Io {
   stdinTTY: boolean;
   /** Standard output is an interactive terminal (progress, colour). */
   stdoutTTY: boolean;
+  /** `--color=<when>` / `--no-color` from the command line; unset means auto. */
+  color?: ColorMode;
 }
+
+export type ColorMode = 'auto' | 'always' | 'never';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
-export function colors(io: Io): Colors {
+/**
+ * Colour on or off: `--color=always|never` (`--no-color`) first; in auto mode FORCE_COLOR
+ * (anything but `0` forces it on, `0` off), else on only for a terminal without NO_COLOR and
+ * with a TERM other than `dumb`.
+ */
+export function colorOn(io: Io): boolean {
+  if (io.color === 'always') return true;
+  if (io.color === 'never') return false;
   const force = io.env.FORCE_COLOR;
-  const on = force !== undefined ? force !== '0' : io.stdoutTTY && !io.env.NO_COLOR;
-  return pc.createColors(on);
+  if (force !== undefined) return force !== '0';
+  return io.stdoutTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+}
+
+export function colors(io: Io): Colors {
+  return pc.createColors(colorOn(io));
 }
 
 export function author(io: Io): string {

@@ -1,0 +1,152 @@
+/**
+ * The CLI's conventions, the ones users bring from git and gh: help per command with usage,
+ * options and examples; "did you mean" for a mistyped command, option or selector; unknown
+ * options as one line; selectors relative to the current folder inside services/; warnings
+ * instead of silence; colour switches; Ctrl-C at a prompt; the version author; completion.
+ */
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { commandTable } from '../src/cli/main.js';
+import { DOCS, GROUPS } from '../src/cli/help.js';
+import { cleanup, cli, tmp, workspace } from './helpers.js';
+
+test.after(cleanup);
+
+const IO = { cwd: '/', env: {}, stdout: () => {}, stderr: () => {}, stdinTTY: false, stdoutTTY: false };
+const commands = commandTable(IO).commands;
+
+/** The single stderr line of a refusal, with its code. */
+function oneErrorLine(err: string, code: string): void {
+  const lines = err.split('\n').filter(Boolean);
+  assert.is(lines.length, 1, err);
+  assert.match(lines[0]!, new RegExp(`^agentsync: .+ \\(${code}\\)$`));
+}
+
+/** The lines of one `Name:` section of a help text. */
+function section(text: string, name: string): string[] {
+  const lines = text.split('\n');
+  const i = lines.indexOf(`${name}:`);
+  if (i < 0) return [];
+  const out: string[] = [];
+  for (const l of lines.slice(i + 1)) { if (!l) break; out.push(l); }
+  return out;
+}
+
+// ---------------------------------------------------------------- help
+
+test('help: top level groups every command once under Start, Sync, History, CI, Server', async () => {
+  const r = await cli(tmp(), '--help');
+  assert.is(r.code, 0);
+  assert.is((await cli(tmp(), 'help')).out, r.out);
+  const listed: string[] = [];
+  const lines = r.out.split('\n');
+  for (const g of ['Start', 'Sync', 'History', 'CI', 'Server']) assert.ok(lines.some((l) => l.startsWith(`${g}: `)), `group ${g}`);
+  for (let i = 0; i < lines.length; i++) {
+    const head = /^(\w+): /.exec(lines[i]!);
+    if (!head || !(GROUPS as readonly string[]).includes(head[1]!)) continue;
+    for (let j = i + 1; j < lines.length && lines[j]; j++) listed.push(lines[j]!.trim().split(/\s+/)[0]!);
+  }
+  assert.equal([...listed].sort(), [...new Set([...commands.map((c) => c.name), ...Object.keys(DOCS)])].sort());
+  assert.not.match(r.out, /For more info/);
+});
+
+test('help: every command has usage, every option, and 2-3 examples; help <cmd> equals <cmd> --help', async () => {
+  const dir = tmp();
+  for (const name of new Set([...commands.map((c) => c.name), ...Object.keys(DOCS)])) {
+    const a = await cli(dir, 'help', name);
+    assert.is(a.code, 0, name);
+    if (name !== 'help') {
+      const b = await cli(dir, name, '--help');
+      const h = await cli(dir, name, '-h');
+      assert.is(b.code, 0, name);
+      assert.is(b.out, a.out, name);
+      assert.is(h.out, a.out, name);
+    }
+    const usage = section(a.out, 'Usage');
+    assert.ok(usage.length >= 1 && usage.every((l) => l.startsWith(`  agentsync ${name}`)), `${name}: ${usage.join('|')}`);
+    const examples = section(a.out, 'Examples').filter((l) => l.startsWith('  agentsync '));
+    assert.ok(examples.length >= 2 && examples.length <= 3, `${name}: ${examples.length} examples`);
+    assert.ok(examples.every((l) => l.startsWith(`  agentsync ${name}`) || l.includes(`&& agentsync ${name}`) || l.includes(`| agentsync ${name}`)), name);
+    const opts = section(a.out, 'Options').map((l) => l.trim());
+    for (const o of commands.find((c) => c.name === name)?.options ?? []) {
+      assert.ok(opts.some((l) => l.startsWith(o.rawName)), `${name}: option ${o.rawName} missing`);
+    }
+    const globals = section(a.out, 'Global options').map((l) => l.trim().split(/\s{2,}/)[0]);
+    for (const g of ['-C <dir>', '--json', '--color=<when>', '--no-color']) assert.ok(globals.includes(g), `${name}: ${g}`);
+  }
+});
+
+test('help: remote, admin, auth and sync list their subcommands', async () => {
+  const want: Record<string, string[]> = {
+    remote: ['list', 'add', 'remove'], admin: ['tenant create', 'tenant list', 'token create', 'token list', 'token revoke', 'fsck'],
+    auth: ['login', 'status', 'logout'], sync: ['local'],
+  };
+  for (const [name, subs] of Object.entries(want)) {
+    const r = await cli(tmp(), 'help', name);
+    const listed = section(r.out, 'Subcommands').map((l) => l.trim());
+    for (const s of subs) assert.ok(listed.some((l) => l.startsWith(s)), `${name} ${s}`);
+  }
+  // `sync local --help` is sync's help (where local is described).
+  assert.is((await cli(tmp(), 'sync', 'local', '--help')).out, (await cli(tmp(), 'help', 'sync')).out);
+});
+
+test('help of an unknown command: USAGE, exit 2, with a suggestion', async () => {
+  const r = await cli(tmp(), 'help', 'verfy', '--json');
+  assert.is(r.code, 2);
+  assert.is(r.json.error.code, 'USAGE');
+  assert.is(r.json.error.data.suggestion, 'verify');
+});
+
+// ---------------------------------------------------------------- mistakes
+
+test('a mistyped command: one line, exit 2, did you mean status', async () => {
+  const r = await cli(tmp(), 'stauts');
+  assert.is(r.code, 2);
+  oneErrorLine(r.err, 'USAGE');
+  assert.is(r.out, '');
+  const j = await cli(tmp(), 'stauts', '--json');
+  assert.equal(j.json.error.data, { command: 'stauts', suggestion: 'status' });
+  const far = await cli(tmp(), 'xyzzyq', '--json');
+  assert.is(far.code, 2);
+  assert.equal(far.json.error.data, { command: 'xyzzyq' });
+});
+
+test('a mistyped option: did you mean --dry-run, exit 2, one line', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  const r = await cli(ws, 'pull', '--dryrun', '--json');
+  assert.is(r.code, 2);
+  assert.equal(r.json.error.data, { option: '--dryrun', command: 'pull', suggestion: '--dry-run' });
+  const plain = await cli(ws, 'push', '--mesage', 'x');
+  assert.is(plain.code, 2);
+  oneErrorLine(plain.err, 'USAGE');
+  const j = await cli(ws, 'push', '--mesage', 'x', '--json');
+  assert.is(j.json.error.data.suggestion, '--message');
+});
+
+test('an unknown option before the command: one line, exit 2, no help on stdout', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  const r = await cli(ws, '-q', 'status');
+  assert.is(r.code, 2);
+  assert.is(r.out, '');
+  oneErrorLine(r.err, 'USAGE');
+  const j = await cli(ws, '--jsn', 'status', '--json');
+  assert.is(j.code, 2);
+  assert.equal(j.json.error.data, { option: '--jsn', suggestion: '--json' });
+  // Global options before the command still work.
+  assert.is((await cli(tmp(), '-C', ws, '--json', 'status')).code, 0);
+});
+
+test('a mistyped selector: SELECTOR_UNKNOWN with the closest kind or path', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  const r = await cli(ws, 'status', 'agent', '--json');
+  assert.is(r.code, 2);
+  assert.is(r.json.error.code, 'SELECTOR_UNKNOWN');
+  assert.equal(r.json.error.data, { selector: 'agent', suggestion: 'agents' });
+  const p = await cli(ws, 'diff', 'agents/welcom.yaml', '--json');
+  assert.equal(p.json.error.data, { selector: 'agents/welcom.yaml', suggestion: 'agents/welcome.yaml' });
+  const none = await cli(ws, 'status', 'qqqqqqqq', '--json');
+  assert.equal(none.json.error.data, { selector: 'qqqqqqqq' });
+});
+
+test.run();
