@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commandTable } from '../src/cli/main.js';
 import { DOCS, GROUPS } from '../src/cli/help.js';
-import { cleanup, cli, tmp, workspace } from './helpers.js';
+import { cleanup, cli, ok, states, tmp, workspace, write } from './helpers.js';
 
 test.after(cleanup);
 
@@ -147,6 +147,36 @@ test('a mistyped selector: SELECTOR_UNKNOWN with the closest kind or path', asyn
   assert.equal(p.json.error.data, { selector: 'agents/welcom.yaml', suggestion: 'agents/welcome.yaml' });
   const none = await cli(ws, 'status', 'qqqqqqqq', '--json');
   assert.equal(none.json.error.data, { selector: 'qqqqqqqq' });
+});
+
+// ---------------------------------------------------------------- relative selectors
+
+test('inside services/, selectors are relative to the current folder (as git pathspecs)', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  await ok(ws, 'push');
+  write(ws, 'agents/welcome.yaml', 'name: welcome\nedited: true\n');
+  write(ws, 'skills/sql-helper.yaml', 'name: sql-helper\nedited: true\n');
+  const agents = join(ws, 'services', 'agents');
+  const paths = (r: { json: { entries: { path: string }[] } }) => r.json.entries.map((e) => e.path);
+  assert.equal(paths(await ok(agents, 'status', 'welcome.yaml', '--json')), ['agents/welcome.yaml']);
+  assert.equal(paths(await ok(agents, 'status', '.', '--json')), ['agents/welcome.yaml']);
+  assert.equal(paths(await ok(agents, 'status', '../skills', '--json')), ['skills/sql-helper.yaml']);
+  assert.equal(paths(await ok(join(ws, 'services'), 'status', 'agents/welcome.yaml', '--json')), ['agents/welcome.yaml']);
+  // -C into services/agents is the same as starting there.
+  assert.equal(paths(await ok(ws, '-C', 'services/agents', 'status', 'welcome.yaml', '--json')), ['agents/welcome.yaml']);
+  // At the root nothing changes: paths are relative to services/.
+  assert.equal(paths(await ok(ws, 'status', 'agents/welcome.yaml', '--json')), ['agents/welcome.yaml']);
+  // A path relative to the folder that names nothing is still refused.
+  const bad = await cli(agents, 'status', 'agents/welcome.yaml', '--json');
+  assert.is(bad.json.error.code, 'SELECTOR_UNKNOWN');
+  // push and log take the same relative paths.
+  const pushed = await ok(agents, 'push', 'welcome.yaml', '--json');
+  assert.equal(pushed.json.pushed.map((e: { path: string }) => e.path), ['agents/welcome.yaml']);
+  assert.equal(await states(ws), { 'skills/sql-helper.yaml': 'push' });
+  const log = await ok(agents, 'log', 'welcome.yaml', '--json');
+  assert.equal(log.json.map((v: { id: number }) => v.id), [2, 1]);
+  const diff = await ok(join(ws, 'services', 'skills'), 'diff', 'sql-helper.yaml', '--json');
+  assert.equal(diff.json.map((b: { path: string }) => b.path), ['skills/sql-helper.yaml']);
 });
 
 test.run();

@@ -4,11 +4,11 @@
  * @module
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
 import { computeStatus, previewConflicts, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
-import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, checkRemoteUrl, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
+import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, checkRemoteUrl, editRemotes, findRoot, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
@@ -19,6 +19,28 @@ export type Opts = Record<string, unknown> & { C?: string; json?: boolean; remot
 
 export function cwdOf(io: Io, o: Opts): string {
   return o.C ? resolve(io.cwd, String(o.C)) : io.cwd;
+}
+
+/**
+ * Selectors typed inside `services/` are relative to the current folder, as git pathspecs are:
+ * in `services/agents`, `welcome.yaml` is `agents/welcome.yaml` and `.` is the agents folder.
+ * Elsewhere (the workspace root, outside any workspace) they are left as typed.
+ */
+export function relativeSelectors(io: Io, o: Opts, sel: string[]): string[] {
+  if (sel.length === 0) return sel;
+  const cwd = cwdOf(io, o);
+  let root: string;
+  try { root = findRoot(cwd); } catch { return sel; }
+  const services = join(root, SERVICES_DIR);
+  const here = relative(services, cwd);
+  if (here === '' || here.startsWith('..') || isAbsolute(here)) return sel;
+  const out: string[] = [];
+  for (const s of sel) {
+    const r = relative(services, resolve(cwd, s));
+    if (r === '') return []; // services/ itself: everything
+    out.push(r.startsWith('..') || isAbsolute(r) ? s : r.split(sep).join('/'));
+  }
+  return out;
 }
 
 function remoteOpt(o: Opts): string | undefined {
@@ -151,7 +173,7 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
 export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     if (o.fetch) await (await import('../engine/fetch.js')).fetchRemote(ctx);
-    const st = await computeStatus(ctx, sel, { git: true, formatOnly: true });
+    const st = await computeStatus(ctx, relativeSelectors(io, o, sel), { git: true, formatOnly: true });
     await previewConflicts(ctx, st.entries);
     if (o.json) {
       json(io, {
@@ -182,7 +204,7 @@ export async function cmdFetch(io: Io, o: Opts): Promise<number> {
 
 export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const st = await computeStatus(ctx, sel, { formatOnly: true });
+    const st = await computeStatus(ctx, relativeSelectors(io, o, sel), { formatOnly: true });
     const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
     const c = colors(io);
     const { diffText, statText } = await import('./diff-render.js');
@@ -200,7 +222,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { push } = await import('../engine/push.js');
     const r = await push(ctx, {
-      selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: author(io),
+      selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: author(io),
       ...(typeof o.m === 'string' ? { message: o.m } : typeof o.message === 'string' ? { message: o.message } : {}),
     });
     const c = colors(io);
@@ -238,7 +260,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
 export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { pull } = await import('../engine/pull.js');
-    const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
+    const r = await pull(ctx, { selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
     const c = colors(io);
     if (o.json) {
       json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}), ...(r.blocked ? { blocked: r.blocked } : {}) });
@@ -307,7 +329,7 @@ export async function cmdMove(io: Io, which: 'deploy' | 'rollback', v: string, o
 
 export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await (await import('../engine/history.js')).log(ctx, path);
+    const r = await (await import('../engine/history.js')).log(ctx, path === undefined ? undefined : relativeSelectors(io, o, [path])[0]);
     if (o.json) json(io, r.entries);
     else { const c = colors(io); for (const v of r.entries) io.stdout(versionLine(c, v, r.head) + (v.change ? `  [${v.change}]` : '') + '\n'); }
     return EXIT.OK;
@@ -378,7 +400,7 @@ export async function cmdFsck(io: Io, o: Opts): Promise<number> {
 export async function cmdMerge(io: Io, path: string, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { startMerge } = await import('../engine/merge.js');
-    const r = await startMerge(ctx, path);
+    const r = await startMerge(ctx, relativeSelectors(io, o, [path])[0] ?? path);
     if (o.json) json(io, r);
     else if (r.clean) io.stdout(`Merged ${r.path} cleanly: local and remote edits are both in the file; push to publish it.\n`);
     else io.stdout(`Wrote ${r.conflicts} conflict block${r.conflicts === 1 ? '' : 's'} into services/${r.path}. Edit the file, then \`agentsync resolve ${r.path} --merged\` (or --ours / --theirs).\n`);
@@ -391,7 +413,7 @@ export async function cmdResolve(io: Io, path: string, o: Opts): Promise<number>
   if (how.length !== 1) fail('USAGE', 'choose exactly one of --ours, --theirs or --merged');
   return withContext(io, o, async (ctx) => {
     const { resolve: settle } = await import('../engine/merge.js');
-    const r = await settle(ctx, path, how[0]!);
+    const r = await settle(ctx, relativeSelectors(io, o, [path])[0] ?? path, how[0]!);
     if (o.json) json(io, r);
     else io.stdout(`Resolved ${r.path} with ${r.how === 'ours' ? 'the local version' : r.how === 'theirs' ? 'the remote version' : 'your merged file'}.${r.how === 'theirs' ? '' : ' Push to publish it.'}\n`);
     return EXIT.OK;

@@ -10,7 +10,7 @@ import type { Context } from '../engine/context.js';
 import { assertValid, validateWorkspace, type Validation } from '../engine/compile.js';
 import type { Choice, Decision, SyncItem, SyncPlan, SyncResult } from '../engine/sync.js';
 import { AgentsyncError, EXIT, fail, isAgentsyncError } from '../model/errors.js';
-import { diffBlocks, withContext, type Opts } from './commands.js';
+import { diffBlocks, relativeSelectors, withContext, type Opts } from './commands.js';
 import { author, colors, json, type Colors, type Io } from './io.js';
 import { entryLine, stateColor } from './render.js';
 
@@ -94,7 +94,8 @@ function inSyncLine(io: Io, plan: SyncPlan): void {
 type Mode = 'check' | 'push' | 'pull' | 'interactive';
 
 export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
-  if (sel[0] === 'local') return cmdSyncLocal(io, sel.slice(1), o);
+  if (sel[0] === 'local') return cmdSyncLocal(io, relativeSelectors(io, o, sel.slice(1)), o);
+  sel = relativeSelectors(io, o, sel);
   if (o.direction !== undefined) fail('USAGE', '--direction belongs to `agentsync sync local`');
   if (o.accept) {
     io.stderr('agentsync: warning: --accept is deprecated; use --pull\n');
