@@ -4,11 +4,13 @@
  * options as one line; selectors relative to the current folder inside services/; warnings
  * instead of silence; colour switches; Ctrl-C at a prompt; the version author; completion.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commandTable } from '../src/cli/main.js';
 import { DOCS, GROUPS } from '../src/cli/help.js';
+import { parseConfig } from '../src/workspace/config.js';
 import { cleanup, cli, ok, states, tmp, workspace, write } from './helpers.js';
 
 test.after(cleanup);
@@ -177,6 +179,56 @@ test('inside services/, selectors are relative to the current folder (as git pat
   assert.equal(log.json.map((v: { id: number }) => v.id), [2, 1]);
   const diff = await ok(join(ws, 'services', 'skills'), 'diff', 'sql-helper.yaml', '--json');
   assert.equal(diff.json.map((b: { path: string }) => b.path), ['skills/sql-helper.yaml']);
+});
+
+// ---------------------------------------------------------------- warnings
+
+/** The warning lines of stderr, as their codes. */
+function warnings(err: string): string[] {
+  return err.split('\n').filter((l) => l.startsWith('agentsync: warning: ')).map((l) => /\(([A-Z_]+)\)$/.exec(l)?.[1] ?? l);
+}
+
+test('pull --commit outside a git work tree: one GIT_NONE warning, the pull still happens', async () => {
+  const remote = join(tmp(), 'remote');
+  const a = await workspace(remote);
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  const r = await ok(b, 'pull', '--commit', '--json');
+  assert.equal(warnings(r.err), ['GIT_NONE']);
+  assert.is(r.err.split('\n').filter(Boolean).length, 1);
+  assert.is(r.json.commit, null);
+  assert.equal(await states(b), {});
+  // Without --commit, or with nothing to commit into, no warning.
+  assert.equal(warnings((await ok(b, 'pull')).err), []);
+});
+
+test('log of a path no version held and no local file: PATH_UNKNOWN warning, exit 0', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  await ok(ws, 'push');
+  const r = await ok(ws, 'log', 'agents/nope.yaml', '--json');
+  assert.equal(r.json, []);
+  assert.equal(warnings(r.err), ['PATH_UNKNOWN']);
+  const folder = await ok(ws, 'log', 'agents');
+  assert.equal(warnings(folder.err), ['PATH_NOT_ARTIFACT']);
+  const known = await ok(ws, 'log', 'agents/welcome.yaml');
+  assert.equal(warnings(known.err), []);
+  // A new local file that no version holds yet: its log is empty, which is no mistake.
+  write(ws, 'agents/fresh.yaml', 'name: fresh\n');
+  assert.equal(warnings((await ok(ws, 'log', 'agents/fresh.yaml')).err), []);
+});
+
+test('an unknown key in agentsync.yaml: one CONFIG_KEY_UNKNOWN warning per command, with did you mean', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  const cfg = join(ws, 'agentsync.yaml');
+  writeFileSync(cfg, readFileSync(cfg, 'utf8') + 'remtoes:\n  staging: ../elsewhere\n');
+  const r = await ok(ws, 'status');
+  assert.equal(warnings(r.err), ['CONFIG_KEY_UNKNOWN']);
+  assert.equal(parseConfig(ws, { remotes: {}, remtoes: {}, zzzz: 1 }).unknownKeys, [{ key: 'remtoes', suggestion: 'remotes' }, { key: 'zzzz', suggestion: null }]);
+  assert.equal(warnings((await ok(ws, 'remote', 'list')).err), ['CONFIG_KEY_UNKNOWN']);
+  // From the config cache too (the second status reads the cached value).
+  assert.equal(warnings((await ok(ws, 'status')).err), ['CONFIG_KEY_UNKNOWN']);
+  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/remtoes:[\s\S]*$/, ''));
+  assert.equal(warnings((await ok(ws, 'status')).err), []);
 });
 
 test.run();

@@ -3,16 +3,16 @@
  * return the exit code. One function per command.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
 import { computeStatus, previewConflicts, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
-import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, checkRemoteUrl, editRemotes, findRoot, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
+import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, CONFIG_KEYS, checkRemoteUrl, editRemotes, findRoot, loadWorkspace, parseConfig, readConfigDoc, type Workspace } from '../workspace/config.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
-import { author, colors, json, type Io } from './io.js';
+import { author, colors, json, warn, type Io } from './io.js';
 import { describe, entryLine, statusText, versionLine, type DiffBlock } from './render.js';
 
 export type Opts = Record<string, unknown> & { C?: string; json?: boolean; remote?: string | boolean };
@@ -53,11 +53,26 @@ export async function withContext<T>(io: Io, o: Opts, fn: (ctx: Context) => Prom
     ...(io.env.AGENTSYNC_TOKEN ? { token: io.env.AGENTSYNC_TOKEN } : {}),
     ...(io.stdoutTTY ? { progress: progressPrinter(io) } : {}),
   });
+  warnConfig(io, ctx.ws);
   try {
     return await fn(ctx);
   } finally {
     await ctx.close();
   }
+}
+
+/** One warning per top-level key of agentsync.yaml that agentsync does not know. */
+export function warnConfig(io: Io, ws: Workspace): void {
+  for (const u of ws.unknownKeys ?? []) {
+    warn(io, `${CONFIG_FILE}: unknown key \`${u.key}\` is ignored${u.suggestion ? `; did you mean \`${u.suggestion}\`?` : ` (known: ${CONFIG_KEYS.join(', ')})`}`, 'CONFIG_KEY_UNKNOWN');
+  }
+}
+
+/** `--commit` outside a git work tree commits nothing: say so. */
+export async function warnNoGit(io: Io, o: Opts, root: string): Promise<void> {
+  if (!o.commit || o.dryRun) return;
+  const { findGitRoot } = await import('../workspace/git.js');
+  if (!findGitRoot(root)) warn(io, `--commit ignored: ${root} is not in a git work tree, so nothing will be committed`, 'GIT_NONE');
 }
 
 const dec = new TextDecoder();
@@ -146,6 +161,7 @@ async function gitIgnore(root: string): Promise<string | null> {
 export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number> {
   const [sub = 'list', name, url] = args;
   const ws = await loadWorkspace(cwdOf(io, o));
+  warnConfig(io, ws);
   if (sub === 'list') {
     if (o.json) json(io, ws.remotes);
     else for (const r of ws.remotes) io.stdout(`${r.name}\t${r.url}\n`);
@@ -260,6 +276,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
 export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { pull } = await import('../engine/pull.js');
+    await warnNoGit(io, o, ctx.ws.root);
     const r = await pull(ctx, { selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
     const c = colors(io);
     if (o.json) {
@@ -329,7 +346,14 @@ export async function cmdMove(io: Io, which: 'deploy' | 'rollback', v: string, o
 
 export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await (await import('../engine/history.js')).log(ctx, path === undefined ? undefined : relativeSelectors(io, o, [path])[0]);
+    const p = path === undefined ? undefined : relativeSelectors(io, o, [path])[0];
+    const r = await (await import('../engine/history.js')).log(ctx, p);
+    if (p !== undefined && r.entries.length === 0) {
+      const rel = p.replace(/^\.\//, '').replace(/^services\//, '').replace(/\/+$/, '');
+      const st = statSync(join(ctx.ws.services, rel), { throwIfNoEntry: false });
+      if (st?.isDirectory()) warn(io, `log follows one artifact; services/${rel} is a folder (list its files with \`agentsync status ${rel}\`)`, 'PATH_NOT_ARTIFACT');
+      else if (!st) warn(io, `no version on ${r.remote} ever held services/${rel}, and there is no such local file; paths are relative to services/`, 'PATH_UNKNOWN');
+    }
     if (o.json) json(io, r.entries);
     else { const c = colors(io); for (const v of r.entries) io.stdout(versionLine(c, v, r.head) + (v.change ? `  [${v.change}]` : '') + '\n'); }
     return EXIT.OK;

@@ -47,6 +47,14 @@ export function author(io: Io): string {
   return io.env.AGENTSYNC_AUTHOR || io.env.GIT_AUTHOR_NAME || io.env.USER || user;
 }
 
+/**
+ * One warning line on stderr, `agentsync: warning: <what> (<CODE>)`: something the command did
+ * not do or could not find, said instead of ignored. The exit code is not changed.
+ */
+export function warn(io: Io, message: string, code: string): void {
+  io.stderr(`agentsync: warning: ${message} (${code})\n`);
+}
+
 /** `3 minutes ago` style age of an ISO time. */
 export function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));

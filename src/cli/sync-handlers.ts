@@ -10,7 +10,7 @@ import type { Context } from '../engine/context.js';
 import { assertValid, validateWorkspace, type Validation } from '../engine/compile.js';
 import type { Choice, Decision, SyncItem, SyncPlan, SyncResult } from '../engine/sync.js';
 import { AgentsyncError, EXIT, fail, isAgentsyncError } from '../model/errors.js';
-import { diffBlocks, relativeSelectors, withContext, type Opts } from './commands.js';
+import { diffBlocks, relativeSelectors, warnNoGit, withContext, type Opts } from './commands.js';
 import { author, colors, json, type Colors, type Io } from './io.js';
 import { entryLine, stateColor } from './render.js';
 
@@ -111,6 +111,7 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { remoteName } = await import('../engine/context.js');
     const name = remoteName(ctx);
+    if (mode !== 'check') await warnNoGit(io, o, ctx.ws.root);
     await validateFirst(io, o, ctx, 'nothing was synced');
     const { applySync, fetchForSync, planSync } = await import('../engine/sync.js');
     const offline = await fetchForSync(ctx);
@@ -255,6 +256,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
   try {
     return await withContext(io, { ...o, remote: LOCAL }, async (ctx) => {
       ctxOpen = true;
+      if (dir === 'from-db') await warnNoGit(io, o, ctx.ws.root);
       if (dir === 'to-db') await validateFirst(io, o, ctx, 'nothing was synced');
       const { applySync, planSync } = await import('../engine/sync.js');
       const { fetchRemote } = await import('../engine/fetch.js');
