@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { commandTable } from '../src/cli/main.js';
+import { commandTable, run } from '../src/cli/main.js';
 import { DOCS, GROUPS } from '../src/cli/help.js';
 import { parseConfig } from '../src/workspace/config.js';
 import { cleanup, cli, ok, states, tmp, workspace, write } from './helpers.js';
@@ -229,6 +229,54 @@ test('an unknown key in agentsync.yaml: one CONFIG_KEY_UNKNOWN warning per comma
   assert.equal(warnings((await ok(ws, 'status')).err), ['CONFIG_KEY_UNKNOWN']);
   writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/remtoes:[\s\S]*$/, ''));
   assert.equal(warnings((await ok(ws, 'status')).err), []);
+});
+
+// ---------------------------------------------------------------- colour
+
+/** `status` in `ws` with this environment and terminal; whether its output holds colour codes, and the exit code. */
+async function coloured(ws: string, env: Record<string, string | undefined>, tty: boolean, ...argv: string[]): Promise<{ code: number; colour: boolean }> {
+  let out = '';
+  let err = '';
+  const code = await run(argv.length ? argv : ['status'], {
+    cwd: ws, env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, TERM: 'xterm-256color', AGENTSYNC_AUTHOR: 'tester', ...env },
+    stdout: (x) => { out += x; }, stderr: (x) => { err += x; }, stdinTTY: false, stdoutTTY: tty,
+  });
+  return { code, colour: (out + err).includes('\x1b[') };
+}
+
+test('colour: auto on a terminal; TERM=dumb, NO_COLOR, a pipe turn it off; FORCE_COLOR and --color win', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  write(ws, 'agents/welcome.yaml', 'name: welcome\nedited: true\n');
+  const cases: [Record<string, string>, boolean, string[], boolean][] = [
+    [{}, true, ['status'], true],
+    [{ TERM: 'dumb' }, true, ['status'], false],
+    [{ NO_COLOR: '1' }, true, ['status'], false],
+    [{}, false, ['status'], false],
+    [{ FORCE_COLOR: '1' }, false, ['status'], true],
+    [{ FORCE_COLOR: '1', TERM: 'dumb' }, true, ['status'], true],
+    [{ FORCE_COLOR: '0' }, true, ['status'], false],
+    [{ NO_COLOR: '1' }, false, ['status', '--color=always'], true],
+    [{ NO_COLOR: '1' }, false, ['--color', 'always', 'status'], true],
+    [{ NO_COLOR: '1' }, false, ['status', '--color'], true],
+    [{ FORCE_COLOR: '1' }, true, ['status', '--no-color'], false],
+    [{}, true, ['--color=never', 'status'], false],
+    [{ TERM: 'dumb' }, true, ['status', '--color=auto'], false],
+    [{}, true, ['diff', '--color=never'], false],
+    [{}, false, ['diff', '--color=always'], true],
+  ];
+  for (const [env, tty, argv, want] of cases) {
+    const r = await coloured(ws, env, tty, ...argv);
+    assert.is(r.code, 0, `${JSON.stringify(env)} tty=${tty} ${argv.join(' ')}`);
+    assert.is(r.colour, want, `${JSON.stringify(env)} tty=${tty} ${argv.join(' ')}`);
+  }
+  const bad = await cli(ws, 'status', '--color=sometimes', '--json');
+  assert.is(bad.code, 2);
+  assert.equal(bad.json.error.data, { option: '--color', value: 'sometimes' });
+  // Every command takes the switches (they are global): none of these is an unknown option.
+  for (const argv of [['versions'], ['remote', 'list'], ['hash'], ['validate'], ['log'], ['fsck']]) {
+    assert.is((await cli(ws, ...argv, '--no-color')).code, 0, argv.join(' '));
+    assert.is((await cli(ws, '--color=always', ...argv)).code, 0, argv.join(' '));
+  }
 });
 
 test.run();
