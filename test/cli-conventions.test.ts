@@ -4,14 +4,16 @@
  * options as one line; selectors relative to the current folder inside services/; warnings
  * instead of silence; colour switches; Ctrl-C at a prompt; the version author; completion.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commandTable, run } from '../src/cli/main.js';
 import { DOCS, GROUPS } from '../src/cli/help.js';
 import { parseConfig } from '../src/workspace/config.js';
-import { cleanup, cli, ok, states, tmp, workspace, write } from './helpers.js';
+import { BIN, cleanup, cli, needs, ok, pair, states, tmp, workspace, write } from './helpers.js';
+import { HAS_PTY, KEY, runPty } from './pty.js';
 
 test.after(cleanup);
 
@@ -277,6 +279,40 @@ test('colour: auto on a terminal; TERM=dumb, NO_COLOR, a pipe turn it off; FORCE
     assert.is((await cli(ws, ...argv, '--no-color')).code, 0, argv.join(' '));
     assert.is((await cli(ws, '--color=always', ...argv)).code, 0, argv.join(' '));
   }
+});
+
+// ---------------------------------------------------------------- Ctrl-C
+
+test('Ctrl-C at the hidden token prompt of auth login: INTERRUPTED, exit 130, one line, nothing stored', async () => {
+  const config = tmp('agentsync-xdg-');
+  const stdin = new PassThrough();
+  let out = '';
+  let err = '';
+  const running = run(['auth', 'login', 'http://127.0.0.1:9/acme', '--json'], {
+    cwd: tmp(), env: { ...process.env, XDG_CONFIG_HOME: config, NO_COLOR: '1' },
+    stdout: (x) => { out += x; }, stderr: (x) => { err += x; }, stdin, stdinTTY: true, stdoutTTY: true,
+  });
+  stdin.write('as_abc\u0003');
+  const code = await running;
+  assert.is(code, 130);
+  assert.is(JSON.parse(out).error.code, 'INTERRUPTED');
+  oneErrorLine(err.replace(/^Token for [^\n]*\n/, ''), 'INTERRUPTED');
+  assert.equal(readdirSync(config), []);
+});
+
+const pty = needs(test, HAS_PTY, 'cli-conventions pty', 'python3 with the pty module is missing');
+pty('Ctrl-C at the confirmation of sync local: INTERRUPTED, exit 130, nothing synced', async () => {
+  const { a } = await pair();
+  const local = join(tmp('agentsync-local-'), 'db');
+  await ok(a, 'remote', 'add', 'local', local);
+  const r = await runPty(['node', BIN, 'sync', 'local', '--direction', 'to-db'], {
+    cwd: a, env: { AGENTSYNC_AUTHOR: 'pty-tester', NO_COLOR: undefined, FORCE_COLOR: undefined }, steps: [{ expect: 'to local?', send: KEY.ctrlC }],
+  });
+  assert.is(r.error, undefined, r.transcript);
+  assert.is(r.code, 130, r.transcript);
+  assert.match(r.transcript, /agentsync: [^\n]*\(INTERRUPTED\)/);
+  const v = await ok(a, 'versions', '--remote', 'local', '--json');
+  assert.equal(v.json.versions, []);
 });
 
 test.run();

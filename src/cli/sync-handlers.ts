@@ -39,6 +39,11 @@ async function validateFirst(io: Io, o: Opts, ctx: Context, what: string): Promi
   assertValid(v, what);
 }
 
+/** Ctrl-C at a prompt: one line, exit 130, nothing changed (prompts come before any write). */
+function interrupted(): AgentsyncError {
+  return new AgentsyncError('INTERRUPTED', 'interrupted at the prompt; nothing was changed');
+}
+
 function isExitPrompt(e: unknown): boolean {
   const n = (e as Error | undefined)?.name;
   return n === 'ExitPromptError' || n === 'AbortPromptError';
@@ -187,10 +192,7 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
         }
       }
     } catch (e) {
-      if (isExitPrompt(e)) {
-        io.stderr('agentsync: sync aborted; nothing was changed\n');
-        return EXIT.DRIFT;
-      }
+      if (isExitPrompt(e)) throw interrupted();
       throw e;
     }
     const r = await applySync(ctx, plan, decisions, { ...base, force: !!o.force, explicit: true, pushMerged: true });
@@ -282,8 +284,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
         try {
           ok = await confirm(io, `${verb} ${plural(n, 'artifact')} ${dir === 'to-db' ? 'to' : 'from'} ${LOCAL}?`, false);
         } catch (e) {
-          if (!isExitPrompt(e)) throw e;
-          ok = false;
+          throw isExitPrompt(e) ? interrupted() : e;
         }
         if (!ok) { io.stdout('Nothing changed.\n'); return EXIT.DRIFT; }
       }
