@@ -6,6 +6,7 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -313,6 +314,60 @@ pty('Ctrl-C at the confirmation of sync local: INTERRUPTED, exit 130, nothing sy
   assert.match(r.transcript, /agentsync: [^\n]*\(INTERRUPTED\)/);
   const v = await ok(a, 'versions', '--remote', 'local', '--json');
   assert.equal(v.json.versions, []);
+});
+
+// ---------------------------------------------------------------- version author
+
+const HAS_GIT = spawnSync('git', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** `push` in `ws` with exactly this identity environment (no AGENTSYNC_AUTHOR, no GIT_AUTHOR_*, an empty HOME unless given). */
+async function pushAs(ws: string, env: Record<string, string | undefined>): Promise<string> {
+  const home = tmp('agentsync-home-');
+  let err = '';
+  const code = await run(['push', '-m', 'x'], {
+    cwd: ws, env: {
+      ...process.env, NO_COLOR: '1', AGENTSYNC_AUTHOR: undefined, GIT_AUTHOR_NAME: undefined, GIT_AUTHOR_EMAIL: undefined,
+      HOME: home, XDG_CONFIG_HOME: join(home, '.config'), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: undefined, ...env,
+    },
+    stdout: () => {}, stderr: (x) => { err += x; }, stdinTTY: false, stdoutTTY: false,
+  });
+  assert.is(code, 0, err);
+  const v = (await ok(ws, 'versions', '--json')).json.versions as { author: string }[];
+  return v[v.length - 1]!.author;
+}
+
+test('version author outside git: AGENTSYNC_AUTHOR when set, else the OS user', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  assert.is(await pushAs(ws, { USER: 'os-person' }), 'os-person');
+  write(ws, 'agents/welcome.yaml', 'name: welcome\nv: 2\n');
+  assert.is(await pushAs(ws, { USER: 'os-person', AGENTSYNC_AUTHOR: 'ci-bot' }), 'ci-bot');
+});
+
+const withGit = needs(test, HAS_GIT, 'cli-conventions git author', 'git is not installed');
+withGit('version author in a git work tree: git user.name <user.email>; AGENTSYNC_AUTHOR wins; global config counts', async () => {
+  const remote = join(tmp(), 'remote');
+  const ws = await workspace(remote);
+  const git = (...a: string[]) => assert.is(spawnSync('git', a, { cwd: ws, stdio: 'ignore', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } }).status, 0, a.join(' '));
+  git('init', '-q');
+  git('config', 'user.name', 'Ada Lovelace');
+  git('config', 'user.email', 'ada@example.com');
+  assert.is(await pushAs(ws, { USER: 'os-person' }), 'Ada Lovelace <ada@example.com>');
+  write(ws, 'agents/welcome.yaml', 'name: welcome\nv: 2\n');
+  assert.is(await pushAs(ws, { USER: 'os-person', AGENTSYNC_AUTHOR: 'ci-bot' }), 'ci-bot');
+  write(ws, 'agents/welcome.yaml', 'name: welcome\nv: 3\n');
+  assert.is(await pushAs(ws, { USER: 'os-person', GIT_AUTHOR_NAME: 'Env Name', GIT_AUTHOR_EMAIL: 'env@example.com' }), 'Env Name <env@example.com>');
+  // Only a global identity (~/.gitconfig), no repository one.
+  const other = await workspace(remote, { sample: false });
+  assert.is(spawnSync('git', ['init', '-q'], { cwd: other }).status, 0);
+  const home = tmp('agentsync-home-');
+  writeFileSync(join(home, '.gitconfig'), '[user]\n\tname = Global Person\n');
+  write(other, 'agents/other.yaml', 'name: other\n');
+  assert.is(await pushAs(other, { USER: 'os-person', HOME: home }), 'Global Person');
+  // A git work tree without any identity: the OS user.
+  const bare = await workspace(remote, { sample: false });
+  assert.is(spawnSync('git', ['init', '-q'], { cwd: bare }).status, 0);
+  write(bare, 'agents/bare.yaml', 'name: bare\n');
+  assert.is(await pushAs(bare, { USER: 'os-person' }), 'os-person');
 });
 
 test.run();

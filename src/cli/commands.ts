@@ -238,7 +238,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { push } = await import('../engine/push.js');
     const r = await push(ctx, {
-      selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: author(io),
+      selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: await author(io, ctx.ws.root),
       ...(typeof o.m === 'string' ? { message: o.m } : typeof o.message === 'string' ? { message: o.message } : {}),
     });
     const c = colors(io);
@@ -277,7 +277,7 @@ export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { pull } = await import('../engine/pull.js');
     await warnNoGit(io, o, ctx.ws.root);
-    const r = await pull(ctx, { selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
+    const r = await pull(ctx, { selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: await author(io, ctx.ws.root) });
     const c = colors(io);
     if (o.json) {
       json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}), ...(r.blocked ? { blocked: r.blocked } : {}) });

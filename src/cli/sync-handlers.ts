@@ -149,7 +149,7 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
       return plan.items.length + merging.length ? EXIT.DRIFT : EXIT.OK;
     }
 
-    const base = { author: author(io), env: io.env, commit: !!o.commit, ...(typeof o.message === 'string' ? { message: o.message } : typeof o.m === 'string' ? { message: o.m } : {}) };
+    const base = { author: await author(io, ctx.ws.root), env: io.env, commit: !!o.commit, ...(typeof o.message === 'string' ? { message: o.message } : typeof o.m === 'string' ? { message: o.m } : {}) };
     if (mode === 'push' || mode === 'pull') {
       const decisions: Decision[] = plan.items.map((item) => ({
         item, choice: mode === 'push' ? 'push' : item.mergeText !== null && !o.force ? 'merge' : 'pull',
@@ -273,7 +273,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
       const n = plan.items.length;
       const verb = dir === 'to-db' ? 'Push' : 'Pull';
       if (n === 0) {
-        if (plan.converged.length) await applySync(ctx, plan, [], { author: author(io), env: io.env });
+        if (plan.converged.length) await applySync(ctx, plan, [], { author: await author(io, ctx.ws.root), env: io.env });
         if (o.json) json(io, { direction: dir, remote: LOCAL, latestPublished: full.latestPublished, pushed: [], pulled: [], merged: [], skipped: left.map((i) => i.entry.path), converged: full.converged.map((e) => e.path), version: null, commit: null });
         else io.stdout(`Nothing to ${verb.toLowerCase()}${left.length ? ` (${plural(left.length, 'artifact')} changed only on the other side)` : `: services/ and ${LOCAL} are in sync`}.\n`);
         return EXIT.OK;
@@ -292,7 +292,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
       const choice: Choice = dir === 'to-db' ? 'push' : 'pull';
       const decisions: Decision[] = [...plan.items.map((item: SyncItem) => ({ item, choice })), ...left.map((item) => ({ item, choice: 'skip' as const }))];
       const r = await applySync(ctx, full, decisions, {
-        author: author(io), env: io.env, explicit: true, commit: !!o.commit,
+        author: await author(io, ctx.ws.root), env: io.env, explicit: true, commit: !!o.commit,
         ...(typeof o.message === 'string' ? { message: o.message } : {}),
       });
       if (o.json) json(io, resultJson(r, { direction: dir }));
