@@ -370,4 +370,47 @@ withGit('version author in a git work tree: git user.name <user.email>; AGENTSYN
   assert.is(await pushAs(bare, { USER: 'os-person' }), 'os-person');
 });
 
+// ---------------------------------------------------------------- completion
+
+const HAS_BASH = spawnSync('bash', ['-c', 'true'], { stdio: 'ignore' }).status === 0;
+const withBash = needs(test, HAS_BASH, 'cli-conventions completion', 'bash is not installed');
+
+withBash('completion bash: sourced in bash, _agentsync completes commands, options, values, remotes, kinds and paths', async () => {
+  const ws = await workspace(join(tmp(), 'remote'));
+  await ok(ws, 'remote', 'add', 'staging', join(tmp(), 'staging'));
+  const bin = tmp('agentsync-bin-');
+  writeFileSync(join(bin, 'agentsync'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
+  const cases: [string, string[], string, string[]][] = [
+    ['.', ['agentsync', 'sta'], '1', ['status']],
+    ['.', ['agentsync', 'status', 'ag'], '2', ['agents']],
+    ['.', ['agentsync', 'status', 'agents/wel'], '2', ['agents/welcome.yaml']],
+    ['.', ['agentsync', 'push', '--dr'], '2', ['--draft', '--dry-run']],
+    ['.', ['agentsync', 'pull', '--remote', ''], '3', ['origin', 'staging']],
+    ['.', ['agentsync', 'remote', ''], '2', ['list', 'add', 'remove']],
+    ['.', ['agentsync', 'status', '--color', '=', 'al'], '4', ['always']],
+    ['.', ['agentsync', 'completion', ''], '2', ['bash', 'zsh', 'fish']],
+    ['services/agents', ['agentsync', 'diff', 'wel'], '2', ['welcome.yaml']],
+  ];
+  const q = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+  let script = 'set -e\nsource <(agentsync completion bash)\n';
+  for (const [where, words, cword] of cases) {
+    script += `(cd ${q(where)} && COMP_WORDS=(${words.map(q).join(' ')}) && COMP_CWORD=${cword} && COMPREPLY=() && _agentsync && printf '%s\\n' "\${COMPREPLY[@]}"; echo '--')\n`;
+  }
+  const r = spawnSync('bash', ['-c', script], { cwd: ws, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1' } });
+  assert.is(r.status, 0, r.stderr);
+  const got = r.stdout.split('--\n').slice(0, -1).map((b) => b.split('\n').filter(Boolean));
+  assert.equal(got, cases.map((c) => c[3]));
+});
+
+test('completion zsh and fish print their scripts; another shell is USAGE', async () => {
+  for (const sh of ['bash', 'zsh', 'fish']) {
+    const r = await cli(tmp(), 'completion', sh);
+    assert.is(r.code, 0, sh);
+    assert.ok(r.out.includes('agentsync __complete'), sh);
+  }
+  const bad = await cli(tmp(), 'completion', 'tcsh', '--json');
+  assert.is(bad.code, 2);
+  assert.equal(bad.json.error.data, { shell: 'tcsh' });
+});
+
 test.run();

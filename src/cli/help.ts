@@ -153,6 +153,11 @@ export const DOCS: Record<string, CommandDoc> = {
     subcommands: [['tenant create <name>', 'a new tenant (its remote URL is http(s)://host:port/<name>)'], ['tenant list', 'every tenant'], ['token create', 'a token for a tenant, shown once'], ['token list', 'every token (never its secret)'], ['token revoke <id>', 'revoke a token'], ['fsck', 'check the server data folder']],
     examples: [['agentsync admin tenant create acme --data ./agentsync-data', 'a tenant'], ['agentsync admin token create --tenant acme --scope write --data ./agentsync-data', 'a write token for it'], ['agentsync admin token list --json', 'tokens as JSON']],
   },
+  completion: {
+    group: 'Shell', summary: 'Print the completion script for bash, zsh or fish (commands, options, kinds, remotes, paths)',
+    usage: ['completion bash|zsh|fish'],
+    examples: [['agentsync completion bash >> ~/.bashrc', 'bash (or eval "$(agentsync completion bash)")'], ['agentsync completion zsh > ~/.zfunc/_agentsync', 'zsh, after compinit'], ['agentsync completion fish > ~/.config/fish/completions/agentsync.fish', 'fish']],
+  },
   help: {
     group: 'Shell', summary: 'Show help for agentsync or one command',
     usage: ['help [<command>]'],

@@ -72,6 +72,8 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
   cli.command('fsck', 'Check the local store').action(act((o) => c.cmdFsck(io, o as c.Opts)));
   registerServerCommands(cli, io, act);
   registerSyncCommands(cli, io, act);
+  cli.command('completion <shell>', 'Print the completion script for bash, zsh or fish')
+    .action(act(async (shell) => { io.stdout((await import('./completion.js')).completionScript(String(shell))); return EXIT.OK; }));
   cli.help();
   cli.version(VERSION);
   return cli;
@@ -88,6 +90,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let result: Promise<number> | undefined;
   const info = console.info;
   try {
+    if (argv[0] === '__complete') {
+      const cli = build(io, () => {});
+      // The shell asks for candidates (completion.ts): never an error, one candidate a line.
+      try {
+        for (const c of await (await import('./completion.js')).complete(cli, io, argv.slice(1))) io.stdout(`${c}\n`);
+      } catch { /* no candidates */ }
+      return EXIT.OK;
+    }
     const taken = takeColor(argv);
     argv = taken.argv;
     if (taken.color) io = { ...io, color: taken.color };
