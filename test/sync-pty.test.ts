@@ -143,7 +143,7 @@ t('interactive sync: "All remaining: remote" and answering no to the confirmatio
   assert.equal(await states(a), {});
 });
 
-t('interactive sync: Ctrl-C at a prompt aborts with nothing changed', async () => {
+t('interactive sync: Ctrl-C at a prompt aborts with nothing changed: INTERRUPTED, exit 130', async () => {
   const { a, b } = await pair();
   append2(b, 'mcp/github.yaml', '# remote\n');
   await ok(b, 'push');
@@ -153,7 +153,8 @@ t('interactive sync: Ctrl-C at a prompt aborts with nothing changed', async () =
     { expect: 'mcp/github.yaml (pull, 2/2)', send: KEY.ctrlC },
   ]);
   assert.is(r.error, undefined, explain(r));
-  assert.is(r.code, 1, explain(r));
+  assert.is(r.code, 130, explain(r)); // one line with a code, exit 128 + SIGINT
+  assert.match(r.transcript, /agentsync: [^\n]*\(INTERRUPTED\)/);
   assert.equal(await states(a), { 'agents/welcome.yaml': 'push', 'mcp/github.yaml': 'pull' });
   assert.equal((await versions(a)).map((v) => v.id), [1, 2]);
 });

@@ -3,22 +3,44 @@
  * return the exit code. One function per command.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
 import { computeStatus, previewConflicts, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
-import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, checkRemoteUrl, editRemotes, loadWorkspace, parseConfig, readConfigDoc } from '../workspace/config.js';
+import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, CONFIG_KEYS, checkRemoteUrl, editRemotes, findRoot, loadWorkspace, parseConfig, readConfigDoc, type Workspace } from '../workspace/config.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
-import { author, colors, json, type Io } from './io.js';
+import { author, colors, json, warn, type Io } from './io.js';
 import { describe, entryLine, statusText, versionLine, type DiffBlock } from './render.js';
 
 export type Opts = Record<string, unknown> & { C?: string; json?: boolean; remote?: string | boolean };
 
 export function cwdOf(io: Io, o: Opts): string {
   return o.C ? resolve(io.cwd, String(o.C)) : io.cwd;
+}
+
+/**
+ * Selectors typed inside `services/` are relative to the current folder, as git pathspecs are:
+ * in `services/agents`, `welcome.yaml` is `agents/welcome.yaml` and `.` is the agents folder.
+ * Elsewhere (the workspace root, outside any workspace) they are left as typed.
+ */
+export function relativeSelectors(io: Io, o: Opts, sel: string[]): string[] {
+  if (sel.length === 0) return sel;
+  const cwd = cwdOf(io, o);
+  let root: string;
+  try { root = findRoot(cwd); } catch { return sel; }
+  const services = join(root, SERVICES_DIR);
+  const here = relative(services, cwd);
+  if (here === '' || here.startsWith('..') || isAbsolute(here)) return sel;
+  const out: string[] = [];
+  for (const s of sel) {
+    const r = relative(services, resolve(cwd, s));
+    if (r === '') return []; // services/ itself: everything
+    out.push(r.startsWith('..') || isAbsolute(r) ? s : r.split(sep).join('/'));
+  }
+  return out;
 }
 
 function remoteOpt(o: Opts): string | undefined {
@@ -31,11 +53,26 @@ export async function withContext<T>(io: Io, o: Opts, fn: (ctx: Context) => Prom
     ...(io.env.AGENTSYNC_TOKEN ? { token: io.env.AGENTSYNC_TOKEN } : {}),
     ...(io.stdoutTTY ? { progress: progressPrinter(io) } : {}),
   });
+  warnConfig(io, ctx.ws);
   try {
     return await fn(ctx);
   } finally {
     await ctx.close();
   }
+}
+
+/** One warning per top-level key of agentsync.yaml that agentsync does not know. */
+export function warnConfig(io: Io, ws: Workspace): void {
+  for (const u of ws.unknownKeys ?? []) {
+    warn(io, `${CONFIG_FILE}: unknown key \`${u.key}\` is ignored${u.suggestion ? `; did you mean \`${u.suggestion}\`?` : ` (known: ${CONFIG_KEYS.join(', ')})`}`, 'CONFIG_KEY_UNKNOWN');
+  }
+}
+
+/** `--commit` outside a git work tree commits nothing: say so. */
+export async function warnNoGit(io: Io, o: Opts, root: string): Promise<void> {
+  if (!o.commit || o.dryRun) return;
+  const { findGitRoot } = await import('../workspace/git.js');
+  if (!findGitRoot(root)) warn(io, `--commit ignored: ${root} is not in a git work tree, so nothing will be committed`, 'GIT_NONE');
 }
 
 const dec = new TextDecoder();
@@ -124,6 +161,7 @@ async function gitIgnore(root: string): Promise<string | null> {
 export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number> {
   const [sub = 'list', name, url] = args;
   const ws = await loadWorkspace(cwdOf(io, o));
+  warnConfig(io, ws);
   if (sub === 'list') {
     if (o.json) json(io, ws.remotes);
     else for (const r of ws.remotes) io.stdout(`${r.name}\t${r.url}\n`);
@@ -151,7 +189,7 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
 export async function cmdStatus(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     if (o.fetch) await (await import('../engine/fetch.js')).fetchRemote(ctx);
-    const st = await computeStatus(ctx, sel, { git: true, formatOnly: true });
+    const st = await computeStatus(ctx, relativeSelectors(io, o, sel), { git: true, formatOnly: true });
     await previewConflicts(ctx, st.entries);
     if (o.json) {
       json(io, {
@@ -182,7 +220,7 @@ export async function cmdFetch(io: Io, o: Opts): Promise<number> {
 
 export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const st = await computeStatus(ctx, sel, { formatOnly: true });
+    const st = await computeStatus(ctx, relativeSelectors(io, o, sel), { formatOnly: true });
     const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
     const c = colors(io);
     const { diffText, statText } = await import('./diff-render.js');
@@ -200,7 +238,7 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { push } = await import('../engine/push.js');
     const r = await push(ctx, {
-      selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: author(io),
+      selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, draft: !!o.draft, author: await author(io, ctx.ws.root),
       ...(typeof o.m === 'string' ? { message: o.m } : typeof o.message === 'string' ? { message: o.message } : {}),
     });
     const c = colors(io);
@@ -238,7 +276,8 @@ export async function cmdPush(io: Io, sel: string[], o: Opts): Promise<number> {
 export async function cmdPull(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { pull } = await import('../engine/pull.js');
-    const r = await pull(ctx, { selectors: o.all ? [] : sel, dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: author(io) });
+    await warnNoGit(io, o, ctx.ws.root);
+    const r = await pull(ctx, { selectors: o.all ? [] : relativeSelectors(io, o, sel), dryRun: !!o.dryRun, force: !!o.force, commit: !!o.commit, author: await author(io, ctx.ws.root) });
     const c = colors(io);
     if (o.json) {
       json(io, { remote: r.remote, dryRun: r.dryRun, version: r.version, pulled: r.pulled.map((e) => ({ path: e.path, state: e.state, remote: e.remote })), merged: r.merged.map((e) => e.path), converged: r.converged.map((e) => e.path), commit: r.commit ?? null, ...(r.uncommitted ? { uncommitted: r.uncommitted } : {}), ...(r.blocked ? { blocked: r.blocked } : {}) });
@@ -307,7 +346,14 @@ export async function cmdMove(io: Io, which: 'deploy' | 'rollback', v: string, o
 
 export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
-    const r = await (await import('../engine/history.js')).log(ctx, path);
+    const p = path === undefined ? undefined : relativeSelectors(io, o, [path])[0];
+    const r = await (await import('../engine/history.js')).log(ctx, p);
+    if (p !== undefined && r.entries.length === 0) {
+      const rel = p.replace(/^\.\//, '').replace(/^services\//, '').replace(/\/+$/, '');
+      const st = statSync(join(ctx.ws.services, rel), { throwIfNoEntry: false });
+      if (st?.isDirectory()) warn(io, `log follows one artifact; services/${rel} is a folder (list its files with \`agentsync status ${rel}\`)`, 'PATH_NOT_ARTIFACT');
+      else if (!st) warn(io, `no version on ${r.remote} ever held services/${rel}, and there is no such local file; paths are relative to services/`, 'PATH_UNKNOWN');
+    }
     if (o.json) json(io, r.entries);
     else { const c = colors(io); for (const v of r.entries) io.stdout(versionLine(c, v, r.head) + (v.change ? `  [${v.change}]` : '') + '\n'); }
     return EXIT.OK;
@@ -378,7 +424,7 @@ export async function cmdFsck(io: Io, o: Opts): Promise<number> {
 export async function cmdMerge(io: Io, path: string, o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { startMerge } = await import('../engine/merge.js');
-    const r = await startMerge(ctx, path);
+    const r = await startMerge(ctx, relativeSelectors(io, o, [path])[0] ?? path);
     if (o.json) json(io, r);
     else if (r.clean) io.stdout(`Merged ${r.path} cleanly: local and remote edits are both in the file; push to publish it.\n`);
     else io.stdout(`Wrote ${r.conflicts} conflict block${r.conflicts === 1 ? '' : 's'} into services/${r.path}. Edit the file, then \`agentsync resolve ${r.path} --merged\` (or --ours / --theirs).\n`);
@@ -391,7 +437,7 @@ export async function cmdResolve(io: Io, path: string, o: Opts): Promise<number>
   if (how.length !== 1) fail('USAGE', 'choose exactly one of --ours, --theirs or --merged');
   return withContext(io, o, async (ctx) => {
     const { resolve: settle } = await import('../engine/merge.js');
-    const r = await settle(ctx, path, how[0]!);
+    const r = await settle(ctx, relativeSelectors(io, o, [path])[0] ?? path, how[0]!);
     if (o.json) json(io, r);
     else io.stdout(`Resolved ${r.path} with ${r.how === 'ours' ? 'the local version' : r.how === 'theirs' ? 'the remote version' : 'your merged file'}.${r.how === 'theirs' ? '' : ' Push to publish it.'}\n`);
     return EXIT.OK;

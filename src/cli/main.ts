@@ -9,7 +9,9 @@ import { cac } from 'cac';
 import { diskFullError, isDiskFull } from '../model/diskfull.js';
 import { AgentsyncError, EXIT, isAgentsyncError } from '../model/errors.js';
 import * as c from './commands.js';
-import type { Io } from './io.js';
+import type { ColorMode, Io } from './io.js';
+import { DOCS, commandHelp, optionFlags, takesValue, topHelp } from './help.js';
+import { suggest } from '../model/suggest.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerSyncCommands } from './sync-commands.js';
 
@@ -70,9 +72,16 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
   cli.command('fsck', 'Check the local store').action(act((o) => c.cmdFsck(io, o as c.Opts)));
   registerServerCommands(cli, io, act);
   registerSyncCommands(cli, io, act);
+  cli.command('completion <shell>', 'Print the completion script for bash, zsh or fish')
+    .action(act(async (shell) => { io.stdout((await import('./completion.js')).completionScript(String(shell))); return EXIT.OK; }));
   cli.help();
   cli.version(VERSION);
   return cli;
+}
+
+/** The registered commands and their options (for help checks and completion); nothing runs. */
+export function commandTable(io: Io): Cli {
+  return build(io, () => {});
 }
 
 /** Run one command line (without the `node agentsync` prefix); resolves to the exit code. */
@@ -81,15 +90,32 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let result: Promise<number> | undefined;
   const info = console.info;
   try {
+    if (argv[0] === '__complete') {
+      const cli = build(io, () => {});
+      // The shell asks for candidates (completion.ts): never an error, one candidate a line.
+      try {
+        for (const c of await (await import('./completion.js')).complete(cli, io, argv.slice(1))) io.stdout(`${c}\n`);
+      } catch { /* no candidates */ }
+      return EXIT.OK;
+    }
+    const taken = takeColor(argv);
+    argv = taken.argv;
+    if (taken.color) io = { ...io, color: taken.color };
     const cli = build(io, (p) => { result = p; });
-    console.info = (...a: unknown[]) => io.stdout(a.join(' ') + '\n'); // cac prints help and version here
+    const pre = preScan(cli, argv);
+    if (pre.help) {
+      const name = pre.helpFor;
+      if (name === null) io.stdout(topHelp(cli, VERSION));
+      else if (DOCS[name]) io.stdout(commandHelp(cli, name));
+      else throw unknownCommand(cli, name);
+      return EXIT.OK;
+    }
+    console.info = (...a: unknown[]) => io.stdout(a.join(' ') + '\n'); // cac prints the version here
     try {
       cli.parse(['node', 'agentsync', ...argv], { run: false });
-      if (!cli.matchedCommand && cli.args.length && !cli.options.help && !cli.options.version) {
-        throw new AgentsyncError('USAGE', `unknown command "${cli.args[0]}"; run \`agentsync --help\``);
-      }
-      if (!cli.matchedCommand && !cli.options.help && !cli.options.version) { cli.outputHelp(); return EXIT.USAGE; }
-      if (cli.options.help || cli.options.version) return EXIT.OK;
+      if (!cli.matchedCommand && cli.args.length && !cli.options.version) throw unknownCommand(cli, String(cli.args[0]));
+      if (!cli.matchedCommand && !cli.options.version) { io.stdout(topHelp(cli, VERSION)); return EXIT.USAGE; }
+      if (cli.options.version) return EXIT.OK;
       await cli.runMatchedCommand();
     } finally {
       console.info = info;
@@ -98,6 +124,93 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     return report(e, io, json);
   }
+}
+
+/** `--color=<when>`, `--color <when>` and `--no-color` (before `--`), taken out of the command line. */
+function takeColor(argv: string[]): { argv: string[]; color?: ColorMode } {
+  const out: string[] = [];
+  let color: ColorMode | undefined;
+  const modes = ['auto', 'always', 'never'];
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (t === '--') { out.push(...argv.slice(i)); break; }
+    if (t === '--no-color') { color = 'never'; continue; }
+    if (t === '--color' || t.startsWith('--color=')) {
+      let v = t === '--color' ? 'always' : t.slice('--color='.length);
+      if (t === '--color' && modes.includes(argv[i + 1] ?? '')) v = argv[++i]!;
+      if (!modes.includes(v)) throw new AgentsyncError('USAGE', `--color takes auto, always or never, not ${JSON.stringify(v)}`, { option: '--color', value: v });
+      color = v as ColorMode;
+      continue;
+    }
+    out.push(t);
+  }
+  return color ? { argv: out, color } : { argv: out };
+}
+
+const HELP_FLAGS = new Set(['-h', '--help']);
+
+/**
+ * Before cac sees the command line: find the command, answer help, and refuse an unknown
+ * option with one line (and a suggestion) — cac would otherwise take `-q status` as `-q`'s
+ * value and print the whole help, or name a camel-cased `--dryRun`.
+ */
+function preScan(cli: Cli, argv: string[]): { help: boolean; helpFor: string | null } {
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const help = argv.slice(0, end).some((t) => HELP_FLAGS.has(t));
+  const globals = optionFlags(cli, null);
+  let i = 0;
+  for (; i < end; i++) {
+    const t = argv[i]!;
+    if (!t.startsWith('-') || t === '-') break;
+    if (HELP_FLAGS.has(t)) continue;
+    checkOption(cli, null, globals, t, help);
+    if (!t.includes('=') && takesValue(cli, null, t) === 'required') i++;
+  }
+  let command = i < end ? argv[i]! : null;
+  if (command === 'help') {
+    const name = argv.slice(i + 1, end).find((t) => !t.startsWith('-')) ?? null;
+    return { help: true, helpFor: name };
+  }
+  if (command !== null && !cli.commands.some((c) => c.name === command)) {
+    if (help) return { help: true, helpFor: command };
+    throw unknownCommand(cli, command);
+  }
+  if (help) return { help: true, helpFor: command };
+  if (command === null) return { help: false, helpFor: null };
+  const flags = optionFlags(cli, command);
+  for (let j = i + 1; j < end; j++) {
+    const t = argv[j]!;
+    if (!t.startsWith('-') || t === '-' || /^-\d/.test(t)) continue;
+    checkOption(cli, command, flags, t, false);
+    if (!t.includes('=') && takesValue(cli, command, t) === 'required') j++;
+  }
+  return { help: false, helpFor: null };
+}
+
+function checkOption(cli: Cli, command: string | null, flags: Set<string>, token: string, lenient: boolean): void {
+  const flag = token.split('=')[0]!;
+  if (flags.has(flag)) return;
+  if (flag.startsWith('--no-') && flags.has(`--${flag.slice(5)}`)) return; // cac's negation of a boolean
+  if (/^-[A-Za-z]/.test(flag) && !flag.startsWith('--')) {
+    // -C<dir>, -m<msg>: a short option with its value attached; -yq: short flags together.
+    if (flags.has(flag.slice(0, 2)) && takesValue(cli, command, flag.slice(0, 2)) !== 'none') return;
+    if ([...flag.slice(1)].every((ch) => flags.has(`-${ch}`))) return;
+  }
+  if (lenient) return;
+  const where = command ? `\`agentsync ${command}\`` : 'agentsync (before the command only global options go)';
+  // Only a long option gets a suggestion: every one-letter flag is one edit from every other.
+  const suggestion = flag.startsWith('--') ? suggest(flag, [...flags].filter((f) => f.startsWith('--'))) : null;
+  throw new AgentsyncError('USAGE',
+    `unknown option ${flag} for ${where}${suggestion ? `; did you mean ${suggestion}?` : ''} (see \`agentsync help${command ? ` ${command}` : ''}\`)`,
+    { option: flag, ...(command ? { command } : {}), ...(suggestion ? { suggestion } : {}) });
+}
+
+function unknownCommand(cli: Cli, name: string): AgentsyncError {
+  const names = [...cli.commands.map((c) => c.name), ...Object.keys(DOCS)];
+  const suggestion = suggest(name, new Set(names));
+  return new AgentsyncError('USAGE',
+    `unknown command "${name}"${suggestion ? `; did you mean \`agentsync ${suggestion}\`?` : ''} (see \`agentsync help\`)`,
+    { command: name, ...(suggestion ? { suggestion } : {}) });
 }
 
 function report(e: unknown, io: Io, json: boolean): number {

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { pickRemote } from '../engine/context.js';
-import { EXIT, fail, isAgentsyncError } from '../model/errors.js';
+import { AgentsyncError, EXIT, fail, isAgentsyncError } from '../model/errors.js';
 import { credentialKey, credentialsPath, readCredentials, removeToken, saveToken, storedToken } from '../remote/credentials.js';
 import { HttpRemote } from '../remote/http.js';
 import { isHttpUrl } from '../remote/index.js';
@@ -171,7 +171,8 @@ function promptHidden(io: Io, prompt: string): Promise<string> {
     const onData = (d: string) => {
       for (const ch of d) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(Object.assign(new Error('cancelled'), { cancelled: true }));
+        if (ch === '\u0003') return done(new AgentsyncError('INTERRUPTED', 'interrupted at the prompt; no token was stored'));
+        if (ch === '\u0004') return done(Object.assign(new Error('cancelled'), { cancelled: true }));
         if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
         else text += ch;
       }
@@ -205,7 +206,8 @@ export async function cmdAuth(io: Io, args: string[], o: Opts): Promise<number> 
     } else if (io.stdinTTY && io.stdin) {
       try {
         token = (await promptHidden(io, `Token for ${url}: `)).trim();
-      } catch {
+      } catch (e) {
+        if (isAgentsyncError(e)) throw e;
         return fail('USAGE', 'cancelled; no token was stored');
       }
     } else {

@@ -10,7 +10,7 @@ import type { Context } from '../engine/context.js';
 import { assertValid, validateWorkspace, type Validation } from '../engine/compile.js';
 import type { Choice, Decision, SyncItem, SyncPlan, SyncResult } from '../engine/sync.js';
 import { AgentsyncError, EXIT, fail, isAgentsyncError } from '../model/errors.js';
-import { diffBlocks, withContext, type Opts } from './commands.js';
+import { diffBlocks, relativeSelectors, warnNoGit, withContext, type Opts } from './commands.js';
 import { author, colors, json, type Colors, type Io } from './io.js';
 import { entryLine, stateColor } from './render.js';
 
@@ -37,6 +37,11 @@ async function validateFirst(io: Io, o: Opts, ctx: Context, what: string): Promi
   }
   showProblems(io, o, v);
   assertValid(v, what);
+}
+
+/** Ctrl-C at a prompt: one line, exit 130, nothing changed (prompts come before any write). */
+function interrupted(): AgentsyncError {
+  return new AgentsyncError('INTERRUPTED', 'interrupted at the prompt; nothing was changed');
 }
 
 function isExitPrompt(e: unknown): boolean {
@@ -94,7 +99,8 @@ function inSyncLine(io: Io, plan: SyncPlan): void {
 type Mode = 'check' | 'push' | 'pull' | 'interactive';
 
 export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
-  if (sel[0] === 'local') return cmdSyncLocal(io, sel.slice(1), o);
+  if (sel[0] === 'local') return cmdSyncLocal(io, relativeSelectors(io, o, sel.slice(1)), o);
+  sel = relativeSelectors(io, o, sel);
   if (o.direction !== undefined) fail('USAGE', '--direction belongs to `agentsync sync local`');
   if (o.accept) {
     io.stderr('agentsync: warning: --accept is deprecated; use --pull\n');
@@ -110,6 +116,7 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
   return withContext(io, o, async (ctx) => {
     const { remoteName } = await import('../engine/context.js');
     const name = remoteName(ctx);
+    if (mode !== 'check') await warnNoGit(io, o, ctx.ws.root);
     await validateFirst(io, o, ctx, 'nothing was synced');
     const { applySync, fetchForSync, planSync } = await import('../engine/sync.js');
     const offline = await fetchForSync(ctx);
@@ -142,7 +149,7 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
       return plan.items.length + merging.length ? EXIT.DRIFT : EXIT.OK;
     }
 
-    const base = { author: author(io), env: io.env, commit: !!o.commit, ...(typeof o.message === 'string' ? { message: o.message } : typeof o.m === 'string' ? { message: o.m } : {}) };
+    const base = { author: await author(io, ctx.ws.root), env: io.env, commit: !!o.commit, ...(typeof o.message === 'string' ? { message: o.message } : typeof o.m === 'string' ? { message: o.m } : {}) };
     if (mode === 'push' || mode === 'pull') {
       const decisions: Decision[] = plan.items.map((item) => ({
         item, choice: mode === 'push' ? 'push' : item.mergeText !== null && !o.force ? 'merge' : 'pull',
@@ -185,10 +192,7 @@ export async function cmdSync(io: Io, sel: string[], o: Opts): Promise<number> {
         }
       }
     } catch (e) {
-      if (isExitPrompt(e)) {
-        io.stderr('agentsync: sync aborted; nothing was changed\n');
-        return EXIT.DRIFT;
-      }
+      if (isExitPrompt(e)) throw interrupted();
       throw e;
     }
     const r = await applySync(ctx, plan, decisions, { ...base, force: !!o.force, explicit: true, pushMerged: true });
@@ -254,6 +258,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
   try {
     return await withContext(io, { ...o, remote: LOCAL }, async (ctx) => {
       ctxOpen = true;
+      if (dir === 'from-db') await warnNoGit(io, o, ctx.ws.root);
       if (dir === 'to-db') await validateFirst(io, o, ctx, 'nothing was synced');
       const { applySync, planSync } = await import('../engine/sync.js');
       const { fetchRemote } = await import('../engine/fetch.js');
@@ -268,7 +273,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
       const n = plan.items.length;
       const verb = dir === 'to-db' ? 'Push' : 'Pull';
       if (n === 0) {
-        if (plan.converged.length) await applySync(ctx, plan, [], { author: author(io), env: io.env });
+        if (plan.converged.length) await applySync(ctx, plan, [], { author: await author(io, ctx.ws.root), env: io.env });
         if (o.json) json(io, { direction: dir, remote: LOCAL, latestPublished: full.latestPublished, pushed: [], pulled: [], merged: [], skipped: left.map((i) => i.entry.path), converged: full.converged.map((e) => e.path), version: null, commit: null });
         else io.stdout(`Nothing to ${verb.toLowerCase()}${left.length ? ` (${plural(left.length, 'artifact')} changed only on the other side)` : `: services/ and ${LOCAL} are in sync`}.\n`);
         return EXIT.OK;
@@ -279,8 +284,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
         try {
           ok = await confirm(io, `${verb} ${plural(n, 'artifact')} ${dir === 'to-db' ? 'to' : 'from'} ${LOCAL}?`, false);
         } catch (e) {
-          if (!isExitPrompt(e)) throw e;
-          ok = false;
+          throw isExitPrompt(e) ? interrupted() : e;
         }
         if (!ok) { io.stdout('Nothing changed.\n'); return EXIT.DRIFT; }
       }
@@ -288,7 +292,7 @@ export async function cmdSyncLocal(io: Io, sel: string[], o: Opts): Promise<numb
       const choice: Choice = dir === 'to-db' ? 'push' : 'pull';
       const decisions: Decision[] = [...plan.items.map((item: SyncItem) => ({ item, choice })), ...left.map((item) => ({ item, choice: 'skip' as const }))];
       const r = await applySync(ctx, full, decisions, {
-        author: author(io), env: io.env, explicit: true, commit: !!o.commit,
+        author: await author(io, ctx.ws.root), env: io.env, explicit: true, commit: !!o.commit,
         ...(typeof o.message === 'string' ? { message: o.message } : {}),
       });
       if (o.json) json(io, resultJson(r, { direction: dir }));

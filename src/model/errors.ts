@@ -12,6 +12,8 @@ export const EXIT = {
   USAGE: 2,
   REMOTE: 3,
   INTERNAL: 4,
+  /** Ctrl-C at a prompt: 128 + SIGINT, what a shell reports for an interrupted command. */
+  INTERRUPTED: 130,
 } as const;
 
 /** Every error code, with the exit code it maps to. */
@@ -64,6 +66,8 @@ export const ERROR_CODES = {
   DISK_FULL: EXIT.INTERNAL,
   OBJECT_MISSING: EXIT.INTERNAL,
   INTERNAL: EXIT.INTERNAL,
+  // 130: interrupted
+  INTERRUPTED: EXIT.INTERRUPTED,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,6 +6,7 @@
  */
 import { fail } from './errors.js';
 import type { Kind } from './kinds.js';
+import { suggest } from './suggest.js';
 
 export type Selector = (path: string, kind: string | undefined) => boolean;
 
@@ -24,9 +25,22 @@ export function compileSelectors(selectors: readonly string[], kinds: readonly K
     if (kindNames.has(s)) { preds.push((_p, k) => k === s); continue; }
     const prefix = s + '/';
     if (!paths.some((p) => p === s || p.startsWith(prefix))) {
-      fail('SELECTOR_UNKNOWN', `${JSON.stringify(raw)} is neither a kind (${[...kindNames].join(', ')}) nor an artifact path; paths are relative to services/, like agents/welcome.yaml`, { selector: raw });
+      const suggestion = suggestSelector(s, kindNames, paths);
+      fail('SELECTOR_UNKNOWN', `${JSON.stringify(raw)} is neither a kind (${[...kindNames].join(', ')}) nor an artifact path${suggestion ? `; did you mean ${suggestion}?` : ''}; paths are relative to services/, like agents/welcome.yaml`, { selector: raw, ...(suggestion ? { suggestion } : {}) });
     }
     preds.push((p) => p === s || p.startsWith(prefix));
   }
   return (p, k) => preds.some((f) => f(p, k));
+}
+
+/** The kind, folder or artifact path closest to a mistyped selector (kinds first), or null. */
+function suggestSelector(s: string, kindNames: Set<string>, paths: readonly string[]): string | null {
+  const kind = suggest(s, kindNames);
+  if (kind) return kind;
+  const candidates = new Set<string>();
+  for (const p of paths) {
+    candidates.add(p);
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) candidates.add(p.slice(0, i));
+  }
+  return suggest(s, candidates);
 }

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Document } from 'yaml';
 import { fail } from '../model/errors.js';
 import { resolveKinds, type CompiledPattern, type Kind } from '../model/kinds.js';
+import { suggest } from '../model/suggest.js';
 import { atomicWrite } from './fsio.js';
 
 export const CONFIG_FILE = 'agentsync.yaml';
@@ -29,7 +30,12 @@ export interface Workspace {
   remotes: RemoteConfig[];
   kinds: Kind[];
   maxFileSize: number;
+  /** Top-level keys of agentsync.yaml that mean nothing to agentsync (the CLI warns), with the closest known key. */
+  unknownKeys?: { key: string; suggestion: string | null }[];
 }
+
+/** The top-level keys agentsync.yaml may hold. */
+export const CONFIG_KEYS = ['remotes', 'kinds', 'maxFileSize'] as const;
 
 /** Walk up from `start` to the folder holding agentsync.yaml. @throws AgentsyncError NOT_A_WORKSPACE */
 export function findRoot(start: string): string {
@@ -76,9 +82,11 @@ export function parseConfig(root: string, value: unknown, compiled?: readonly Co
   }
   const max = raw.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) fail('CONFIG_INVALID', `${configPath}: \`maxFileSize\` must be a positive number of bytes`);
+  const unknownKeys = Object.keys(raw).filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k)).map((key) => ({ key, suggestion: suggest(key, CONFIG_KEYS) }));
   return {
     root, configPath, services: join(root, SERVICES_DIR), storeDir: join(root, STORE_DIR),
     remotes, kinds: resolveKinds(raw.kinds, compiled), maxFileSize: max,
+    ...(unknownKeys.length ? { unknownKeys } : {}),
   };
 }
 

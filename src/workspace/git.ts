@@ -144,7 +144,9 @@ export async function gitCommit(gitRoot: string, absPaths: readonly string[], me
     return git.writeTree({ fs, dir, tree: [...entries.values()] });
   };
   const tree = (await rewrite(rootTree, changes)) ?? (await git.writeTree({ fs, dir, tree: [] }));
-  const who = typeof author === 'object' && author.name && author.email
+  // A version author in git's own form, `Name <email>`, is that identity as it stands.
+  const ident = typeof author === 'string' ? /^(.+?) <([^<>]+)>$/.exec(author) : null;
+  const who = ident ? { name: ident[1]!, email: ident[2]! } : typeof author === 'object' && author.name && author.email
     ? { name: author.name, email: author.email }
     : await gitAuthor(gitRoot, typeof author === 'string' ? author : author?.name, env);
   const oid = await git.commit({ fs, dir, message: message.endsWith('\n') ? message : `${message}\n`, author: who, tree, parent: head ? [head] : [], cache });
