@@ -235,4 +235,111 @@ it('stale save: the CLI publishes the same artifact meanwhile; the page shows th
   }
 });
 
+it('XSS artifacts, messages and authors render inert; a read token sees no edit controls and the server refuses its writes', async () => {
+  const t = await pushedTenant('read');
+  const evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+  write(t.ws, 'agents/evil.yaml', `name: "${evil.replace(/"/g, '\\"')}"\npersona: ${JSON.stringify(evil)}\n`);
+  write(t.ws, 'content/evil.md', `# ${evil}\n\n${evil}\n`);
+  const r = await t.cli('push', '-m', evil.replace(/\n/g, ' '), '--json');
+  assert.is(r.code, 0, r.err);
+  const p = await page();
+  const dialogs: string[] = [];
+  p.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  try {
+    await signIn(p, t.s, t.token);
+    for (const path of ['agents/evil.yaml', 'content/evil.md']) {
+      await p.getByRole('link', { name: path, exact: true }).click();
+      const text = await p.getByRole('textbox', { name: `Text of ${path}` }).innerText();
+      assert.ok(text.includes('<script>window.__pwned = 1</script>'), 'shown as text');
+      await p.getByRole('link', { name: 'Artifacts', exact: true }).click();
+    }
+    await p.getByRole('link', { name: 'Versions' }).click();
+    assert.ok((await p.locator('tbody tr').first().innerText()).includes('<img src=x onerror='));
+    await p.getByRole('link', { name: 'v2' }).click();
+    await p.getByRole('heading', { name: 'Version 2' }).waitFor();
+    assert.is(await p.evaluate(() => (window as unknown as { __pwned?: number }).__pwned ?? 0), 0);
+    assert.is(await p.locator('main script, main img').count(), 0);
+    assert.equal(dialogs, []);
+    // Read scope: no edit, deploy, rollback or new-artifact controls anywhere.
+    assert.is(await p.getByRole('button', { name: /^(Deploy|Roll back)$/ }).count(), 0);
+    await p.getByRole('link', { name: 'Artifacts', exact: true }).click();
+    assert.is(await p.getByRole('link', { name: 'New artifact' }).count(), 0);
+    await p.getByRole('link', { name: 'agents/evil.yaml', exact: true }).click();
+    await p.getByRole('heading', { name: 'agents/evil.yaml' }).waitFor();
+    assert.is(await p.getByRole('button', { name: /^(Edit|Delete|Publish|Save draft)$/ }).count(), 0);
+    assert.is(await p.getByRole('link', { name: 'Tokens' }).count(), 0);
+    // And the server refuses what the page does not offer, even from the page's own session.
+    const status = await p.evaluate(async () => {
+      const me = await (await fetch('/_dashboard/api/session')).json() as { csrf: string };
+      const res = await fetch('/_dashboard/api/save', { method: 'POST', headers: { 'content-type': 'application/json', 'x-agentsync-csrf': me.csrf }, body: JSON.stringify({ base: 2, path: 'agents/x.yaml', text: 'name: x\n', message: 'm', draft: false }) });
+      return [res.status, (await res.json()).error.code];
+    });
+    assert.equal(status, [403, 'AUTH_FORBIDDEN']);
+    assert.is((await t.cli('versions', '--json')).json.versions.length, 2);
+  } finally {
+    await p.close();
+  }
+});
+
+it('deploy a draft, roll back, diff two versions, admin tokens, sign out', async () => {
+  const t = await pushedTenant('admin');
+  const p = await page();
+  try {
+    await signIn(p, t.s, t.token);
+    // A draft saved in the page, then deployed from its version page.
+    await p.goto(`${t.s.url}/#/edit/1/${encodeURIComponent('mcp/github.yaml')}`);
+    await p.getByRole('textbox', { name: 'Content' }).click();
+    await p.keyboard.press('Control+End');
+    await p.keyboard.insertText('note: drafted\n');
+    await p.getByLabel('Message').fill('a draft');
+    await p.getByRole('button', { name: 'Save draft' }).click();
+    await p.waitForURL(/#\/artifact\/2\//);
+    await p.goto(`${t.s.url}/#/version/2`);
+    await p.getByRole('button', { name: 'Deploy' }).click();
+    await p.getByRole('button', { name: 'Deploy' }).waitFor({ state: 'detached' });
+    let r = await t.cli('versions', '--json');
+    assert.equal(r.json.versions.map((v: any) => [v.id, v.state]).sort((a: number[], b: number[]) => a[0]! - b[0]!), [[1, 'published'], [2, 'published']]);
+    assert.is((await t.cli('status', '--fetch', '--json')).json.entries.filter((e: any) => e.state !== 'unchanged').length, 1);
+    // Roll back to version 1: current moves there.
+    await p.goto(`${t.s.url}/#/version/1`);
+    await p.getByRole('button', { name: 'Roll back' }).click();
+    await p.getByRole('button', { name: 'Roll back' }).waitFor({ state: 'detached' });
+    assert.ok((await p.locator('.badges').first().innerText()).includes('current'));
+    const head = await t.s.storage.remote(t.name).head();
+    assert.equal(head, { latestPublished: 2, current: 1, lastId: 2 });
+    // Diff 1 → 2, unified and side by side.
+    await p.goto(`${t.s.url}/#/diff/1/2`);
+    await p.getByRole('heading', { name: 'modified mcp/github.yaml' }).waitFor();
+    assert.ok((await p.locator('pre.diff .add').allInnerTexts()).some((x) => x.startsWith('+note: drafted')));
+    await p.getByLabel('side by side').check();
+    await p.getByRole('button', { name: 'Show diff' }).click();
+    await p.locator('table.sbs td.add', { hasText: 'note: drafted' }).waitFor();
+    await shot(p, 'diff');
+    // Tokens: create one (shown once), it works; revoke it, it does not.
+    await p.getByRole('link', { name: 'Tokens' }).click();
+    await p.getByLabel('Scope').selectOption('read');
+    await p.getByLabel('Label').fill('viewer');
+    await p.getByRole('button', { name: 'Create token' }).click();
+    const made = (await p.locator('output.secret').innerText()).trim();
+    assert.ok(/^as_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(made));
+    const id = made.split('_')[1]!;
+    assert.is((await (await fetch(`${t.s.url}/${t.name}/head`, { headers: { authorization: `Bearer ${made}` } })).status), 200);
+    await p.getByRole('button', { name: `Revoke ${id}` }).click();
+    await p.getByRole('button', { name: `Revoke ${id}` }).waitFor({ state: 'detached' });
+    assert.is((await (await fetch(`${t.s.url}/${t.name}/head`, { headers: { authorization: `Bearer ${made}` } })).status), 401);
+    // Sign out: the cookie the browser had is useless afterwards.
+    const cookie = (await p.context().cookies()).find((c) => c.name === 'agentsync_session')!;
+    assert.ok(cookie.httpOnly);
+    assert.is(cookie.sameSite, 'Strict');
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByRole('button', { name: 'Sign in' }).waitFor();
+    const after = await fetch(`${t.s.url}/_dashboard/api/versions`, { headers: { cookie: `agentsync_session=${cookie.value}` } });
+    assert.is(after.status, 401);
+    await p.goto(`${t.s.url}/#/versions`);
+    await p.getByRole('button', { name: 'Sign in' }).waitFor();
+  } finally {
+    await p.close();
+  }
+});
+
 test.run();

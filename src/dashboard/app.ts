@@ -66,7 +66,11 @@ async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Pro
 }
 
 // ------------------------------------------------------------------ views
-function frame(title: string, ...content: Child[]): void {
+/** Bumped by every navigation: a view whose data arrives after the next navigation draws nothing. */
+let gen = 0;
+
+function frame(g: number, title: string, ...content: Child[]): void {
+  if (g !== gen) return;
   const nav = h('nav', { 'aria-label': 'Main' },
     link('#/artifacts', 'Artifacts'), ' ', link('#/versions', 'Versions'), ' ', link('#/diff', 'Diff'),
     me?.scope === 'admin' ? link('#/tokens', 'Tokens') : null,
@@ -115,16 +119,18 @@ function badges(v: Version): HTMLElement {
 }
 
 async function versionsView(): Promise<void> {
+  const g = gen;
   const { versions } = await api<{ versions: Version[] }>('GET', 'versions');
   const rows = versions.map((v) => h('tr', {},
     h('td', {}, link(`#/version/${v.id}`, `v${v.id}`)), h('td', {}, badges(v)), h('td', {}, v.author), h('td', { class: 'msg' }, v.message),
     h('td', {}, h('time', { datetime: v.createdAt }, new Date(v.createdAt).toLocaleString())), h('td', {}, String(v.changes))));
-  frame('Versions', versions.length === 0 ? h('p', {}, 'No versions yet: push from a workspace or create an artifact.') : h('table', {},
+  frame(g, 'Versions', versions.length === 0 ? h('p', {}, 'No versions yet: push from a workspace or create an artifact.') : h('table', {},
     h('thead', {}, h('tr', {}, ...['Version', 'State', 'Author', 'Message', 'Time', 'Changes'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, ...rows)));
 }
 
 async function versionView(id: number): Promise<void> {
+  const g = gen;
   const { version: v, changes } = await api<{ version: Version; changes: { path: string; id: string | null; change: string }[] }>('GET', `changes?version=${id}`);
   const status = h('div', {});
   const act = (op: 'deploy' | 'rollback') => async () => {
@@ -133,7 +139,7 @@ async function versionView(id: number): Promise<void> {
       await versionView(id);
     } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
   };
-  frame(`Version ${v.id}`,
+  frame(g, `Version ${v.id}`,
     h('p', {}, badges(v), ` by ${v.author}, ${new Date(v.createdAt).toLocaleString()}`),
     h('p', { class: 'msg' }, v.message),
     canWrite() ? h('p', {},
@@ -147,6 +153,7 @@ async function versionView(id: number): Promise<void> {
 }
 
 async function artifactsView(version?: number): Promise<void> {
+  const g = gen;
   const r = await api<{ version: Version | null; artifacts: { path: string; kind: string }[] }>('GET', `artifacts${version ? `?version=${version}` : ''}`);
   const filter = h('input', { id: 'filter', type: 'search', autocomplete: 'off' });
   const list = h('div', {});
@@ -159,7 +166,7 @@ async function artifactsView(version?: number): Promise<void> {
   };
   filter.addEventListener('input', draw);
   draw();
-  frame(r.version ? `Artifacts of version ${r.version.id}` : 'Artifacts',
+  frame(g, r.version ? `Artifacts of version ${r.version.id}` : 'Artifacts',
     r.version ? h('p', {}, badges(r.version), ' ', r.version.message) : h('p', {}, 'Nothing published yet.'),
     canWrite() ? h('p', {}, link('#/new', 'New artifact')) : null,
     h('label', { for: 'filter' }, 'Filter by path'), filter, list);
@@ -185,6 +192,7 @@ function viewer(path: string, text: string): HTMLElement {
 interface ArtifactR { version: Version; path: string; text: string; kind: string; history: Version[] }
 
 async function artifactView(version: number, path: string): Promise<void> {
+  const g = gen;
   const r = await api<ArtifactR>('GET', `artifact?version=${version}&path=${enc(path)}`);
   const status = h('div', {});
   const del = async () => {
@@ -195,7 +203,7 @@ async function artifactView(version: number, path: string): Promise<void> {
       location.hash = `#/version/${v.id}`;
     } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
   };
-  frame(path,
+  frame(g, path,
     h('p', {}, `${r.kind} · version ${r.version.id} `, badges(r.version)),
     canWrite() ? h('p', {}, h('button', { type: 'button', onclick: () => { location.hash = `#/edit/${r.version.id}/${enc(path)}`; } }, 'Edit'), ' ',
       h('button', { type: 'button', onclick: () => void del() }, 'Delete')) : null,
@@ -213,6 +221,7 @@ function diffList(lines: DiffLine[]): HTMLElement {
 
 /** The editor: an existing artifact (version, path) or a new one (path typed in). */
 async function editView(version: number | null, path: string | null): Promise<void> {
+  const g = gen;
   let base: number | null = version;
   let text = '';
   if (path !== null && version !== null) text = (await api<ArtifactR>('GET', `artifact?version=${version}&path=${enc(path)}`)).text;
@@ -275,7 +284,7 @@ async function editView(version: number | null, path: string | null): Promise<vo
       h('button', { type: 'button', onclick: () => { location.hash = `#/artifact/${m.latestPublished}/${enc(p)}`; } }, 'Discard')));
     (status.querySelector('button') as HTMLButtonElement | null)?.focus();
   };
-  frame(path ? `Edit ${path}` : 'New artifact',
+  frame(g, path ? `Edit ${path}` : 'New artifact',
     base !== null ? h('p', {}, `Editing on version ${base}.`) : null,
     pathInput ? h('p', {}, h('label', { for: 'path' }, 'Path'), pathInput) : null,
     host, problemsBox,
@@ -287,6 +296,7 @@ async function editView(version: number | null, path: string | null): Promise<vo
 }
 
 async function diffView(from?: string, to?: string, path?: string): Promise<void> {
+  const g = gen;
   const { versions } = await api<{ versions: Version[] }>('GET', 'versions');
   const opt = (sel: string | undefined, none: boolean) => [...(none ? [h('option', { value: 'none', selected: sel === 'none' }, '(empty)')] : []),
     ...versions.map((v) => h('option', { value: String(v.id), selected: sel === String(v.id) }, `v${v.id} ${v.state}`))];
@@ -303,7 +313,7 @@ async function diffView(from?: string, to?: string, path?: string): Promise<void
       out.replaceChildren(...(r.files.length ? r.files.map((f) => h('section', {}, h('h2', {}, `${f.change} ${f.path}`), side.checked ? sideBySide(f.lines) : diffList(f.lines))) : [h('p', {}, 'No differences.')]));
     } catch (e) { out.replaceChildren(alertBox((e as Error).message)); }
   };
-  frame('Diff',
+  frame(g, 'Diff',
     h('p', {}, h('label', { for: 'from' }, 'From'), a, ' ', h('label', { for: 'to' }, 'To'), b, ' ', h('label', { for: 'diffpath' }, 'Only path'), p, ' ',
       h('label', {}, side, ' side by side'), ' ', h('button', { type: 'button', onclick: () => void show() }, 'Show diff')),
     out);
@@ -322,6 +332,7 @@ function sideBySide(lines: DiffLine[]): HTMLElement {
 }
 
 async function tokensView(): Promise<void> {
+  const g = gen;
   const r = await api<{ tenant: { name: string; createdAt: string }; tokens: { id: string; scope: string; label?: string; createdAt: string; expiresAt: string | null; revokedAt: string | null; expired: boolean }[] }>('GET', 'tokens');
   const status = h('div', {});
   const scope = h('select', { id: 'scope' }, ...['read', 'write', 'admin'].map((s) => h('option', { value: s }, s)));
@@ -337,7 +348,7 @@ async function tokensView(): Promise<void> {
   const revoke = (id: string) => async () => {
     try { await api('POST', `tokens/${id}/revoke`, {}); await tokensView(); } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
   };
-  frame(`Tenant ${r.tenant.name}`,
+  frame(g, `Tenant ${r.tenant.name}`,
     h('p', {}, `Created ${new Date(r.tenant.createdAt).toLocaleString()}.`),
     h('h2', {}, 'Tokens'),
     h('table', {}, h('thead', {}, h('tr', {}, ...['Id', 'Scope', 'Label', 'Created', 'Expires', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))),
@@ -351,6 +362,7 @@ async function tokensView(): Promise<void> {
 
 // ------------------------------------------------------------------ routing
 async function route(): Promise<void> {
+  const g = ++gen;
   if (!me) {
     try { me = await api<Me>('GET', 'session'); } catch { signInView(); return; }
   }
@@ -369,10 +381,11 @@ async function route(): Promise<void> {
       case 'artifacts': await artifactsView(num(parts[1])); break;
       default: await artifactsView();
     }
-    (app.querySelector('h1') as HTMLElement | null)?.focus();
+    if (g === gen) (app.querySelector('h1') as HTMLElement | null)?.focus();
   } catch (e) {
+    if (g !== gen) return;
     if (e instanceof ApiError && e.status === 401) { me = null; signInView(e.message); return; }
-    frame('Error', alertBox((e as Error).message));
+    frame(g, 'Error', alertBox((e as Error).message));
   }
 }
 
