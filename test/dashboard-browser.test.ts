@@ -76,7 +76,7 @@ async function signIn(p: Page, s: RunningServer, token: string): Promise<void> {
 async function shot(p: Page, name: string): Promise<void> {
   const dir = shots ?? tmp('agentsync-shots-');
   mkdirSync(dir, { recursive: true });
-  await p.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  await p.screenshot({ path: join(dir, `dashboard-${name}.png`), fullPage: true });
 }
 
 it('read views: artifacts by kind, filter, one artifact as text, versions newest first, a version\'s changes; the token stays out of the page', async () => {
