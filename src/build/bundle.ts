@@ -9,7 +9,7 @@
  * @module
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,3 +37,19 @@ await build({
   }],
   logLevel: 'warning',
 });
+
+// The dashboard page (src/dashboard): one browser module with CodeMirror bundled in, and its
+// stylesheet, served by `agentsync serve` from dist/bundle/dashboard. Nothing is fetched at run time.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/dashboard/app.ts'],
+  outfile: 'dist/bundle/dashboard/app.js',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+copyFileSync(join(root, 'src', 'dashboard', 'app.css'), join(root, 'dist', 'bundle', 'dashboard', 'app.css'));

@@ -22,6 +22,7 @@ import { authenticate, checkScope, createToken, publicToken, revokeToken } from 
 import { Router, parseBody, parseQuery, readBody, sendError, sendJson, versionId, type Params } from './router.js';
 import { LevelStorage, type Scope, type Storage, type TenantStore } from './storage.js';
 import { MAX_TEXT_BYTES } from '../store/remote-store.js';
+import { makeDashboard } from './dashboard.js';
 import { utf8Length } from '../model/paths.js';
 
 import { DEFAULT_PORT, DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT, MAX_BATCH_OBJECTS, MAX_HEADER_BYTES } from './defaults.js';
@@ -237,9 +238,13 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
   }));
   router.add('POST', '/_admin/fsck', control(async (c) => { await json(c, {}); sendJson(c.res, 200, await storage.fsck()); }));
 
+  // The web page at `/` and its session API under `/_dashboard/` (see dashboard.ts).
+  const dashboard = makeDashboard(storage, { maxObjectBytes: o.maxObjectBytes, ...(o.log ? { log: o.log } : {}) });
+
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
+      if (await dashboard(req, res, url)) return;
       let matched: ReturnType<typeof router.match>;
       try {
         matched = router.match(req.method ?? 'GET', url.pathname);
