@@ -39,7 +39,7 @@ export async function cmdServe(io: Io, o: Opts): Promise<number> {
     log: (s) => io.stderr(s),
   });
   io.stdout(`listening on ${srv.url}\n`);
-  io.stderr(`agentsync serve: data in ${dir}; remotes are ${srv.url}/<tenant>; SIGTERM or Ctrl-C stops it\n`);
+  io.stderr(`agentsync serve: data in ${dir}; remotes are ${srv.url}/<tenant>; the dashboard is ${srv.url}/ (sign in with a token); SIGTERM or Ctrl-C stops it\n`);
   await new Promise<void>((res) => {
     const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); res(); };
     process.on('SIGTERM', stop);
