@@ -3,14 +3,49 @@
  * messages that name the running server, install onto PATH from the packed tarball, and the
  * CI recipe of docs/ci.md run against a real `serve`.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cleanup, cli, ok, pair, workspace, write } from './helpers.js';
+import { BIN, cleanup, cli, ok, pair, tmp, workspace, write } from './helpers.js';
 import { cliWith, httpRemote, httpTenant } from './remotes.js';
 
-test.after(async () => { await httpRemote.stop(); cleanup(); });
+const children: ChildProcess[] = [];
+test.after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) { const gone = exited(c); c.kill('SIGTERM'); await gone; }
+  await httpRemote.stop();
+  cleanup();
+});
+
+const exited = (c: ChildProcess) => new Promise<{ code: number | null; signal: string | null }>((r) => {
+  if (c.exitCode !== null || c.signalCode !== null) r({ code: c.exitCode, signal: c.signalCode });
+  else c.on('exit', (code, signal) => r({ code, signal }));
+});
+
+/** `agentsync serve` as a child on a free port; resolves with its URL once it listens. */
+function serve(data: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => { err += d; });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+}
+
+/** Stop a serve child and wait for it. */
+async function stop(c: ChildProcess): Promise<void> {
+  const gone = exited(c);
+  c.kill('SIGTERM');
+  await gone;
+}
 
 const P = 'playbook/rotate-api-keys.md';
 
@@ -109,6 +144,40 @@ test('auth login with a refused token: one message naming the URL once, a hint t
     assert.is(r.json.error.message.split(url).length - 1, 1, r.json.error.message);
     const tenant = url.split('/').pop();
     assert.is(hintOf(r, /auth login/), `agentsync admin token create --tenant ${tenant}`);
+  }
+});
+
+// ---------------------------------------------------------------- server-side messages
+
+test('admin tenant create while serve runs gives the real remote URL; a second serve names the running one', async () => {
+  const data = join(tmp(), 'data');
+  // No server: the URL is not known, so none is claimed.
+  let r = await cli(tmp(), 'admin', 'tenant', 'create', 'first', '--data', data, '--json');
+  assert.is(r.code, 0, r.err);
+  assert.is(r.json.url, undefined);
+  const s = await serve(data);
+  try {
+    r = await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data, '--json');
+    assert.is(r.code, 0, r.err);
+    assert.is(r.json.name, 'acme');
+    assert.is(r.json.url, `${s.url}/acme`);
+    // The URL works: a token for it reaches that tenant.
+    const tok = await cli(tmp(), 'admin', 'token', 'create', '--tenant', 'acme', '--scope', 'write', '--data', data);
+    const ws = await workspace(r.json.url, { sample: false });
+    const login = await cliWith(ws, { XDG_CONFIG_HOME: join(ws, '.xdg') }, ['auth', 'login', '--token-stdin', '--json'], tok.out.trim());
+    assert.is(login.code, 0, login.err);
+    assert.is(login.json.verified, true);
+
+    // A second serve on the same data folder: STORE_LOCKED naming the running server.
+    r = await cli(tmp(), 'serve', '--port', '0', '--data', data, '--json');
+    assert.is(r.code, 4);
+    assert.is(r.json.error.code, 'STORE_LOCKED');
+    assert.is(r.json.error.data.pid, s.child.pid);
+    assert.is(r.json.error.data.url, s.url);
+    // The first server is untouched.
+    assert.is(s.child.exitCode, null);
+  } finally {
+    await stop(s.child);
   }
 });
 

@@ -67,11 +67,13 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
   const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir>)';
   if (what === 'tenant' && sub === 'create') {
     if (!arg) fail('USAGE', usage);
-    const t = await withAdmin(io, o, true, (a) => a.createTenant(arg));
-    if (o.json) json(io, t);
+    // Through a running server its URL is known (server.json): the tenant's remote URL is real.
+    const { t, base } = await withAdmin(io, o, true, async (a) => ({ t: await a.createTenant(arg), base: a.url }));
+    const url = base ? `${base}/${t.name}` : undefined;
+    if (o.json) json(io, { ...t, ...(url ? { url } : {}) });
     else {
       io.stdout(`Created tenant ${t.name}.\n`);
-      io.stderr(`Its remote URL is http(s)://<host>:<port>/${t.name}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write --data ${dataDir(io, o)}\`.\n`);
+      io.stderr(`Its remote URL is ${url ?? `http(s)://<host>:<port>/${t.name} (the address \`agentsync serve\` listens on)`}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write --data ${dataDir(io, o)}\`.\n`);
     }
     return EXIT.OK;
   }
