@@ -3,12 +3,12 @@
  * messages that name the running server, install onto PATH from the packed tarball, and the
  * CI recipe of docs/ci.md run against a real `serve`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BIN, cleanup, cli, ok, pair, tmp, workspace, write } from './helpers.js';
+import { BIN, ROOT, SAMPLE, cleanup, cli, needs, ok, pair, tmp, workspace, write } from './helpers.js';
 import { cliWith, httpRemote, httpTenant } from './remotes.js';
 
 const children: ChildProcess[] = [];
@@ -24,8 +24,8 @@ const exited = (c: ChildProcess) => new Promise<{ code: number | null; signal: s
 });
 
 /** `agentsync serve` as a child on a free port; resolves with its URL once it listens. */
-function serve(data: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(data: string, bin = BIN): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -176,6 +176,47 @@ test('admin tenant create while serve runs gives the real remote URL; a second s
     assert.is(r.json.error.data.url, s.url);
     // The first server is untouched.
     assert.is(s.child.exitCode, null);
+  } finally {
+    await stop(s.child);
+  }
+});
+
+// ---------------------------------------------------------------- install onto PATH
+
+const npm = spawnSync('npm', ['--version'], { encoding: 'utf8' });
+const npmTest = needs(test, npm.status === 0, 'cli-conventions2 install', 'npm is not on PATH');
+
+npmTest('the packed tarball installs with npm install -g into a prefix; its agentsync runs --version, status and serve with the dashboard', async () => {
+  const dir = tmp('agentsync-install-');
+  const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  assert.is(pack.status, 0, pack.stderr);
+  const tarball = join(dir, JSON.parse(pack.stdout)[0].filename as string);
+  const prefix = join(dir, 'prefix');
+  // The README's command (scripts are not needed: the tarball holds the built bundle).
+  const inst = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: dir, encoding: 'utf8' });
+  assert.is(inst.status, 0, inst.stderr);
+  const bin = join(prefix, 'bin', 'agentsync');
+  const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  assert.is(version.status, 0, version.stderr);
+  assert.ok(version.stdout.includes(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version), version.stdout);
+
+  const ws = join(dir, 'ws');
+  cpSync(join(SAMPLE, 'services'), join(ws, 'services'), { recursive: true });
+  const init = spawnSync(bin, ['init', '--remote', join(dir, 'remote')], { cwd: ws, encoding: 'utf8' });
+  assert.is(init.status, 0, init.stderr);
+  const status = spawnSync(bin, ['status', '--json'], { cwd: ws, encoding: 'utf8' });
+  assert.is(status.status, 0, status.stderr);
+  const entries = JSON.parse(status.stdout).entries as { state: string }[];
+  assert.is(entries.length, readdirSync(join(SAMPLE, 'services'), { recursive: true }).filter((f) => /\.(ya?ml|md)$/.test(String(f))).length);
+  assert.ok(entries.every((e) => e.state === 'push'));
+
+  // Everything the bundle needs at run time is in the package: the dashboard's assets too.
+  const installed = join(prefix, 'lib', 'node_modules', 'agentsync', 'bin', 'agentsync.js');
+  const s = await serve(join(dir, 'data'), installed);
+  try {
+    const r = await fetch(`${s.url}/_dashboard/app.js`);
+    assert.is(r.status, 200);
+    assert.is(Buffer.from(await r.arrayBuffer()).equals(readFileSync(join(ROOT, 'dist', 'bundle', 'dashboard', 'app.js'))), true);
   } finally {
     await stop(s.child);
   }
