@@ -4,7 +4,8 @@
  * CI recipe of docs/ci.md run against a real `serve`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -217,6 +218,88 @@ npmTest('the packed tarball installs with npm install -g into a prefix; its agen
     const r = await fetch(`${s.url}/_dashboard/app.js`);
     assert.is(r.status, 200);
     assert.is(Buffer.from(await r.arrayBuffer()).equals(readFileSync(join(ROOT, 'dist', 'bundle', 'dashboard', 'app.js'))), true);
+  } finally {
+    await stop(s.child);
+  }
+});
+
+// ---------------------------------------------------------------- docs/ci.md
+
+const ciDoc = readFileSync(join(ROOT, 'docs', 'ci.md'), 'utf8');
+const recipe = /## The checks, as a plain shell recipe[\s\S]*?```sh\n([\s\S]*?)```/.exec(ciDoc)![1]!;
+const workflow = /## GitHub Actions[\s\S]*?```yaml\n([\s\S]*?)```/.exec(ciDoc)![1]!;
+const haveBash = spawnSync('bash', ['-c', 'true']).status === 0;
+const bashTest = needs(test, haveBash, 'cli-conventions2 ci recipe', 'bash is not on PATH');
+
+test('the GitHub Actions workflow runs the same commands as the shell recipe, with the token from the secret', () => {
+  const wf = parseYaml(workflow);
+  const step = (wf.jobs.config.steps as any[]).find((st) => st.name === 'Check the configuration');
+  assert.is(step.run.trim(), recipe.trim());
+  assert.is(step.env.AGENTSYNC_TOKEN, '${{ secrets.AGENTSYNC_TOKEN }}');
+  assert.ok((wf.jobs.config.steps as any[]).some((st) => /npm install -g/.test(st.run ?? '')));
+});
+
+bashTest('docs/ci.md recipe against a real serve: in sync 0, local drift 1, wrong pin 1, bad token 3, remote drift 1, server down 3', async () => {
+  const data = join(tmp(), 'data');
+  const s = await serve(data);
+  try {
+    let r = await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data, '--json');
+    assert.is(r.code, 0, r.err);
+    const url = r.json.url as string;
+    const token = async (scope: string) => (await cli(tmp(), 'admin', 'token', 'create', '--tenant', 'acme', '--scope', scope, '--data', data)).out.trim();
+    const writeToken = await token('write');
+    const readToken = await token('read');
+    const empty = tmp('agentsync-xdg-');
+    const as = (t: string) => ({ AGENTSYNC_TOKEN: t, XDG_CONFIG_HOME: empty });
+    // The team's workspace publishes v1.
+    const team = await workspace(url);
+    r = await cliWith(team, as(writeToken), ['push', '-m', 'v1']);
+    assert.is(r.code, 0, r.err);
+    const pin = (await ok(team, 'hash', '--json')).json.snapshot as string;
+    // The CI checkout: a fresh clone has agentsync.yaml and services/, no .agentsync/.
+    const ci = tmp('agentsync-ci-');
+    cpSync(join(team, 'agentsync.yaml'), join(ci, 'agentsync.yaml'));
+    cpSync(join(team, 'services'), join(ci, 'services'), { recursive: true });
+    // `agentsync` on PATH, as after the install step.
+    const binDir = tmp('agentsync-bin-');
+    writeFileSync(join(binDir, 'agentsync'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} "$@"\n`);
+    chmodSync(join(binDir, 'agentsync'), 0o755);
+    const job = (env: Record<string, string>) => {
+      const res = spawnSync('bash', ['-c', recipe], {
+        cwd: ci, encoding: 'utf8',
+        env: { PATH: `${binDir}:${process.env.PATH}`, HOME: empty, XDG_CONFIG_HOME: empty, NO_COLOR: '1', AGENTSYNC_HTTP_TRIES: '1', ...env },
+      });
+      return { code: res.status, err: res.stderr };
+    };
+    const good = { AGENTSYNC_TOKEN: readToken, AGENTSYNC_PIN: pin };
+
+    let j = job(good);
+    assert.is(j.code, 0, j.err);
+    // Local drift: a file of the checkout differs.
+    const f = join(ci, 'services', P);
+    const before = readFileSync(f);
+    writeFileSync(f, '# changed in the repository only\n');
+    j = job(good);
+    assert.is(j.code, 1, j.err);
+    writeFileSync(f, before);
+    assert.is(job(good).code, 0);
+    // A wrong pin (a valid hash, not this snapshot); and no pin at all is not a pass.
+    j = job({ ...good, AGENTSYNC_PIN: 'sha256:' + '0'.repeat(64) });
+    assert.is(j.code, 1, j.err);
+    assert.is.not(job({ AGENTSYNC_TOKEN: readToken }).code, 0);
+    // A bad token: the server refuses it.
+    j = job({ ...good, AGENTSYNC_TOKEN: 'as_0123456789abcdef_' + 'A'.repeat(43) });
+    assert.is(j.code, 3, j.err);
+    // Remote drift: the server publishes a change the repository does not have.
+    write(team, 'playbook/new.md', '# from the dashboard\n');
+    r = await cliWith(team, as(writeToken), ['push', '-m', 'v2']);
+    assert.is(r.code, 0, r.err);
+    j = job(good);
+    assert.is(j.code, 1, j.err);
+    // The server down.
+    await stop(s.child);
+    j = job(good);
+    assert.is(j.code, 3, j.err);
   } finally {
     await stop(s.child);
   }
