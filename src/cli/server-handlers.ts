@@ -67,11 +67,13 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
   const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir>)';
   if (what === 'tenant' && sub === 'create') {
     if (!arg) fail('USAGE', usage);
-    const t = await withAdmin(io, o, true, (a) => a.createTenant(arg));
-    if (o.json) json(io, t);
+    // Through a running server its URL is known (server.json): the tenant's remote URL is real.
+    const { t, base } = await withAdmin(io, o, true, async (a) => ({ t: await a.createTenant(arg), base: a.url }));
+    const url = base ? `${base}/${t.name}` : undefined;
+    if (o.json) json(io, { ...t, ...(url ? { url } : {}) });
     else {
       io.stdout(`Created tenant ${t.name}.\n`);
-      io.stderr(`Its remote URL is http(s)://<host>:<port>/${t.name}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write --data ${dataDir(io, o)}\`.\n`);
+      io.stderr(`Its remote URL is ${url ?? `http(s)://<host>:<port>/${t.name} (the address \`agentsync serve\` listens on)`}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write --data ${dataDir(io, o)}\`.\n`);
     }
     return EXIT.OK;
   }
@@ -182,13 +184,13 @@ function promptHidden(io: Io, prompt: string): Promise<string> {
   });
 }
 
-async function checkToken(io: Io, url: string, token: string): Promise<{ ok: boolean; code?: string; message?: string }> {
+async function checkToken(io: Io, url: string, token: string): Promise<{ ok: boolean; code?: string; message?: string; reason?: string }> {
   const remote = new HttpRemote(url, { token, env: { ...io.env, AGENTSYNC_HTTP_TRIES: '1' } });
   try {
     await remote.head();
     return { ok: true };
   } catch (e) {
-    if (isAgentsyncError(e)) return { ok: false, code: e.code, message: e.message };
+    if (isAgentsyncError(e)) return { ok: false, code: e.code, message: e.message, ...(typeof e.data.serverMessage === 'string' ? { reason: e.data.serverMessage } : {}) };
     throw e;
   } finally {
     await remote.close();
@@ -216,7 +218,9 @@ export async function cmdAuth(io: Io, args: string[], o: Opts): Promise<number> 
     if (!isTokenFormat(token)) fail('USAGE', 'that is not an agentsync token (as_<id>_<secret>, from `agentsync admin token create`); nothing was stored');
     const check = await checkToken(io, url, token);
     if (!check.ok && (check.code === 'AUTH_REQUIRED' || check.code === 'AUTH_FORBIDDEN')) {
-      fail(check.code, `${url} refused that token (${check.message}); nothing was stored — ask for a valid token and run \`agentsync auth login\` again`, { url });
+      // The server's reason only: the remote's own message already says "run auth login", which is what just failed.
+      const tenant = url.replace(/\/+$/, '').split('/').pop();
+      fail(check.code, `${url} refused that token: ${check.reason ?? (check.code === 'AUTH_FORBIDDEN' ? 'not allowed' : 'not valid')}; nothing was stored — ask the server's admin for a token for ${tenant}, then log in with it`, { url, hint: `agentsync admin token create --tenant ${tenant}` });
     }
     const path = saveToken(io.env, url, token);
     if (o.json) json(io, { url: credentialKey(url), credentials: path, verified: check.ok, ...(check.ok ? {} : { code: check.code }) });

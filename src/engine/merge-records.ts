@@ -65,3 +65,18 @@ export async function mergesInProgress(ctx: Context, remote: string): Promise<Se
 export function mergeable(e: Entry): boolean {
   return e.state === 'conflict' && e.ids.local !== null && e.ids.remote !== null;
 }
+
+/** A path as one shell word (quoted when it holds anything but safe characters). */
+export function shellWord(p: string): string {
+  return /^[A-Za-z0-9._\/@%+=:,-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command that resolves a conflict, for a refusal's `data.hint`: `agentsync merge <path>`
+ * when both sides still have the file, else `agentsync diff <path>` (one side deleted it: look,
+ * then keep a side with `pull --force <path>` or `push --force <path>`). Never the refused
+ * command itself, which would be refused again.
+ */
+export function conflictHint(e: Entry): string {
+  return mergeable(e) ? `agentsync merge ${shellWord(e.path)}` : `agentsync diff ${shellWord(e.path)}`;
+}

@@ -9,7 +9,7 @@ import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import { hasConflictMarkers, mergeArtifact, type MergeResult } from '../merge/index.js';
 import { dec, jsonValue } from '../store/db.js';
-import { MERGE_KEY as KEY, mergeIndexOp, mergeRecord, mergeable, type MergeRecord } from './merge-records.js';
+import { MERGE_KEY as KEY, mergeIndexOp, mergeRecord, mergeable, shellWord, type MergeRecord } from './merge-records.js';
 
 export { mergeRecord, mergesInProgress, mergeable, type MergeRecord } from './merge-records.js';
 import { commit, type BatchOp } from '../store/objects.js';
@@ -57,7 +57,7 @@ export async function startMerge(ctx: Context, path: string): Promise<StartMerge
   const e = st.entries.find((x) => x.path === p);
   if (!e || e.state !== 'conflict') fail('NOT_IN_CONFLICT', `${p} is ${e?.state ?? 'clean'}, not in conflict; nothing to merge`, { path: p, state: e?.state ?? 'clean' });
   // A conflict, but no text to merge: one side deleted it. (It IS in conflict: not NOT_IN_CONFLICT.)
-  if (!mergeable(e)) fail('NOT_MERGEABLE', `${p} is ${e.local} locally and ${e.remote} remotely: there is no text to merge; keep the remote side with \`agentsync pull --force ${p}\` or yours with \`agentsync push --force ${p}\``, { path: p, state: e.state, local: e.local, remote: e.remote });
+  if (!mergeable(e)) fail('NOT_MERGEABLE', `${p} is ${e.local} locally and ${e.remote} remotely: there is no text to merge; keep the remote side with \`agentsync pull --force ${p}\` or yours with \`agentsync push --force ${p}\``, { path: p, state: e.state, local: e.local, remote: e.remote, hint: `agentsync diff ${shellWord(p)}` });
   const r = await previewMerge(ctx, e);
   if (r.clean) {
     await applyMerge(ctx, e, r.text);

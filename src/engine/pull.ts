@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { findGitRoot } from '../workspace/git.js';
-import { mergeable } from './merge-records.js';
+import { conflictHint, mergeable, shellWord } from './merge-records.js';
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { EMPTY_SNAPSHOT, manifestObjectId, patchManifest, snapshotHashOf } from '../model/manifest.js';
@@ -61,7 +61,7 @@ export interface PullResult {
 export function planPull(entries: Entry[], force: boolean, merged: ReadonlySet<string> = new Set()): { take: Entry[]; converged: Entry[] } {
   const conflicts = entries.filter((e) => e.state === 'conflict' && !merged.has(e.path));
   if (conflicts.length && !force) {
-    fail('PULL_REFUSED', `refusing to pull: ${conflicts.length} artifact(s) changed on both sides (${conflicts.slice(0, 3).map((e) => e.path).join(', ')}${conflicts.length > 3 ? ', …' : ''}); see \`agentsync diff\`; \`agentsync merge <path>\` resolves one by hand, or pick a side with pull --force or push --force`, { paths: conflicts.map((e) => ({ path: e.path, state: e.state })) });
+    fail('PULL_REFUSED', `refusing to pull: ${conflicts.length} artifact(s) changed on both sides (${conflicts.slice(0, 3).map((e) => e.path).join(', ')}${conflicts.length > 3 ? ', …' : ''}); see \`agentsync diff ${shellWord(conflicts[0]!.path)}\`; \`agentsync merge <path>\` resolves one by hand, or pick a side with pull --force or push --force`, { paths: conflicts.map((e) => ({ path: e.path, state: e.state })), hint: conflictHint(conflicts[0]!) });
   }
   return {
     take: entries.filter((e) => e.state === 'pull' || (force && e.state === 'conflict' && !merged.has(e.path))),

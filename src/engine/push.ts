@@ -18,6 +18,7 @@ import { fetchObjects, fetchRemote } from './fetch.js';
 import { computeStatus, scanLocal, type Entry } from './status.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { checkPushable } from './checks.js';
+import { conflictHint, shellWord } from './merge-records.js';
 
 export interface PushOptions {
   selectors: readonly string[];
@@ -65,7 +66,7 @@ const UPLOAD_CHUNK = 1000;
 function plan(entries: Entry[], force: boolean): { send: Entry[]; converged: Entry[] } {
   const blocked = entries.filter((e) => e.state === 'conflict');
   if (blocked.length && !force) {
-    fail('PUSH_REFUSED', `refusing to push: ${blocked.length} selected artifact(s) changed both locally and on the remote (${blocked.slice(0, 3).map((e) => `${e.path}: ${e.state}`).join(', ')}${blocked.length > 3 ? ', …' : ''}); pull to merge first, or push --force to overwrite the remote`, { paths: blocked.map((e) => ({ path: e.path, state: e.state })) });
+    fail('PUSH_REFUSED', `refusing to push: ${blocked.length} selected artifact(s) changed both locally and on the remote (${blocked.slice(0, 3).map((e) => `${e.path}: ${e.state}`).join(', ')}${blocked.length > 3 ? ', …' : ''}); see \`agentsync diff ${shellWord(blocked[0]!.path)}\`, then \`agentsync merge <path>\` to merge by hand, or push --force to overwrite the remote`, { paths: blocked.map((e) => ({ path: e.path, state: e.state })), hint: conflictHint(blocked[0]!) });
   }
   return {
     send: entries.filter((e) => e.state === 'push' || (force && (e.state === 'pull' || e.state === 'conflict'))),
@@ -123,7 +124,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     for (const id of needRead) {
       const path = pathOf.get(id)!;
       const bytes = readArtifact(ctx.ws, path);
-      if (blobId(bytes) !== id) fail('PUSH_REFUSED', `services/${path} changed while pushing; run the push again`, { path });
+      if (blobId(bytes) !== id) fail('PUSH_REFUSED', `services/${path} changed while pushing; nothing was published — check it with \`agentsync diff ${shellWord(path)}\`, then push again`, { path, hint: `agentsync diff ${shellWord(path)}` });
       objs.push({ id, bytes });
     }
     const local = objs.filter((x) => notLocal.has(x.id));
@@ -182,7 +183,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         const touched = new Set(since.map((c) => c.path));
         const overlap = send.filter((x) => touched.has(x.path));
         if (overlap.length && !o.force) {
-          fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((x) => x.path).slice(0, 3).join(', ')} while you pushed; run \`agentsync status\` and pull first`, { paths: overlap.map((x) => ({ path: x.path, state: 'conflict' })) });
+          fail('PUSH_REFUSED', `refusing to push: the remote changed ${overlap.map((x) => x.path).slice(0, 3).join(', ')} while you pushed, so they are now changed on both sides; \`agentsync merge ${shellWord(overlap[0]!.path)}\` merges one by hand, or push --force overwrites the remote`, { paths: overlap.map((x) => ({ path: x.path, state: 'conflict' })), hint: `agentsync merge ${shellWord(overlap[0]!.path)}` });
         }
         // The new parent: the old one plus those changes. (The remote checks the snapshot the
         // next attempt names, so a wrong change list cannot slip through.)

@@ -17,7 +17,7 @@ import type { Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
-import { mergeable } from './merge-records.js';
+import { conflictHint, mergeable, shellWord } from './merge-records.js';
 import { uncommittedMerges, writeArtifacts, type Write } from './pull.js';
 import { push } from './push.js';
 import { computeStatus, type Entry } from './status.js';
@@ -159,16 +159,28 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
   const by = (c: Choice) => decisions.filter((d) => d.choice === c);
   const pushes = by('push'), pulls = by('pull'), merges = by('merge');
   for (const d of merges) {
-    if (d.item.mergeText === null) fail('CONFLICT', `${d.item.entry.path} has no clean merge; choose push or pull`, { path: d.item.entry.path });
+    if (d.item.mergeText === null) fail('CONFLICT', `${d.item.entry.path} has no clean merge; \`agentsync merge ${shellWord(d.item.entry.path)}\` merges it by hand, or choose push or pull for it`, { path: d.item.entry.path, hint: `agentsync merge ${shellWord(d.item.entry.path)}` });
   }
   if (!o.explicit && !o.force) {
     const overRemote = pushes.filter((d) => d.item.entry.state !== 'push');
     if (overRemote.length) {
-      fail('PUSH_REFUSED', `refusing to push: ${overRemote.length} artifact(s) changed on the remote (${list(overRemote)}); pull them first, or sync --push --force to overwrite the remote`, { paths: refusedPaths(overRemote) });
+      const first = overRemote[0]!.item.entry;
+      // A conflict is refused by pull too: the way out is a merge (or --force), not a pull.
+      const hint = first.state === 'conflict' ? conflictHint(first) : `agentsync pull ${shellWord(first.path)}`;
+      const how = first.state === 'conflict'
+        ? `see \`agentsync diff ${shellWord(first.path)}\`, then \`agentsync merge <path>\` to merge by hand, or sync --push --force to overwrite the remote`
+        : `take them with \`agentsync pull\`, or sync --push --force to revert them on the remote`;
+      fail('PUSH_REFUSED', `refusing to push: ${overRemote.length} artifact(s) changed on the remote (${list(overRemote)}); ${how}`, { paths: refusedPaths(overRemote), hint });
     }
     const overLocal = pulls.filter((d) => d.item.entry.state !== 'pull');
     if (overLocal.length) {
-      fail('PULL_REFUSED', `refusing to pull: ${overLocal.length} artifact(s) have local changes that would be overwritten (${list(overLocal)}); push them, or sync --pull --force to take the remote's`, { paths: refusedPaths(overLocal) });
+      const first = overLocal[0]!.item.entry;
+      // A conflict is refused by push too: the way out is a merge (or --force), not a push.
+      const hint = first.state === 'conflict' ? conflictHint(first) : `agentsync push ${shellWord(first.path)}`;
+      const how = first.state === 'conflict'
+        ? `see \`agentsync diff ${shellWord(first.path)}\`, then \`agentsync merge <path>\` to merge by hand, or sync --pull --force to take the remote's`
+        : `send them with \`agentsync push\`, or sync --pull --force to discard them and take the remote's`;
+      fail('PULL_REFUSED', `refusing to pull: ${overLocal.length} artifact(s) have local changes that would be overwritten (${list(overLocal)}); ${how}`, { paths: refusedPaths(overLocal), hint });
     }
   }
   // git awareness: a flag-driven pull never replaces a file with uncommitted git changes unless forced.
@@ -179,7 +191,7 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
     const { gitDirty } = await import('../workspace/git.js');
     const dirty = await gitDirty(gitRoot, replaced.map((d) => absPath(ctx, d.item.entry.path)));
     const paths = replaced.map((d) => d.item.entry.path).filter((p) => dirty.has(absPath(ctx, p)));
-    if (paths.length) fail('GIT_DIRTY', `refusing to replace ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', …' : ''}: uncommitted git changes would be lost; commit or stash them, or sync --pull --force`, { paths });
+    if (paths.length) fail('GIT_DIRTY', `refusing to replace ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', …' : ''}: uncommitted git changes would be lost; commit or stash them (\`git stash\`), or sync --pull --force`, { paths, hint: 'git stash' });
   }
 
   const result: SyncResult = {

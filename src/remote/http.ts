@@ -235,7 +235,9 @@ export class HttpRemote implements Remote {
   private mapError(status: number, err: { code?: unknown; message?: unknown; data?: unknown } | undefined): AgentsyncError {
     const code = typeof err?.code === 'string' && err.code in ERROR_CODES ? (err.code as ErrorCode) : undefined;
     const msg = typeof err?.message === 'string' ? err.message : `HTTP ${status}`;
-    const data = { ...(err?.data && typeof err.data === 'object' ? err.data as Record<string, unknown> : {}), url: this.url, status };
+    const data: Record<string, unknown> = { ...(err?.data && typeof err.data === 'object' ? err.data as Record<string, unknown> : {}), url: this.url, status };
+    // The server's own words, for callers that word their own message (auth login) without nesting this one.
+    if (status === 401 || status === 403) data.serverMessage = msg;
     if (status === 401) {
       const has = this.token() !== undefined;
       return new AgentsyncError('AUTH_REQUIRED', has

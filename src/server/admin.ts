@@ -18,6 +18,8 @@ export type PublicToken = ReturnType<typeof publicToken>;
 export interface Admin {
   /** How the commands reach the data: the store directly, or the running server. */
   readonly via: 'store' | 'server';
+  /** The running server's base URL (from server.json) when `via` is `server`. */
+  readonly url?: string;
   tenants(): Promise<TenantRecord[]>;
   createTenant(name: string): Promise<TenantRecord>;
   tokens(): Promise<PublicToken[]>;
@@ -45,6 +47,7 @@ class StoreAdmin implements Admin {
 class ServerAdmin implements Admin {
   readonly via = 'server' as const;
   constructor(private readonly info: ServerInfo) {}
+  get url(): string { return this.info.url; }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
     let res: Response;

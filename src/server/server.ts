@@ -375,7 +375,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 
 /** Open the LevelDB storage at `dataDir` (creating it) and start serving it. */
 export async function serveDataDir(dataDir: string, opts: ServerOptions = {}): Promise<RunningServer> {
-  const storage = await LevelStorage.open(dataDir, { create: true, waitMs: 2000 });
+  let storage: LevelStorage;
+  try {
+    storage = await LevelStorage.open(dataDir, { create: true, waitMs: 2000 });
+  } catch (e) {
+    // Locked by a running `serve`: say which one (its server.json) rather than "wait for it".
+    const { runningServer } = await import('./admin.js');
+    const info = isAgentsyncError(e) && e.code === 'STORE_LOCKED' ? runningServer(dataDir) : undefined;
+    if (info) fail('STORE_LOCKED', `the server data at ${dataDir} is already served by \`agentsync serve\` (pid ${info.pid}) at ${info.url}; use that server, or stop it first (kill ${info.pid})`, { dir: dataDir, pid: info.pid, url: info.url, hint: `kill ${info.pid}` });
+    throw e;
+  }
   try {
     return await startServer(storage, { ...opts, dataDir });
   } catch (e) {

@@ -108,7 +108,7 @@ export class RemoteStore {
 
   async version(id: number): Promise<Version> {
     const v = parseJson<Version>(await this.db.get(this.prefix + 'v!' + pad(id)), `version ${id}`);
-    if (!v) fail('VERSION_UNKNOWN', `version ${id} does not exist on the remote; run \`agentsync versions\` to list them`, { version: id });
+    if (!v) fail('VERSION_UNKNOWN', `version ${id} does not exist on the remote; run \`agentsync versions\` to list them`, { version: id, hint: 'agentsync versions' });
     return v;
   }
 
@@ -290,7 +290,7 @@ export class RemoteStore {
       let next: Head;
       if (v.state === 'draft') {
         if (v.parent !== head.latestPublished) {
-          fail('DRAFT_STALE', `draft ${id} was built on version ${v.parent ?? 'none'} but the latest published is ${head.latestPublished}; publishing it would drop those changes — push the draft's changes again from an up-to-date workspace`, { version: id, parent: v.parent, latestPublished: head.latestPublished });
+          fail('DRAFT_STALE', `draft ${id} was built on version ${v.parent ?? 'none'} but the latest published is ${head.latestPublished}; publishing it would drop those changes — push the draft's changes again from an up-to-date workspace (\`agentsync pull\`, then \`agentsync push --draft\`)`, { version: id, parent: v.parent, latestPublished: head.latestPublished, hint: 'agentsync pull' });
         }
         v = { ...v, state: 'published', publishedAt: new Date().toISOString() };
         ops.push({ type: 'put', key: this.prefix + 'v!' + pad(id), value: jsonValue(v) });
@@ -312,7 +312,7 @@ export class RemoteStore {
     return this.mutex.run(async () => {
       const head = await this.head();
       const v = await this.version(id);
-      if (v.state !== 'published') fail('VERSION_DRAFT', `version ${id} is a draft; \`agentsync deploy ${id}\` publishes it`, { version: id });
+      if (v.state !== 'published') fail('VERSION_DRAFT', `version ${id} is a draft; \`agentsync deploy ${id}\` publishes it`, { version: id, hint: `agentsync deploy ${id}` });
       const next = { ...head, current: id };
       await commit(this.db, [{ type: 'put', key: this.prefix + 'h', value: jsonValue(next) }]);
       return { version: v, head: next };
