@@ -156,9 +156,9 @@ test('a revoked token (revoked while the server runs) and an expired token: exit
   assert.is(r.json.error.code, 'AUTH_REQUIRED');
   assert.is(r.json.error.data.reason, 'expired');
   r = await cliWith(tmp(), env, ['admin', 'token', 'list', '--data', data, '--json']);
-  const listed = r.json.find((t: { id: string }) => t.id === expired.record.id);
+  const listed = r.json.tokens.find((t: { id: string }) => t.id === expired.record.id);
   assert.is(listed.expired, true);
-  assert.is(r.json.find((t: { id: string }) => t.id === id).revokedAt !== null, true);
+  assert.is(r.json.tokens.find((t: { id: string }) => t.id === id).revokedAt !== null, true);
 });
 
 test('AGENTSYNC_TOKEN overrides the stored token', async () => {
@@ -183,7 +183,7 @@ test('the server stores tokens hashed: no token or secret in any file of the dat
     tokens.push(r.out.trim());
   }
   r = await cliWith(tmp(), env, ['admin', 'token', 'list', '--data', data, '--json']);
-  assert.equal(r.json.map((t: { scope: string }) => t.scope).sort(), ['admin', 'read', 'write']);
+  assert.equal(r.json.tokens.map((t: { scope: string }) => t.scope).sort(), ['admin', 'read', 'write']);
   assert.not.ok(JSON.stringify(r.json).includes('hash'));
   const files = allFiles(data);
   assert.ok(files.length > 0);

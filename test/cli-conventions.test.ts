@@ -179,9 +179,9 @@ test('inside services/, selectors are relative to the current folder (as git pat
   assert.equal(pushed.json.pushed.map((e: { path: string }) => e.path), ['agents/welcome.yaml']);
   assert.equal(await states(ws), { 'skills/sql-helper.yaml': 'push' });
   const log = await ok(agents, 'log', 'welcome.yaml', '--json');
-  assert.equal(log.json.map((v: { id: number }) => v.id), [2, 1]);
+  assert.equal(log.json.versions.map((v: { id: number }) => v.id), [1, 2]);
   const diff = await ok(join(ws, 'services', 'skills'), 'diff', 'sql-helper.yaml', '--json');
-  assert.equal(diff.json.map((b: { path: string }) => b.path), ['skills/sql-helper.yaml']);
+  assert.equal(diff.json.entries.map((b: { path: string }) => b.path), ['skills/sql-helper.yaml']);
 });
 
 // ---------------------------------------------------------------- warnings
@@ -209,7 +209,7 @@ test('log of a path no version held and no local file: PATH_UNKNOWN warning, exi
   const ws = await workspace(join(tmp(), 'remote'));
   await ok(ws, 'push');
   const r = await ok(ws, 'log', 'agents/nope.yaml', '--json');
-  assert.equal(r.json, []);
+  assert.equal(r.json.versions, []);
   assert.equal(warnings(r.err), ['PATH_UNKNOWN']);
   const folder = await ok(ws, 'log', 'agents');
   assert.equal(warnings(folder.err), ['PATH_NOT_ARTIFACT']);

@@ -147,16 +147,16 @@ for (const kind of REMOTE_KINDS) {
     const url = await kind.make();
     const ws = await workspace(url);
     await ok(ws, 'push');
-    assert.equal((await ok(ws, 'diff', '--json')).json, []);
+    assert.equal((await ok(ws, 'diff', '--json')).json.entries, []);
     const old = read(ws, 'content/docs/getting-started.md')!;
     write(ws, 'content/docs/getting-started.md', old + 'one more line\n');
     write(ws, 'content/new.md', '# new\n');
     const d = await ok(ws, 'diff', '--json');
-    assert.equal(d.json, [
+    assert.equal(d.json.entries, [
       { path: 'content/docs/getting-started.md', state: 'push', remote: old, local: old + 'one more line\n' },
       { path: 'content/new.md', state: 'push', remote: '', local: '# new\n' },
     ]);
-    assert.equal((await ok(ws, 'diff', 'content/new.md', '--json')).json.map((x: { path: string }) => x.path), ['content/new.md']);
+    assert.equal((await ok(ws, 'diff', 'content/new.md', '--json')).json.entries.map((x: { path: string }) => x.path), ['content/new.md']);
     const s = await ok(ws, 'diff', '--stat');
     assert.ok(s.out.includes('content/docs/getting-started.md'));
     assert.ok(s.out.includes('content/new.md'));
@@ -289,13 +289,13 @@ for (const kind of REMOTE_KINDS) {
     write(ws, 'agents/welcome.yaml', 'name: welcome again\n');
     await ok(ws, 'push', '-m', 'v5');
     const all = await ok(ws, 'log', '--json');
-    assert.equal(all.json.map((v: { id: number }) => v.id), [5, 4, 3, 2, 1]);
+    assert.equal(all.json.versions.map((v: { id: number }) => v.id), [1, 2, 3, 4, 5]);
     const one = await ok(ws, 'log', 'agents/welcome.yaml', '--json');
-    assert.equal(one.json.map((v: { id: number; change: string }) => [v.id, v.change]), [[5, 'added'], [4, 'deleted'], [2, 'modified'], [1, 'added']]);
+    assert.equal(one.json.versions.map((v: { id: number; change: string }) => [v.id, v.change]), [[1, 'added'], [2, 'modified'], [4, 'deleted'], [5, 'added']]);
     const prefixed = await ok(ws, 'log', 'services/agents/welcome.yaml', '--json');
     assert.equal(prefixed.json, one.json);
-    assert.equal((await ok(ws, 'log', 'skills/new.yaml', '--json')).json.map((v: { id: number }) => v.id), [3]);
-    assert.equal((await ok(ws, 'log', 'skills/never.yaml', '--json')).json, []);
+    assert.equal((await ok(ws, 'log', 'skills/new.yaml', '--json')).json.versions.map((v: { id: number }) => v.id), [3]);
+    assert.equal((await ok(ws, 'log', 'skills/never.yaml', '--json')).json.versions, []);
     const text = await ok(ws, 'log');
     assert.ok(text.out.includes('v5'));
   });

@@ -71,11 +71,11 @@ t('diff of a both-sides edit is three-way: only your lines as your changes, only
   assert.equal(plus(theirs), [`${lines[0]} THEIRS`]);
   assert.equal(minus(theirs), [lines[0]]);
   const j = await ok(b, 'diff', DOC, '--json');
-  assert.is(j.json[0].base, lines.join('\n'));
+  assert.is(j.json.entries[0].base, lines.join('\n'));
   // A one-sided edit stays two-way (remote as old, local as new), with no base.
   write(b, 'agents/welcome.yaml', 'name: welcome\nlocal: only\n');
   const one = await ok(b, 'diff', 'agents/welcome.yaml', '--json');
-  assert.is(one.json[0].base, undefined);
+  assert.is(one.json.entries[0].base, undefined);
 });
 
 t.run();

@@ -88,7 +88,7 @@ test('two workspaces, one server: the whole round over HTTP', async () => {
   r = await cli(a, 'deploy', '2', '--json');
   assert.equal(r.json.head, { latestPublished: 2, current: 2, lastId: 2 });
   r = await cli(a, 'log', 'agents/welcome.yaml', '--json');
-  assert.equal(r.json.map((v: { id: number; change: string }) => [v.id, v.change]), [[2, 'modified'], [1, 'added']]);
+  assert.equal(r.json.versions.map((v: { id: number; change: string }) => [v.id, v.change]), [[1, 'added'], [2, 'modified']]);
   // Concurrent edits of different files: the second push refetches and lands on top.
   write(a, 'skills/sql-helper.yaml', read(a, 'skills/sql-helper.yaml') + '# from a\n');
   write(b, 'mcp/github.yaml', read(b, 'mcp/github.yaml') + '# from b\n');

@@ -426,7 +426,7 @@ for (const kind of REMOTE_KINDS) {
     const rb = await ok(b, 'rollback', '2', '--json');
     assert.equal(rb.json.head, { latestPublished: 3, current: 2, lastId: 3 });
     const log = await ok(b, 'log', 'agents/welcome.yaml', '--json');
-    assert.equal(log.json.map((x: { id: number; change: string }) => [x.id, x.change]), [[3, 'modified'], [2, 'modified'], [1, 'added']]);
+    assert.equal(log.json.versions.map((x: { id: number; change: string }) => [x.id, x.change]), [[1, 'added'], [2, 'modified'], [3, 'modified']]);
     if (isAbsolute(url)) {
       // its content is still stored: the manifest of v2 names A's bytes, and the blob is there
       const db = await openDb(join(url, 'store'), { waitMs: 3000 });
@@ -591,8 +591,8 @@ for (const kind of REMOTE_KINDS) {
     assert.ok(Object.values(st).every((x) => x === 'pull'));
     // every blob arrived: the fetched objects give each file's remote text, offline
     const d = await ok(b, 'diff', 'content/many/20', '--json');
-    assert.is(d.json.length, 100);
-    assert.equal(d.json.find((x: { path: string }) => x.path === 'content/many/20/doc-2099.md'), { path: 'content/many/20/doc-2099.md', state: 'pull', remote: '# doc 2099\n', local: '' });
+    assert.is(d.json.entries.length, 100);
+    assert.equal(d.json.entries.find((x: { path: string }) => x.path === 'content/many/20/doc-2099.md'), { path: 'content/many/20/doc-2099.md', state: 'pull', remote: '# doc 2099\n', local: '' });
     assert.is((await ok(b, 'fsck', '--json')).json.problems.length, 0);
   });
 

@@ -292,7 +292,7 @@ config('remote add / list / remove, keeping the comments of agentsync.yaml', asy
   assert.ok(text.includes('# trailing note'));
   const list = await cli(ws, 'remote', 'list', '--json');
   assert.is(list.code, 0);
-  assert.equal(list.json, [{ name: 'origin', url: '/srv/origin-remote' }, { name: 'backup', url: '/srv/backup-remote' }]);
+  assert.equal(list.json.remotes, [{ name: 'origin', url: '/srv/origin-remote' }, { name: 'backup', url: '/srv/backup-remote' }]);
   const dup = await cli(ws, 'remote', 'add', 'backup', '/other', '--json');
   assert.is(dup.code, 2);
   assert.is(dup.json.error.code, 'REMOTE_EXISTS');
@@ -303,7 +303,7 @@ config('remote add / list / remove, keeping the comments of agentsync.yaml', asy
   assert.is(missingUrl.json.error.code, 'USAGE');
   const rm = await cli(ws, 'remote', 'remove', 'backup');
   assert.is(rm.code, 0, rm.err);
-  assert.equal((await cli(ws, 'remote', 'list', '--json')).json, [{ name: 'origin', url: '/srv/origin-remote' }]);
+  assert.equal((await cli(ws, 'remote', 'list', '--json')).json.remotes, [{ name: 'origin', url: '/srv/origin-remote' }]);
   assert.ok(readFileSync(cfg, 'utf8').includes('# my own comment'));
   const rm2 = await cli(ws, 'remote', 'remove', 'backup', '--json');
   assert.is(rm2.code, 2);

@@ -163,7 +163,7 @@ export async function cmdRemote(io: Io, args: string[], o: Opts): Promise<number
   const ws = await loadWorkspace(cwdOf(io, o));
   warnConfig(io, ws);
   if (sub === 'list') {
-    if (o.json) json(io, ws.remotes);
+    if (o.json) json(io, { remotes: ws.remotes });
     else for (const r of ws.remotes) io.stdout(`${r.name}\t${r.url}\n`);
     return EXIT.OK;
   }
@@ -224,7 +224,7 @@ export async function cmdDiff(io: Io, sel: string[], o: Opts): Promise<number> {
     const blocks = await diffBlocks(ctx, st.entries, st.latestPublished);
     const c = colors(io);
     const { diffText, statText } = await import('./diff-render.js');
-    if (o.json) json(io, blocks.map((b) => ({ path: b.path, state: b.state, remote: b.remoteText, local: b.localText, ...(b.baseText !== undefined ? { base: b.baseText } : {}) })));
+    if (o.json) json(io, { remote: st.remote, entries: blocks.map((b) => ({ path: b.path, state: b.state, remote: b.remoteText, local: b.localText, ...(b.baseText !== undefined ? { base: b.baseText } : {}) })) });
     else if (o.stat) for (const b of blocks) io.stdout(statText(c, b));
     else for (const b of blocks) io.stdout(diffText(c, b));
     if (!o.json && blocks.length === 0) io.stdout('No drift.\n');
@@ -354,7 +354,8 @@ export async function cmdLog(io: Io, path: string | undefined, o: Opts): Promise
       if (st?.isDirectory()) warn(io, `log follows one artifact; services/${rel} is a folder (list its files with \`agentsync status ${rel}\`)`, 'PATH_NOT_ARTIFACT');
       else if (!st) warn(io, `no version on ${r.remote} ever held services/${rel}, and there is no such local file; paths are relative to services/`, 'PATH_UNKNOWN');
     }
-    if (o.json) json(io, r.entries);
+    // The same shape and order as `versions --json` (oldest first), each with its change to the path.
+    if (o.json) json(io, { remote: r.remote, latestPublished: r.head.latestPublished, current: r.head.current, ...(p !== undefined ? { path: p.replace(/^\.\//, '').replace(/^services\//, '') } : {}), versions: [...r.entries].reverse() });
     else { const c = colors(io); for (const v of r.entries) io.stdout(versionLine(c, v, r.head) + (v.change ? `  [${v.change}]` : '') + '\n'); }
     return EXIT.OK;
   });

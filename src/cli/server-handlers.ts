@@ -79,7 +79,7 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
   }
   if (what === 'tenant' && (sub === 'list' || sub === undefined)) {
     const ts = await withAdmin(io, o, false, (a) => a.tenants());
-    if (o.json) json(io, ts);
+    if (o.json) json(io, { tenants: ts });
     else for (const t of ts) io.stdout(`${t.name}\t${t.createdAt}\n`);
     return EXIT.OK;
   }
@@ -97,7 +97,7 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
   }
   if (what === 'token' && (sub === 'list' || sub === undefined)) {
     const ts = await withAdmin(io, o, false, (a) => a.tokens());
-    if (o.json) json(io, ts);
+    if (o.json) json(io, { tokens: ts });
     else {
       for (const t of ts) {
         const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expired ? `expired ${t.expiresAt}` : t.expiresAt ? `expires ${t.expiresAt}` : 'never expires';

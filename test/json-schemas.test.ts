@@ -1,0 +1,115 @@
+/**
+ * Every `--json` output validates against its JSON Schema in schemas/ (draft 2020-12, checked
+ * with ajv), in states that exercise the optional fields; so does one error per exit class.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { cleanup, cli, pair, read, ROOT, tmp, write, type CliResult } from './helpers.js';
+import { httpRemote, httpTenant } from './remotes.js';
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+const DIR = join(ROOT, 'schemas');
+for (const f of readdirSync(DIR)) ajv.addSchema(JSON.parse(readFileSync(join(DIR, f), 'utf8')), f.replace(/\.schema\.json$/, ''));
+const seen = new Set<string>();
+
+/** Run the command and check its stdout against schemas/<schema>.schema.json; return the result. */
+async function check(schema: string, code: number, cwd: string, ...argv: string[]): Promise<CliResult> {
+  const r = await cli(cwd, ...argv, '--json');
+  assert.is(r.code, code, `${argv.join(' ')}: ${r.err}`);
+  assert.type(r.json, 'object', `${argv.join(' ')} printed no JSON object: ${r.out}`);
+  assert.not.ok(Array.isArray(r.json), `${argv.join(' ')} printed a top-level array`);
+  const validate = ajv.getSchema(schema);
+  assert.ok(validate, `no schema ${schema}`);
+  assert.ok(validate!(r.json), `${argv.join(' ')}: ${ajv.errorsText(validate!.errors)}\n${r.out}`);
+  seen.add(schema);
+  return r;
+}
+
+test.after(async () => { await httpRemote.stop(); cleanup(); });
+
+test('a schema rejects what it does not describe (the check can fail)', () => {
+  const v = ajv.getSchema('hash')!;
+  assert.not.ok(v({ snapshot: 'sha256:' + '0'.repeat(64), artifacts: 1, extra: true }));
+  assert.not.ok(v([{ snapshot: 'sha256:' + '0'.repeat(64), artifacts: 1 }]));
+  assert.ok(v({ snapshot: 'sha256:' + '0'.repeat(64), artifacts: 1 }));
+});
+
+test('every --json output of a workspace matches its schema, optional fields included', async () => {
+  const { a, b } = await pair();
+  // Two versions, then a conflicting local edit in b and a one-sided edit b has not pulled.
+  write(a, 'agents/welcome.yaml', 'name: welcome\ndescription: from a\n');
+  write(a, 'content/docs/getting-started.md', read(a, 'content/docs/getting-started.md') + 'from a\n');
+  await check('push', 0, a, 'push', '-m', 'a edits welcome');
+  write(a, 'skills/sql-helper.yaml', 'name: sql-helper\nfrom: a\n');
+  await check('push', 0, a, 'push', '--draft');
+  write(b, 'agents/welcome.yaml', 'name: welcome\ndescription: from b\n');
+  write(b, 'mcp/github.yaml', read(b, 'mcp/github.yaml') + '# from b\n');
+  await check('fetch', 0, b, 'fetch');
+  const st = await check('status', 0, b, 'status');
+  assert.ok(st.json.entries.some((e: { state: string; merge?: string }) => e.state === 'conflict' && e.merge));
+  const diff = await check('diff', 0, b, 'diff');
+  assert.ok(diff.json.entries.some((e: { base?: string }) => typeof e.base === 'string'));
+  await check('diff', 0, b, 'diff', 'mcp');
+  const dry = await check('push', 0, b, 'push', 'mcp', 'content', '--dry-run');
+  assert.ok(dry.json.notPulled.length > 0);
+  assert.is(dry.json.version, null);
+  const blocked = await check('pull', 1, b, 'pull', '--dry-run');
+  assert.ok(blocked.json.blocked.length > 0);
+  await check('sync-check', 1, b, 'sync', '--check');
+  const pushed = await check('push', 0, b, 'push', 'mcp');
+  assert.is(pushed.json.version.id, 4);
+  await check('pull', 0, a, 'pull');
+  await check('sync-check', 1, a, 'sync', '--check');
+  const versions = await check('versions', 0, b, 'versions');
+  const log = await check('log', 0, b, 'log');
+  assert.equal(log.json.versions, versions.json.versions, 'log without a path is versions --json');
+  const one = await check('log', 0, b, 'log', 'agents/welcome.yaml');
+  assert.equal(one.json.versions.map((v: { id: number; change: string }) => [v.id, v.change]), [[1, 'added'], [2, 'modified']]);
+  assert.is(one.json.path, 'agents/welcome.yaml');
+  const h = await check('hash', 0, a, 'hash');
+  await check('verify', 0, a, 'verify', h.json.snapshot);
+  await check('verify', 1, a, 'verify', 'sha256:' + '0'.repeat(64), '--remote');
+  await check('validate', 0, a, 'validate');
+  write(a, 'agents/broken.yaml', 'name: [unclosed\n');
+  const bad = await check('validate', 2, a, 'validate');
+  assert.ok(bad.json.problems.length > 0);
+  await check('fsck', 0, a, 'fsck');
+  await check('remote-list', 0, a, 'remote', 'list');
+});
+
+test('auth status and the admin lists match their schemas', async () => {
+  const { url } = await httpTenant('write');
+  const ws = tmp('agentsync-ws-');
+  assert.is((await cli(ws, 'init', '--remote', url)).code, 0);
+  assert.is((await cli(ws, 'remote', 'add', 'gone', 'http://127.0.0.1:1/nobody')).code, 0);
+  const s = await check('auth-status', 3, ws, 'auth', 'status');
+  assert.equal(s.json.remotes.map((r: { ok: boolean }) => r.ok), [true, false]);
+  const data = join(tmp(), 'data');
+  assert.is((await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data)).code, 0);
+  assert.is((await cli(tmp(), 'admin', 'token', 'create', '--tenant', 'acme', '--scope', 'read', '--label', 'ci', '--expires-in', '30d', '--data', data)).code, 0);
+  const tenants = await check('admin-tenant-list', 0, tmp(), 'admin', 'tenant', 'list', '--data', data);
+  assert.equal(tenants.json.tenants.map((t: { name: string }) => t.name), ['acme']);
+  const tokens = await check('admin-token-list', 0, tmp(), 'admin', 'token', 'list', '--data', data);
+  assert.is(tokens.json.tokens[0].label, 'ci');
+});
+
+test('errors match error.schema.json in each exit class', async () => {
+  const { a } = await pair();
+  const usage = await check('error', 2, a, 'status', 'nope-nothing');
+  assert.is(usage.json.error.code, 'SELECTOR_UNKNOWN');
+  await check('error', 2, tmp(), 'status');
+  await check('error', 2, a, 'versions', '--remote', 'nosuch');
+  const ws = tmp('agentsync-ws-');
+  assert.is((await cli(ws, 'init', '--remote', 'http://127.0.0.1:1/nobody')).code, 0);
+  const net = await check('error', 3, ws, 'fetch');
+  assert.ok(net.json.error.code.startsWith('REMOTE_') || net.json.error.code.startsWith('AUTH_'), net.json.error.code);
+});
+
+test('every schema file is exercised by a test above', () => {
+  assert.equal([...seen].sort(), readdirSync(DIR).map((f) => f.replace(/\.schema\.json$/, '')).sort());
+});
+
+test.run();
