@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { cleanup, cli, pair, read, ROOT, tmp, write, type CliResult } from './helpers.js';
@@ -106,6 +106,12 @@ test('errors match error.schema.json in each exit class', async () => {
   assert.is((await cli(ws, 'init', '--remote', 'http://127.0.0.1:1/nobody')).code, 0);
   const net = await check('error', 3, ws, 'fetch');
   assert.ok(net.json.error.code.startsWith('REMOTE_') || net.json.error.code.startsWith('AUTH_'), net.json.error.code);
+  // Exit 4: a store LevelDB cannot open (its CURRENT file names no manifest).
+  const current = join(a, '.agentsync', 'CURRENT');
+  assert.ok(existsSync(current), 'the store layout changed: point this test at its CURRENT file');
+  writeFileSync(current, 'MANIFEST-999999\n');
+  const corrupt = await check('error', 4, a, 'status');
+  assert.is(corrupt.json.error.code, 'STORE_CORRUPT');
 });
 
 test('every schema file is exercised by a test above', () => {
