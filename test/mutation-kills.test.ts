@@ -7,7 +7,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { diskFullError, diskFullPath, isDiskFull, mapDiskFull } from '../src/model/diskfull.js';
 import { AgentsyncError } from '../src/model/errors.js';
+import { isObjectId } from '../src/model/hash.js';
+import { compiledPatterns, formatOf, kindOf, resolveKinds, type Kind } from '../src/model/kinds.js';
+import {
+  applyChanges, decodeManifest, encodeManifest, findClash, findClashAt, isSnapshotHash, manifestLookup, patchManifest, sortedPaths, type Manifest,
+} from '../src/model/manifest.js';
 import { artifactPathProblem, compareUtf8, utf8Length } from '../src/model/paths.js';
+import { compileSelectors } from '../src/model/selectors.js';
 import { hasControl, printable, printableLines } from '../src/model/text.js';
 
 const diskfull = suite('mutation kills: src/model/diskfull.ts');
@@ -19,6 +25,8 @@ diskfull('isDiskFull: the errnos, DISK_FULL itself, LevelDB text, and causes up 
   assert.is(isDiskFull({ message: 'IO error: /d/LOCK: Disk quota exceeded' }), true);
   assert.is(isDiskFull({ message: 'IO error: /d/LOCK: Permission denied' }), false);
   assert.is(isDiskFull({ message: 42 }), false);
+  assert.is(isDiskFull({ message: ['No space left on device'] }), false, 'only a string message is read');
+  assert.is(isDiskFull({ code: ['ENOSPC'] }), false, 'only a string code is read');
   assert.is(isDiskFull(null), false);
   assert.is(isDiskFull(undefined), false);
   assert.is(isDiskFull('ENOSPC'), false);
@@ -38,6 +46,7 @@ diskfull('diskFullPath: the error\'s path, else the file LevelDB names, else non
   assert.is(diskFullPath({ code: 'LEVEL_IO_ERROR', path: 7, cause: { path: '/x/y' } }), '/x/y');
   assert.is(diskFullPath({ message: 'IO error: /d/LOCK: Permission denied' }), undefined);
   assert.is(diskFullPath({ code: 'ENOSPC' }), undefined);
+  assert.is(diskFullPath({ message: ['IO error: /d/x: No space left on device'] }), undefined, 'only a string message is read');
   assert.is(diskFullPath(null), undefined);
 });
 
@@ -55,6 +64,8 @@ diskfull('diskFullError and mapDiskFull: DISK_FULL with data.path only when know
   const other = new Error('EIO');
   assert.is(mapDiskFull(other), other);
   const mine = new AgentsyncError('STORE_CORRUPT', 'x');
+  assert.is(mine.name, 'AgentsyncError');
+  assert.equal(mine.toJSON(), { code: 'STORE_CORRUPT', message: 'x', data: {} });
   assert.is(mapDiskFull(mine), mine);
 });
 
@@ -127,3 +138,185 @@ paths('compareUtf8: byte order, not UTF-16 order; prefixes first', () => {
 });
 
 paths.run();
+
+const manifest = suite('mutation kills: src/model/manifest.ts');
+
+const ID = (n: number) => n.toString(16).padStart(64, '0');
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+function codeOf(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    return e instanceof AgentsyncError ? e.code : `not an AgentsyncError: ${String(e)}`;
+  }
+}
+
+manifest('decodeManifest refuses each malformed manifest with its code', () => {
+  const bad: [string, Uint8Array, string][] = [
+    ['no final newline', bytesOf(`${ID(1)}  a`), 'STORE_CORRUPT'],
+    ['empty path', bytesOf(`${ID(1)}  \n`), 'STORE_CORRUPT'],
+    ['one space', bytesOf(`${ID(1)} a\n`), 'STORE_CORRUPT'],
+    ['x instead of the first space', bytesOf(`${ID(1)}x a\n`), 'STORE_CORRUPT'],
+    ['x instead of the second space', bytesOf(`${ID(1)} xa\n`), 'STORE_CORRUPT'],
+    ['upper-case id', bytesOf(`${ID(1).toUpperCase().replace(/0/g, 'A')}  a\n`), 'STORE_CORRUPT'],
+    ['not sorted', bytesOf(`${ID(1)}  b\n${ID(2)}  a\n`), 'STORE_CORRUPT'],
+    ['twice', bytesOf(`${ID(1)}  a\n${ID(2)}  a\n`), 'STORE_CORRUPT'],
+    ['not UTF-8', new Uint8Array([...bytesOf(`${ID(1)}  a`), 0xff, 10]), 'STORE_CORRUPT'],
+    ['absolute', bytesOf(`${ID(1)}  /a\n`), 'PATH_UNSAFE'],
+  ];
+  for (const [what, b, code] of bad) assert.is(codeOf(() => decodeManifest(b)), code, what);
+  assert.equal([...decodeManifest(bytesOf(`${ID(1)}  a\n${ID(2)}  b\n`))], [['a', ID(1)], ['b', ID(2)]], 'one-character paths are fine');
+  assert.equal([...decodeManifest(new Uint8Array())], []);
+});
+
+manifest('decodeManifest trusted refuses every unsafe path the full decode refuses', () => {
+  const unsafe = ['/abs', '../x', './x', '.', '..', 'a/../b', 'a/./b', 'a//b', 'a/', 'a\\b', 'a\x01b', 'a\x7fb', 'x'.repeat(256), '€'.repeat(86), `a/${'y'.repeat(256)}`];
+  for (const p of unsafe) {
+    for (const tail of ['\n', '']) {
+      const b = bytesOf(`${ID(1)}  ${p}${tail}`);
+      assert.is(codeOf(() => decodeManifest(b, { trusted: true })), 'PATH_UNSAFE', `trusted ${JSON.stringify(p + tail)}`);
+    }
+    assert.is(codeOf(() => decodeManifest(bytesOf(`${ID(1)}  ${p}\n`))), 'PATH_UNSAFE', JSON.stringify(p));
+  }
+  assert.is(codeOf(() => decodeManifest(bytesOf(`${ID(1)}  \n`), { trusted: true })), 'PATH_UNSAFE', 'empty path');
+  const safe = ['.hidden', 'a/.b', '€'.repeat(85), 'x'.repeat(255), 'a b/c'];
+  for (const p of safe) {
+    const b = bytesOf(`${ID(1)}  ${p}\n`);
+    assert.equal([...decodeManifest(b, { trusted: true })], [[p, ID(1)]], `trusted ${JSON.stringify(p)}`);
+    assert.equal([...decodeManifest(b)], [[p, ID(1)]], JSON.stringify(p));
+  }
+});
+
+/** A seeded generator (mulberry32): the same cases every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+manifest('the byte-level paths agree with decode + Map: manifestLookup, patchManifest, findClashAt, sortedPaths', () => {
+  const r = rng(20260101);
+  const names = ['a', 'b', 'ab', 'a b', 'é', 'z', '€', '😀', 'a.md', 'a-b', 'A'];
+  const randomPath = () => Array.from({ length: 1 + Math.floor(r() * 3) }, () => names[Math.floor(r() * names.length)]!).join('/');
+  for (let round = 0; round < 300; round++) {
+    const m: Manifest = new Map();
+    const n = Math.floor(r() * 12);
+    for (let i = 0; i < n; i++) m.set(randomPath(), ID(Math.floor(r() * 1000)));
+    const bytes = encodeManifest(m);
+    const sorted = [...m.keys()].sort(compareUtf8);
+    assert.equal(sortedPaths(m), sorted, 'sortedPaths');
+    assert.equal([...decodeManifest(bytes).keys()], sorted, 'encode sorts by UTF-8 bytes');
+    for (let k = 0; k < 8; k++) {
+      const p = k < sorted.length ? sorted[k]! : randomPath();
+      assert.is(manifestLookup(bytes, p), m.get(p), `lookup ${JSON.stringify(p)} in ${JSON.stringify(sorted)}`);
+    }
+    const changes = new Map<string, string | null>();
+    for (let i = Math.floor(r() * 6); i > 0; i--) {
+      const p = r() < 0.5 && sorted.length ? sorted[Math.floor(r() * sorted.length)]! : randomPath();
+      changes.set(p, r() < 0.3 ? null : ID(2000 + i));
+    }
+    const list = [...changes].sort((x, y) => compareUtf8(x[0], y[0])).map(([path, id]) => ({ path, id }));
+    const after = applyChanges(m, list);
+    const patched = patchManifest(bytes, list);
+    assert.ok(patched, 'sorted changes are patched');
+    assert.equal(new TextDecoder().decode(patched), new TextDecoder().decode(encodeManifest(after)), `patch ${JSON.stringify(list)} on ${JSON.stringify(sorted)}`);
+    if (list.length > 1) assert.is(patchManifest(bytes, [...list].reverse()), undefined, 'unsorted changes: the general route');
+    const added = list.filter((c) => c.id !== null && !m.has(c.path)).map((c) => c.path);
+    const clashAt = findClashAt(bytes, added);
+    const clashOfAdded = added.some((p) => {
+      for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) if (m.has(p.slice(0, i))) return true;
+      return sorted.some((q) => q.startsWith(`${p}/`));
+    });
+    assert.is(clashAt !== null, clashOfAdded, `findClashAt ${JSON.stringify(added)} in ${JSON.stringify(sorted)}`);
+    if (clashAt) assert.ok(m.has(clashAt.file) ? clashAt.under.startsWith(`${clashAt.file}/`) : m.has(clashAt.under) || added.includes(clashAt.under), 'the pair is a real clash');
+    const clash = findClash(m);
+    const real = sorted.some((p) => sorted.some((q) => q.startsWith(`${p}/`)));
+    assert.is(clash !== null, real, `findClash ${JSON.stringify(sorted)}`);
+    if (clash) assert.ok(m.has(clash.file) && clash.under.startsWith(`${clash.file}/`) && m.has(clash.under));
+  }
+});
+
+manifest('isSnapshotHash and isObjectId: exactly the whole string, strings only', () => {
+  const hex = ID(7);
+  assert.is(isObjectId(hex), true);
+  for (const bad of [`${hex}0`, `0${hex}`, `${hex}\n`, ` ${hex}`, hex.slice(1), hex.replace('0', 'A'), 7, null, [hex]]) assert.is(isObjectId(bad), false, JSON.stringify(bad));
+  assert.is(isSnapshotHash(`sha256:${hex}`), true);
+  for (const bad of [`sha256:${hex}0`, `xsha256:${hex}`, `sha256:${hex}\n`, hex, `sha256:${hex.slice(1)}`, 7, null, { toString: () => `sha256:${hex}` }]) assert.is(isSnapshotHash(bad), false, String(bad));
+});
+
+manifest.run();
+
+const kinds = suite('mutation kills: src/model/kinds.ts, selectors.ts');
+
+kinds('DEFAULT_KINDS and resolveKinds: exact kinds, roots, depths, schemas; overrides and removals', () => {
+  const plain = (ks: Kind[]) => ks.map((k) => ({ name: k.name, pattern: k.pattern, schema: k.schema, root: k.root, depth: k.depth }));
+  assert.equal(plain(resolveKinds(undefined)), [
+    { name: 'agents', pattern: 'agents/*.yaml', schema: 'agent', root: 'agents', depth: 0 },
+    { name: 'skills', pattern: 'skills/*.yaml', schema: 'skill', root: 'skills', depth: 0 },
+    { name: 'mcp', pattern: 'mcp/*.yaml', schema: 'mcp', root: 'mcp', depth: 0 },
+    { name: 'content', pattern: 'content/**/*.md', schema: 'none', root: 'content', depth: Infinity },
+    { name: 'playbooks', pattern: 'playbook/**/*.md', schema: 'none', root: 'playbook', depth: Infinity },
+  ]);
+  const o = resolveKinds({ agents: false, skills: null, mcp: { schema: 'skill' }, notes: { pattern: 'a/b/*/c/*.txt' }, 'x_1-y': { pattern: 'x/*.yaml', schema: 'mcp' } });
+  assert.equal(plain(o), [
+    { name: 'mcp', pattern: 'mcp/*.yaml', schema: 'skill', root: 'mcp', depth: 0 },
+    { name: 'content', pattern: 'content/**/*.md', schema: 'none', root: 'content', depth: Infinity },
+    { name: 'playbooks', pattern: 'playbook/**/*.md', schema: 'none', root: 'playbook', depth: Infinity },
+    { name: 'notes', pattern: 'a/b/*/c/*.txt', schema: 'none', root: 'a/b', depth: 2 },
+    { name: 'x_1-y', pattern: 'x/*.yaml', schema: 'mcp', root: 'x', depth: 0 },
+  ]);
+  assert.is(plain(resolveKinds({ top: { pattern: '*.md' } })).at(-1)!.root, '');
+  assert.is(plain(resolveKinds({ top: { pattern: '*.md' } })).at(-1)!.depth, 0);
+  assert.is(plain(resolveKinds({ deep: { pattern: 'a/b/c.md' } })).at(-1)!.root, 'a/b', 'the file name is never part of the root');
+  for (const bad of [[], 'x', 3, true, { Agents: { pattern: 'a/*.md' } }, { '1a': { pattern: 'a/*.md' } }, { 'a.b': { pattern: 'a/*.md' } }, { 'ab ': { pattern: 'a/*.md' } },
+    { k: 'a/*.md' }, { k: ['a/*.md'] }, { k: true }, { k: {} }, { k: { pattern: '' } }, { k: { pattern: '/a/*.md' } }, { k: { pattern: 'a/../*.md' } }, { k: { pattern: 'a/*.md', schema: 'agents' } }]) {
+    assert.is(codeOf(() => resolveKinds(bad)), 'CONFIG_INVALID', JSON.stringify(bad));
+  }
+  for (const schema of ['agent', 'skill', 'mcp', 'none']) assert.is(resolveKinds({ k: { pattern: 'k/*.md', schema } }).at(-1)!.schema, schema);
+});
+
+kinds('kind patterns: no dot files; the cache gives the same kinds and is used only for the same pattern', () => {
+  const ks = resolveKinds(undefined);
+  assert.is(kindOf(ks, 'agents/a.yaml')?.name, 'agents');
+  assert.is(kindOf(ks, 'agents/.a.yaml'), undefined, 'dot files are not artifacts');
+  assert.is(kindOf(ks, 'content/.x/a.md'), undefined);
+  assert.is(kindOf(ks, 'content/x/y/a.md')?.name, 'content');
+  assert.is(kindOf(ks, 'agents/x/a.yaml'), undefined);
+  const cache = compiledPatterns(ks);
+  assert.is(cache.find((c) => c.pattern === 'content/**/*.md')!.depth, -1);
+  const again = resolveKinds(undefined, cache);
+  assert.equal(again.map((k) => [k.name, k.root, k.depth, k.re.source, k.re.flags]), ks.map((k) => [k.name, k.root, k.depth, k.re.source, k.re.flags]));
+  assert.is(kindOf(again, 'content/x/a.md')?.name, 'content');
+  assert.is(kindOf(again, 'agents/a.md'), undefined);
+  // A cache entry is used only for its own pattern, and used as it is (it is not recompiled).
+  const forged = [{ pattern: 'agents/*.yaml', root: 'forged', depth: 7, source: '^only$', flags: '' }];
+  const k = resolveKinds(undefined, forged)[0]!;
+  assert.equal([k.root, k.depth, k.match('only'), k.match('agents/a.yaml')], ['forged', 7, true, false]);
+  const other = resolveKinds({ agents: { pattern: 'agents/**/*.yaml' } }, forged)[0]!;
+  assert.equal([other.root, other.depth, other.match('agents/x/a.yaml')], ['agents', Infinity, true]);
+});
+
+kinds('formatOf: by the extension at the end only', () => {
+  const cases: [string, string][] = [['a.yaml', 'yaml'], ['a.YML', 'yaml'], ['a.md', 'markdown'], ['a.Markdown', 'markdown'], ['a.yaml.txt', 'text'], ['a.md.bak', 'text'], ['a.yamlx', 'text'], ['a.mdx', 'text'], ['a', 'text']];
+  for (const [p, f] of cases) assert.is(formatOf(p), f, p);
+});
+
+kinds('compileSelectors: ./ and services/ only as a prefix, trailing slashes dropped', () => {
+  const ks = resolveKinds(undefined);
+  const known = ['agents/a.yaml', 'content/services/x.md', 'content/a.md', 'content/b/c.md'];
+  const sel = (...s: string[]) => known.filter((p) => compileSelectors(s, ks, known)(p, kindOf(ks, p)?.name));
+  assert.equal(sel('./content/b//'), ['content/b/c.md']);
+  assert.equal(sel('services/content/b/'), ['content/b/c.md']);
+  assert.equal(sel('content/services/x.md'), ['content/services/x.md']);
+  assert.equal(sel('agents'), ['agents/a.yaml']);
+  assert.is(codeOf(() => compileSelectors(['content/./b'], ks, known)), 'SELECTOR_UNKNOWN');
+  assert.is(codeOf(() => compileSelectors(['x/services/content/a.md'], ks, known)), 'SELECTOR_UNKNOWN');
+  assert.is(codeOf(() => compileSelectors(['content/a.md/x'], ks, known)), 'SELECTOR_UNKNOWN');
+});
+
+kinds.run();
