@@ -12,7 +12,7 @@ import { compiledPatterns, formatOf, kindOf, resolveKinds, type Kind } from '../
 import {
   applyChanges, decodeManifest, encodeManifest, findClash, findClashAt, isSnapshotHash, manifestLookup, patchManifest, sortedPaths, type Manifest,
 } from '../src/model/manifest.js';
-import { artifactPathProblem, compareUtf8, utf8Length } from '../src/model/paths.js';
+import { artifactPathProblem, checkArtifactPath, compareUtf8, utf8Length } from '../src/model/paths.js';
 import { compileSelectors } from '../src/model/selectors.js';
 import { hasControl, printable, printableLines } from '../src/model/text.js';
 
@@ -102,7 +102,7 @@ const paths = suite('mutation kills: src/model/paths.ts');
 paths('utf8Length: 1, 2, 3 and 4 bytes at each boundary, lone surrogates as 3', () => {
   const cases: [string, number][] = [
     ['', 0], ['a', 1], ['\x7f', 1], ['\x80', 2], ['\u07ff', 2], ['\u0800', 3], ['€', 3], ['\uffff', 3],
-    ['😀', 4], ['\udbff\udfff', 4], ['\ud800', 3], ['\udc00', 3], ['\ud800a', 4], ['aé€😀', 10],
+    ['😀', 4], ['\ud800\udc00', 4], ['\udbff\udfff', 4], ['\ud800', 3], ['\udc00', 3], ['\udc00\udc00', 6], ['\ud7ff\udc00', 6], ['aé€😀', 10],
   ];
   for (const [s, n] of cases) {
     assert.is(utf8Length(s), n, JSON.stringify(s));
@@ -123,6 +123,12 @@ paths('artifactPathProblem: the byte limits are inclusive, counted in UTF-8 byte
   const euros = Array.from({ length: 5 }, () => '€'.repeat(68)).join('/'); // 5 × 204 + 4 = 1024 bytes
   assert.is(artifactPathProblem(euros), null);
   assert.ok(artifactPathProblem(`${euros}a`));
+});
+
+paths('a lone surrogate is unsafe', () => {
+  assert.is(codeOf(() => checkArtifactPath('agents/a\ud800.yaml')), 'PATH_UNSAFE');
+  assert.is(codeOf(() => checkArtifactPath('agents/\udc00')), 'PATH_UNSAFE');
+  assert.is(checkArtifactPath('agents/😀.yaml'), 'agents/😀.yaml');
 });
 
 paths('compareUtf8: byte order, not UTF-16 order; prefixes first', () => {
@@ -162,6 +168,7 @@ manifest('decodeManifest refuses each malformed manifest with its code', () => {
     ['upper-case id', bytesOf(`${ID(1).toUpperCase().replace(/0/g, 'A')}  a\n`), 'STORE_CORRUPT'],
     ['not sorted', bytesOf(`${ID(1)}  b\n${ID(2)}  a\n`), 'STORE_CORRUPT'],
     ['twice', bytesOf(`${ID(1)}  a\n${ID(2)}  a\n`), 'STORE_CORRUPT'],
+    ['a short second line', bytesOf(`${ID(1)}  a\n${ID(2)}  \n`), 'STORE_CORRUPT'],
     ['not UTF-8', new Uint8Array([...bytesOf(`${ID(1)}  a`), 0xff, 10]), 'STORE_CORRUPT'],
     ['absolute', bytesOf(`${ID(1)}  /a\n`), 'PATH_UNSAFE'],
   ];
