@@ -3,6 +3,8 @@
  * pins down an exact answer of a pure function that no other suite checked closely enough.
  * Grouped by the source file they cover; test/README.md lists the survivors that remain and why.
  */
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { diskFullError, diskFullPath, isDiskFull, mapDiskFull } from '../src/model/diskfull.js';
@@ -15,6 +17,9 @@ import {
 import { artifactPathProblem, checkArtifactPath, compareUtf8, utf8Length } from '../src/model/paths.js';
 import { compileSelectors } from '../src/model/selectors.js';
 import { hasControl, printable, printableLines } from '../src/model/text.js';
+import { authenticate, checkScope, createToken, parseDuration, publicToken, revokeToken } from '../src/server/auth.js';
+import { parseBody, parseQuery, readBody, versionId } from '../src/server/router.js';
+import type { Storage, TokenRecord } from '../src/server/storage.js';
 
 const diskfull = suite('mutation kills: src/model/diskfull.ts');
 
@@ -327,3 +332,112 @@ kinds('compileSelectors: ./ and services/ only as a prefix, trailing slashes dro
 });
 
 kinds.run();
+
+const server = suite('mutation kills: src/server/auth.ts, router.ts (no network)');
+
+/** A storage with one tenant and the given tokens: all that createToken/authenticate read. */
+function fakeStorage(): Storage & { tokens: Map<string, TokenRecord> } {
+  const tokens = new Map<string, TokenRecord>();
+  return {
+    tokens,
+    tenant: async (t: string) => t === 'acme',
+    token: async (id: string) => tokens.get(id) ?? null,
+    putToken: async (r: TokenRecord) => { tokens.set(r.id, r); },
+  } as unknown as Storage & { tokens: Map<string, TokenRecord> };
+}
+
+async function denied(p: Promise<unknown>): Promise<{ code: string; data: Record<string, unknown> } | null> {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    return e instanceof AgentsyncError ? { code: e.code, data: e.data } : { code: `not an AgentsyncError: ${String(e)}`, data: {} };
+  }
+}
+
+server('authenticate: each refusal has its code and data.reason; expiry is inclusive', async () => {
+  const st = fakeStorage();
+  const now = Date.parse('2026-01-01T00:00:00.000Z');
+  const { token, record } = await createToken(st, { tenant: 'acme', scope: 'write', expiresInMs: 1000, now });
+  assert.is(record.expiresAt, '2026-01-01T00:00:01.000Z');
+  assert.is((await authenticate(st, `Bearer ${token}`, 'acme', 'read', now + 999)).id, record.id);
+  assert.is((await authenticate(st, `bearer   ${token}  `, 'acme', 'write', now)).id, record.id);
+  assert.is((await authenticate(st, `Bearer ${token}`, null, 'admin', now)).id, record.id, 'an unknown route needs any valid token');
+  const cases: [string | undefined, number, string, Record<string, unknown>][] = [
+    [undefined, now, 'AUTH_REQUIRED', { reason: 'missing' }],
+    ['', now, 'AUTH_REQUIRED', { reason: 'missing' }],
+    [token, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
+    [`Basic ${token}`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
+    [`x Bearer ${token}`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
+    [`Bearer ${token} x`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
+    [`Bearer ${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, now, 'AUTH_REQUIRED', { reason: 'invalid' }],
+    [`Bearer as_${'0'.repeat(16)}_${token.slice(-43)}`, now, 'AUTH_REQUIRED', { reason: 'invalid' }],
+    [`Bearer ${token}`, now + 1000, 'AUTH_REQUIRED', { reason: 'expired' }],
+  ];
+  for (const [header, at, code, data] of cases) assert.equal(await denied(authenticate(st, header, 'acme', 'read', at)), { code, data }, String(header));
+  assert.equal(await denied(authenticate(st, `Bearer ${token}`, 'other', 'read', now)), { code: 'AUTH_FORBIDDEN', data: { tenant: 'other' } });
+  assert.equal(await denied(authenticate(st, `Bearer ${token}`, 'acme', 'admin', now)), { code: 'AUTH_FORBIDDEN', data: { scope: 'write', need: 'admin' } });
+  const forever = await createToken(st, { tenant: 'acme', scope: 'read', expiresInMs: null, now });
+  assert.is(forever.record.expiresAt, null);
+  assert.is((await authenticate(st, `Bearer ${forever.token}`, 'acme', 'read', now + 1e12)).id, forever.record.id);
+  st.tokens.set(record.id, { ...record, revokedAt: '2026-01-01T00:00:00.500Z' });
+  assert.equal(await denied(authenticate(st, `Bearer ${token}`, 'acme', 'read', now)), { code: 'AUTH_REQUIRED', data: { reason: 'revoked' } });
+  assert.equal(await denied(createToken(st, { tenant: 'nope', scope: 'read', expiresInMs: null })), { code: 'TENANT_UNKNOWN', data: { tenant: 'nope' } });
+  assert.equal(await denied(revokeToken(st, 'f'.repeat(16))), { code: 'TOKEN_UNKNOWN', data: { id: 'f'.repeat(16) } });
+});
+
+server('publicToken: expired exactly at expiresAt; no hash; label only when set', () => {
+  const t: TokenRecord = { id: 'a'.repeat(16), tenant: 'acme', scope: 'read', hash: 'b'.repeat(64), createdAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z', revokedAt: null };
+  const at = Date.parse('2026-01-02T00:00:00.000Z');
+  assert.equal(publicToken(t, at - 1), { id: t.id, tenant: 'acme', scope: 'read', createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: null, expired: false });
+  assert.is(publicToken(t, at).expired, true);
+  assert.is(publicToken({ ...t, expiresAt: null }, at * 2).expired, false);
+  assert.is(publicToken({ ...t, label: 'ci' }, at).label, 'ci');
+});
+
+server('parseDuration, checkScope: exact milliseconds; anything else is USAGE', () => {
+  const cases: [string, number | null][] = [['never', null], ['30d', 30 * 86400e3], ['12h', 12 * 3600e3], ['90m', 90 * 60e3], ['3600s', 3600e3], ['2w', 14 * 86400e3], ['1y', 365 * 86400e3], [' 5 m ', 5 * 60e3]];
+  for (const [s, ms] of cases) assert.is(parseDuration(s), ms, s);
+  for (const s of ['', '0d', '5', 'd', '5x', 'x5d', '5dd', '5 d x', '-5d', '5.5d', '5\u00a0d\u00a0x']) assert.is(codeOf(() => parseDuration(s)), 'USAGE', JSON.stringify(s));
+  for (const s of ['read', 'write', 'admin']) assert.is(checkScope(s), s);
+  for (const s of ['Read', '', 'root', 3, null]) assert.is(codeOf(() => checkScope(s)), 'USAGE', String(s));
+});
+
+server('parseBody, parseQuery, versionId: REQUEST_INVALID with the exact data', () => {
+  const fields = { a: { check: (v: unknown) => typeof v === 'number', what: 'a number' }, b: { check: () => true, required: false, what: 'anything' } };
+  const dataOf = (fn: () => unknown) => {
+    try {
+      fn();
+      return null;
+    } catch (e) {
+      return e instanceof AgentsyncError ? [e.code, e.data] : e;
+    }
+  };
+  assert.equal(parseBody(Buffer.from('{"a":1}'), fields), { a: 1 });
+  assert.equal(parseBody(Buffer.from('{"a":1,"b":null}'), fields), { a: 1, b: null });
+  assert.equal(dataOf(() => parseBody(Buffer.from(''), fields)), ['REQUEST_INVALID', { reason: 'missing-field', field: 'a' }]);
+  assert.equal(dataOf(() => parseBody(Buffer.from('{'), fields)), ['REQUEST_INVALID', { reason: 'json' }]);
+  for (const body of ['[]', 'null', '3', '"x"']) assert.equal(dataOf(() => parseBody(Buffer.from(body), fields)), ['REQUEST_INVALID', { reason: 'json' }], body);
+  assert.equal(dataOf(() => parseBody(Buffer.from('{"a":1,"c":2}'), fields)), ['REQUEST_INVALID', { reason: 'unknown-field', field: 'c' }]);
+  assert.equal(dataOf(() => parseBody(Buffer.from('{"a":"1"}'), fields)), ['REQUEST_INVALID', { reason: 'bad-field', field: 'a' }]);
+  assert.equal(parseQuery(new URLSearchParams('from=1&to=2'), ['from', 'to']), { from: '1', to: '2' });
+  assert.equal(parseQuery(new URLSearchParams(''), []), {});
+  assert.equal(dataOf(() => parseQuery(new URLSearchParams('x=1'), ['from'])), ['REQUEST_INVALID', { reason: 'unknown-field', field: 'x' }]);
+  assert.equal(dataOf(() => parseQuery(new URLSearchParams('to=1&to=1'), ['to'])), ['REQUEST_INVALID', { reason: 'repeated-field', field: 'to' }]);
+  for (const [s, n] of [['1', 1], ['42', 42], ['999999999999999', 999999999999999]] as const) assert.is(versionId(s, 'to'), n);
+  for (const s of [undefined, '', '0', '01', '-1', '1.0', ' 1', '1 ', 'x1', '1x', '1e3', '1000000000000000']) {
+    assert.equal(dataOf(() => versionId(s, 'to')), ['REQUEST_INVALID', { reason: 'bad-field', field: 'to' }], JSON.stringify(s));
+  }
+});
+
+server('readBody: up to the cap is read whole; one byte over is REQUEST_TOO_LARGE, declared or not', async () => {
+  const req = (chunks: string[], length?: number) => Object.assign(Readable.from(chunks.map((c) => Buffer.from(c))), { headers: length === undefined ? {} : { 'content-length': String(length) } }) as unknown as IncomingMessage;
+  assert.is((await readBody(req(['ab', 'cd']), 4)).toString(), 'abcd');
+  assert.is((await readBody(req(['ab', 'cd'], 4), 4)).toString(), 'abcd');
+  assert.is((await readBody(req([]), 4)).length, 0);
+  for (const r of [req(['ab', 'cde']), req(['abcde'], 5), req(['ab'], 5), req(['abcde', 'f'], 2)]) {
+    assert.equal(await denied(readBody(r, 4)), { code: 'REQUEST_TOO_LARGE', data: { limit: 4, reason: 'body' } });
+  }
+});
+
+server.run();
