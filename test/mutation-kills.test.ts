@@ -192,6 +192,7 @@ manifest('decodeManifest trusted refuses every unsafe path the full decode refus
     assert.is(codeOf(() => decodeManifest(bytesOf(`${ID(1)}  ${p}\n`))), 'PATH_UNSAFE', JSON.stringify(p));
   }
   assert.is(codeOf(() => decodeManifest(bytesOf(`${ID(1)}  \n`), { trusted: true })), 'PATH_UNSAFE', 'empty path');
+  assert.is(codeOf(() => decodeManifest(bytesOf(`\n${ID(1)}  a\n`), { trusted: true })), 'PATH_UNSAFE', 'an empty first line');
   const safe = ['.hidden', 'a/.b', '€'.repeat(85), 'x'.repeat(255), 'a b/c'];
   for (const p of safe) {
     const b = bytesOf(`${ID(1)}  ${p}\n`);
@@ -286,7 +287,7 @@ kinds('DEFAULT_KINDS and resolveKinds: exact kinds, roots, depths, schemas; over
   assert.is(plain(resolveKinds({ top: { pattern: '*.md' } })).at(-1)!.depth, 0);
   assert.is(plain(resolveKinds({ deep: { pattern: 'a/b/c.md' } })).at(-1)!.root, 'a/b', 'the file name is never part of the root');
   for (const bad of [[], 'x', 3, true, { Agents: { pattern: 'a/*.md' } }, { '1a': { pattern: 'a/*.md' } }, { 'a.b': { pattern: 'a/*.md' } }, { 'ab ': { pattern: 'a/*.md' } },
-    { k: 'a/*.md' }, { k: ['a/*.md'] }, { k: true }, { k: {} }, { k: { pattern: '' } }, { k: { pattern: '/a/*.md' } }, { k: { pattern: 'a/../*.md' } }, { k: { pattern: 'a/*.md', schema: 'agents' } }]) {
+    { k: 'a/*.md' }, { k: ['a/*.md'] }, { k: true }, { agents: 'x' }, { agents: true }, { agents: ['agents/*.md'] }, { k: {} }, { k: { pattern: '' } }, { k: { pattern: '/a/*.md' } }, { k: { pattern: 'a/../*.md' } }, { k: { pattern: 'a/*.md', schema: 'agents' } }]) {
     assert.is(codeOf(() => resolveKinds(bad)), 'CONFIG_INVALID', JSON.stringify(bad));
   }
   for (const schema of ['agent', 'skill', 'mcp', 'none']) assert.is(resolveKinds({ k: { pattern: 'k/*.md', schema } }).at(-1)!.schema, schema);
