@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { diskFullError, diskFullPath, isDiskFull, mapDiskFull } from '../src/model/diskfull.js';
-import { AgentsyncError } from '../src/model/errors.js';
+import { AgentsyncError, ERROR_CODES, type ErrorCode } from '../src/model/errors.js';
 import { isObjectId } from '../src/model/hash.js';
 import { compiledPatterns, formatOf, kindOf, resolveKinds, type Kind } from '../src/model/kinds.js';
 import {
@@ -18,7 +18,7 @@ import { artifactPathProblem, checkArtifactPath, compareUtf8, utf8Length } from 
 import { compileSelectors } from '../src/model/selectors.js';
 import { hasControl, printable, printableLines } from '../src/model/text.js';
 import { authenticate, checkScope, createToken, parseDuration, publicToken, revokeToken } from '../src/server/auth.js';
-import { parseBody, parseQuery, readBody, versionId } from '../src/server/router.js';
+import { parseBody, parseQuery, readBody, Router, serverDiskFull, statusOf, versionId } from '../src/server/router.js';
 import type { Storage, TokenRecord } from '../src/server/storage.js';
 
 const diskfull = suite('mutation kills: src/model/diskfull.ts');
@@ -439,6 +439,38 @@ server('readBody: up to the cap is read whole; one byte over is REQUEST_TOO_LARG
   for (const r of [req(['ab', 'cde']), req(['abcde'], 5), req(['ab'], 5), req(['abcde', 'f'], 2)]) {
     assert.equal(await denied(readBody(r, 4)), { code: 'REQUEST_TOO_LARGE', data: { limit: 4, reason: 'body' } });
   }
+});
+
+server('Router.match and statusOf: canonical paths only, 405 for a known path, each code its status', () => {
+  const noop = async () => undefined;
+  const r = new Router<null>().add('GET', '/:tenant/head', noop).add('POST', '/:tenant/objects', noop);
+  assert.equal(r.match('GET', '/acme/head').params, { tenant: 'acme' });
+  assert.equal(r.match('GET', '/a%20b/head').params, { tenant: 'a b' });
+  const routeData = (m: string, path: string) => {
+    try {
+      r.match(m, path);
+      return null;
+    } catch (e) {
+      return e instanceof AgentsyncError ? [e.code, e.data] : e;
+    }
+  };
+  for (const path of ['//acme/head', '/acme//head', '/acme/head/', 'acme/head', '/acme', '/acme/head/x', '/%E0%A4%A/head']) {
+    assert.equal(routeData('GET', path), ['ROUTE_UNKNOWN', { method: 'GET', path }], path);
+  }
+  assert.equal(routeData('POST', '/acme/head'), ['ROUTE_UNKNOWN', { status: 405, method: 'POST', path: '/acme/head' }]);
+  const want: Record<number, ErrorCode[]> = {
+    400: ['REQUEST_INVALID', 'OBJECT_HASH_MISMATCH', 'HASH_INVALID', 'PATH_UNSAFE', 'REMOTE_PROTOCOL', 'USAGE'],
+    401: ['AUTH_REQUIRED'], 403: ['AUTH_FORBIDDEN'],
+    404: ['VERSION_UNKNOWN', 'TENANT_UNKNOWN', 'TOKEN_UNKNOWN', 'ROUTE_UNKNOWN'],
+    409: ['STALE_REMOTE', 'DRAFT_STALE', 'VERSION_DRAFT', 'OBJECT_MISSING', 'TENANT_EXISTS'],
+    413: ['REQUEST_TOO_LARGE'], 503: ['REMOTE_BUSY', 'STORE_LOCKED'], 507: ['DISK_FULL'],
+  };
+  for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+    const status = Number(Object.keys(want).find((k) => want[Number(k)]!.includes(code)) ?? 500);
+    assert.is(statusOf(code), status, code);
+  }
+  assert.is(serverDiskFull().code, 'DISK_FULL');
+  assert.equal(serverDiskFull().data, {});
 });
 
 server.run();
