@@ -16,7 +16,7 @@ import {
 } from '../src/model/manifest.js';
 import { artifactPathProblem, checkArtifactPath, compareUtf8, utf8Length } from '../src/model/paths.js';
 import { compileSelectors } from '../src/model/selectors.js';
-import { hasControl, printable, printableLines } from '../src/model/text.js';
+import { hasControl, printable } from '../src/model/text.js';
 import { authenticate, checkScope, createToken, parseDuration, publicToken, revokeToken } from '../src/server/auth.js';
 import { parseBody, parseQuery, readBody, Router, serverDiskFull, statusOf, versionId } from '../src/server/router.js';
 import type { Storage, TokenRecord } from '../src/server/storage.js';
@@ -83,11 +83,6 @@ text('printable: every control character escaped, by name for \\n \\t \\r, else 
   assert.is(printable('\x00\x1b[31m\x7f\x85\x9f'), '\\x00\\x1b[31m\\x7f\\x85\\x9f');
   assert.is(printable('x\ud800y'), 'x\\ud800y');
   assert.is(printable('é € \\ 😀 \xa0'), 'é € \\ 😀 \xa0');
-});
-
-text('printableLines: split on \\n, tabs kept, other controls escaped', () => {
-  assert.equal(printableLines('a\tb\nc\x1bd\r'), ['a\tb', 'c\\x1bd\\r']);
-  assert.equal(printableLines(''), ['']);
 });
 
 text('hasControl: C0, DEL, C1, lone surrogates; allow lets named ones pass', () => {

@@ -6,7 +6,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, decodeManifest, encodeManifest, findClash, findClashAt, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, findClash, findClashAt, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import type { Tracking } from '../store/local.js';
@@ -101,12 +101,13 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
       }
       // Every path was checked on arrival (CheckedRemote); a snapshot no clone could check out
       // (a file that is also another path's folder) is refused before anything is stored.
-      const clash = from === null ? findClash(m ?? decodeManifest(bytes, { trusted: true })) : findClashAt(bytes, changes.flatMap((c) => (c.id === null ? [] : [c.path])));
+      if (from === null) m ??= applyChanges(new Map(), changes); // the whole snapshot: built once
+      const clash = m ? findClash(m) : findClashAt(bytes, changes.flatMap((c) => (c.id === null ? [] : [c.path])));
       if (clash) {
         fail('PATH_UNSAFE', `version ${latest.id} on the remote holds both ${JSON.stringify(clash.file)} and ${JSON.stringify(clash.under)}, which no clone can check out; refusing it, nothing was written — fix it on the remote`, { path: clash.under, clash, reason: 'file-folder clash' });
       }
       // Blobs of unchanged paths are already stored (they came with the previous snapshot).
-      const wanted = from === null ? (m ?? applyChanges(new Map(), changes)).values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
+      const wanted = from === null ? m!.values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
       objectsFetched = await fetchObjects(ctx, remote, wanted);
       await commit(ctx.store.db, ctx.store.encodedManifestOps(bytes, latest.snapshot).ops);
     }

@@ -117,7 +117,7 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   if (o.dryRun) return result;
   // --commit commits only bytes from git's HEAD or from the remote: a clean merge into a file
   // with uncommitted edits is written but left uncommitted.
-  const keepOut = o.commit && gitRoot && merged.length ? await uncommittedMerges(gitRoot, merged.map((e) => absPath(ctx, e.path))) : new Set<string>();
+  const keepOut = o.commit && gitRoot && merged.length ? await (await import('../workspace/git.js')).gitDirty(gitRoot, merged.map((e) => absPath(ctx, e.path))) : new Set<string>();
   const texts = merged.length ? await ctx.store.objects.put([...merges.values()].map((m) => new TextEncoder().encode(m.text))) : [];
   // Converged artifacts are journaled too (their base moves): `undo` then moves it back, and a
   // rerun after a kill sees the files already written as converged.
@@ -139,11 +139,6 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
   return result;
 }
 
-/** Of these files (absolute), the ones with uncommitted git changes now (before a merge is written into them). */
-export async function uncommittedMerges(gitRoot: string, absPaths: string[]): Promise<Set<string>> {
-  const { gitDirty } = await import('../workspace/git.js');
-  return gitDirty(gitRoot, absPaths);
-}
 
 /**
  * Ops that move the base of `moved` to their remote ids: the stored base bytes patched (no
@@ -286,11 +281,11 @@ export async function writeArtifacts(ctx: Context, writes: Write[], op: string, 
   for (let i = 0; i < end; i += WRITE_CHUNK) {
     const chunk = todo.slice(i, Math.min(i + WRITE_CHUNK, end));
     const blobs = await ctx.store.objects.getMany(chunk.map((w) => w.id ?? ''));
-    writeFilesAtomically(chunk.map((w, k) => {
+    writeFilesAtomically(ctx.ws.services, chunk.map((w, k) => {
       const data = w.id === null ? null : blobs[k];
       if (data === undefined) fail('OBJECT_MISSING', `the blob of ${w.path} is missing from the store; run \`agentsync fetch\`, then \`agentsync fsck\``, { path: w.path, id: w.id });
       return { path: join(ctx.ws.services, ...w.path.split('/')), data };
-    }), undefined, ctx.ws.services);
+    }));
   }
   if (end < todo.length) fail('INTERNAL', `stopped after writing ${end} of ${todo.length} files (AGENTSYNC_TEST_FAIL_AFTER_WRITES, a test hook)`, { written: end });
   const written = new Set(writes.map((w) => w.path));

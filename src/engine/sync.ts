@@ -18,7 +18,7 @@ import { commit } from '../store/objects.js';
 import { remoteName, type Context } from './context.js';
 import { fetchRemote } from './fetch.js';
 import { conflictHint, mergeable, shellWord } from './merge-records.js';
-import { uncommittedMerges, writeArtifacts, type Write } from './pull.js';
+import { writeArtifacts, type Write } from './pull.js';
 import { push } from './push.js';
 import { computeStatus, type Entry } from './status.js';
 
@@ -202,7 +202,7 @@ export async function applySync(ctx: Context, plan: SyncPlan, decisions: Decisio
   };
 
   // --commit commits only bytes from HEAD or the remote: merges into uncommitted edits stay out.
-  const keepOut = o.commit && gitRoot && merges.length ? await uncommittedMerges(gitRoot, merges.map((d) => absPath(ctx, d.item.entry.path))) : new Set<string>();
+  const keepOut = o.commit && gitRoot && merges.length ? await (await import('../workspace/git.js')).gitDirty(gitRoot, merges.map((d) => absPath(ctx, d.item.entry.path))) : new Set<string>();
   // 1. Local writes, one journal for all of them; then the base, once.
   const writes: Write[] = pulls.map((d) => ({ path: d.item.entry.path, id: d.item.entry.ids.remote, prev: d.item.entry.ids.local }));
   const mergedIds = new Map<string, ObjectId>();

@@ -151,9 +151,11 @@ function decodeTrusted(bytes: Uint8Array): Manifest {
 /**
  * A file/folder clash: a path that is a file in `m` and also a folder of another path of `m`
  * (`agents/a.yaml` and `agents/a.yaml/b.yaml`). No clone could check such a snapshot out.
+ * With `only` (the paths a change added), only clashes involving one of them count: a clash
+ * already stored does not block unrelated changes.
  * @returns the pair, or null.
  */
-export function findClash(m: Manifest): { file: string; under: string } | null {
+export function findClash(m: Manifest, only?: Iterable<string>): { file: string; under: string } | null {
   const folders = new Map<string, string>();
   for (const p of m.keys()) {
     for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
@@ -161,7 +163,18 @@ export function findClash(m: Manifest): { file: string; under: string } | null {
       if (!folders.has(d)) folders.set(d, p);
     }
   }
-  for (const [d, under] of folders) if (m.has(d)) return { file: d, under };
+  if (!only) {
+    for (const [d, under] of folders) if (m.has(d)) return { file: d, under };
+    return null;
+  }
+  for (const p of only) {
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      if (m.has(d)) return { file: d, under: p };
+    }
+    const under = folders.get(p);
+    if (under !== undefined) return { file: p, under };
+  }
   return null;
 }
 

@@ -7,8 +7,6 @@
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f-\x9f]|\p{Cs}/gu;
-// eslint-disable-next-line no-control-regex
-const CONTROL_BUT_LF_TAB = /[\x00-\x08\x0a-\x1f\x7f-\x9f]|\p{Cs}/gu;
 
 /**
  * `s` with every C0/C1 control character (and lone surrogate) shown as an escape: `\n`, `\t`,
@@ -16,11 +14,6 @@ const CONTROL_BUT_LF_TAB = /[\x00-\x08\x0a-\x1f\x7f-\x9f]|\p{Cs}/gu;
  */
 export function printable(s: string): string {
   return s.replace(CONTROL, escapeOne);
-}
-
-/** Like {@link printable}, but keeps tab (for multi-line text printed indented, keep `\n` with {@link printableLines}). */
-export function printableLines(s: string): string[] {
-  return s.split('\n').map((l) => l.replace(CONTROL_BUT_LF_TAB, escapeOne));
 }
 
 function escapeOne(c: string): string {

@@ -208,12 +208,15 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
     }));
   }
 
+  /** Whether the Authorization header carries the control secret (constant-time compare). */
+  const hasControlSecret = (header: string | undefined): boolean => {
+    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    const given = Buffer.from(m?.[1] ?? ''), want = Buffer.from(o.control ?? '');
+    return !!o.control && given.length === want.length && timingSafeEqual(given, want);
+  };
   // Control endpoints, for `agentsync admin` while the server runs (secret from server.json).
   const control = (fn: (c: Ctx, p: Params) => Promise<void>) => async (c: Ctx, p: Params) => {
-    const m = /^Bearer\s+(\S+)$/i.exec(c.req.headers.authorization ?? '');
-    const given = Buffer.from(m?.[1] ?? '');
-    const want = Buffer.from(o.control ?? '');
-    if (!o.control || given.length !== want.length || !timingSafeEqual(given, want)) fail('AUTH_REQUIRED', 'the control endpoints need the secret in the data folder\'s server.json', {});
+    if (!hasControlSecret(c.req.headers.authorization)) fail('AUTH_REQUIRED', 'the control endpoints need the secret in the data folder\'s server.json', {});
     await fn(c, p);
   };
   router.add('GET', '/_admin/tenants', control(async (c) => { noQuery(c); sendJson(c.res, 200, { tenants: await storage.tenants() }); }));
@@ -252,10 +255,7 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
         // Every route needs a token even to learn whether it exists (the control secret counts
         // for /_admin/): without one, 401, not 404.
         if (isAgentsyncError(e) && e.code === 'ROUTE_UNKNOWN') {
-          const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-          const given = Buffer.from(m?.[1] ?? ''), want = Buffer.from(o.control ?? '');
-          const control = !!o.control && given.length === want.length && timingSafeEqual(given, want);
-          if (!control) await authenticate(storage, req.headers.authorization, null, 'read');
+          if (!hasControlSecret(req.headers.authorization)) await authenticate(storage, req.headers.authorization, null, 'read');
         }
         throw e;
       }

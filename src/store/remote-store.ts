@@ -10,10 +10,11 @@
 import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, findClashAt, manifestLookup, manifestObjectId, patchManifest, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, findClash, findClashAt, manifestLookup, manifestObjectId, patchManifest, snapshotHashOf,
   EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash,
 } from '../model/manifest.js';
 import { checkArtifactPath, compareUtf8, utf8Length } from '../model/paths.js';
+import { hasControl } from '../model/text.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { jsonValue, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
@@ -40,10 +41,6 @@ const HASH_SLICE_BYTES = 4 * 1024 * 1024;
 /** Most objects written in one LevelDB batch by putObjects. */
 const WRITE_SLICE_OPS = 1000;
 
-// eslint-disable-next-line no-control-regex
-const AUTHOR_BAD = /[\x00-\x1f\x7f-\x9f]|\p{Cs}/u;
-// eslint-disable-next-line no-control-regex
-const MESSAGE_BAD = /[\x00-\x08\x0b-\x1f\x7f-\x9f]|\p{Cs}/u;
 
 /**
  * Check a version's author or message: a string of at most {@link MAX_TEXT_BYTES} UTF-8 bytes
@@ -55,7 +52,7 @@ export function checkVersionText(field: 'author' | 'message', v: unknown): strin
   if (typeof v !== 'string' || (v.length > MAX_TEXT_BYTES / 3 && utf8Length(v) > MAX_TEXT_BYTES)) {
     fail('REQUEST_INVALID', `the version's ${field} must be a string of at most ${MAX_TEXT_BYTES} bytes`, { field, reason: 'bad-field' });
   }
-  if ((field === 'author' ? AUTHOR_BAD : MESSAGE_BAD).test(v)) {
+  if (hasControl(v, field === 'message' ? '\n\t' : '')) {
     fail('REQUEST_INVALID', `the version's ${field} contains a control character${field === 'message' ? ' (only newlines and tabs are allowed)' : ''}; remove it and push again`, { field, reason: 'control-character' });
   }
   return v;
@@ -66,30 +63,6 @@ const CHAIN_MAX_VERSIONS = 64;
 const CHAIN_MAX_CHANGES = 20000;
 
 
-/**
- * A path of `added` that is a file and also a folder of another of `paths` (which include
- * `added`): what `findClashAt` finds, in one pass over all the paths.
- */
-function clashOfAdded(paths: Iterable<string>, added: ReadonlySet<string>): { file: string; under: string } | null {
-  const files = new Set<string>();
-  const folders = new Map<string, string>();
-  for (const p of paths) {
-    files.add(p);
-    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
-      const d = p.slice(0, i);
-      if (!folders.has(d)) folders.set(d, p);
-    }
-  }
-  for (const p of added) {
-    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
-      const d = p.slice(0, i);
-      if (files.has(d)) return { file: d, under: p };
-    }
-    const under = folders.get(p);
-    if (under !== undefined) return { file: p, under };
-  }
-  return null;
-}
 
 export class RemoteStore {
   readonly objects: ObjectStore;
@@ -238,7 +211,7 @@ export class RemoteStore {
       // A few added paths: binary searches in the bytes; many (an initial push): one pass over the paths.
       const clash = addedPaths.size <= 100 || addedPaths.size * 3000 < bytes.length
         ? findClashAt(bytes, addedPaths)
-        : clashOfAdded((next ?? decodeManifest(bytes, { trusted: true })).keys(), addedPaths);
+        : findClash(next ?? decodeManifest(bytes, { trusted: true }), addedPaths);
       if (clash) {
         const path = addedPaths.has(clash.under) ? clash.under : clash.file;
         fail('PATH_UNSAFE', `refusing artifact path ${JSON.stringify(path)}: ${JSON.stringify(clash.file)} would be both a file and the folder of ${JSON.stringify(clash.under)}; rename one of them`, { path, reason: 'is a file and also the folder of another path', clash });

@@ -10,8 +10,6 @@ import { fail } from '../model/errors.js';
 import { checkArtifactPath } from '../model/paths.js';
 import { tempName } from './temp.js';
 
-export { isDeadTemp } from './temp.js';
-
 
 function fsyncDir(dir: string): void {
   try {
@@ -73,37 +71,35 @@ function syncFilesystems(dirs: Iterable<string>): boolean {
 }
 
 /**
- * Write many files atomically and durably, in passes: every temp file written; all of them made
- * durable (one syncfs per filesystem for a large batch on Linux, else an fsync each); every
- * rename (and deletion); the renames made durable (syncfs again, else an fsync per folder).
+ * Write many files under `root` atomically and durably, in passes: every deletion (and the
+ * folders it empties); every temp file written; all of them made durable (one syncfs per
+ * filesystem for a large batch on Linux, else an fsync each); every rename; the renames made
+ * durable (syncfs again, else an fsync per folder).
  * Each file is still replaced atomically by fully durable bytes, and nothing is reported done
  * before the new names are durable — far faster than one write–fsync–rename–fsync round per
  * file when a pull writes thousands.
  */
-export function writeFilesAtomically(files: readonly { path: string; data: Uint8Array | null }[], mode = 0o644, root?: string): void {
+export function writeFilesAtomically(root: string, files: readonly { path: string; data: Uint8Array | null }[], mode = 0o644): void {
   const temps: { tmp: string; path: string }[] = [];
   const dirs = new Set<string>();
   const batch = files.length >= SYNCFS_MIN;
-  if (root !== undefined) {
-    // Under a root (services/): deletions first, and the folders they empty removed, so that a
-    // file may take the place of a folder (or a folder of a file) that the same batch removes;
-    // then every folder is created one level at a time, never through a link.
-    let removed = false;
-    for (const f of files) {
-      if (f.data !== null) continue;
-      try { unlinkSync(f.path); removed = true; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
-      dirs.add(dirname(f.path));
-      pruneEmpty(root, dirname(f.path));
-    }
-    if (removed && !batch) for (const d of dirs) fsyncDir(d);
+  // Deletions first, and the folders they empty removed, so that a file may take the place of a
+  // folder (or a folder of a file) that the same batch removes; then every folder is created
+  // one level at a time under `root` (services/), never through a link.
+  let removed = false;
+  for (const f of files) {
+    if (f.data !== null) continue;
+    try { unlinkSync(f.path); removed = true; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+    dirs.add(dirname(f.path));
+    pruneEmpty(root, dirname(f.path));
   }
+  if (removed && !batch) for (const d of dirs) fsyncDir(d);
   try {
     for (const f of files) {
       const dir = dirname(f.path);
       dirs.add(dir);
       if (f.data === null) continue;
-      if (root === undefined) mkdirSync(dir, { recursive: true });
-      else makeDirs(root, dir);
+      makeDirs(root, dir);
       const tmp = tempName(dir);
       const fd = openSync(tmp, 'wx', mode); // never through a link planted at the temp name
       temps.push({ tmp, path: f.path });
@@ -126,12 +122,6 @@ export function writeFilesAtomically(files: readonly { path: string; data: Uint8
     throw e;
   }
   for (const t of temps) renameSync(t.tmp, t.path);
-  if (root === undefined) {
-    for (const f of files) {
-      if (f.data !== null) continue;
-      try { unlinkSync(f.path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
-    }
-  }
   if (!(batch && syncFilesystems(dirs))) for (const d of dirs) fsyncDir(d);
 }
 

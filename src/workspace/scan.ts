@@ -169,23 +169,19 @@ function linkedFolder(rel: string): never {
 
 /** `services/` and every folder on the way to a walked root are real folders, not links (SPEC §1.3). */
 function checkNoLinkedRoot(ws: Workspace, plan: WalkPlan): void {
+  const top = lstatSync(ws.services, NO_THROW);
+  if (top?.isSymbolicLink()) fail('PATH_UNSAFE', `${ws.services} is a symbolic link; agentsync does not follow folder links — make services/ a real folder`, { path: '', reason: 'symbolic link' });
+  if (!top?.isDirectory()) return;
   const checked = new Set<string>();
-  const check = (abs: string, rel: string) => {
-    if (checked.has(rel)) return true;
-    checked.add(rel);
-    const st = lstatSync(abs, NO_THROW);
-    if (st?.isSymbolicLink()) {
-      if (rel === '') fail('PATH_UNSAFE', `${ws.services} is a symbolic link; agentsync does not follow folder links — make services/ a real folder`, { path: '', reason: 'symbolic link' });
-      linkedFolder(rel);
-    }
-    return st?.isDirectory() ?? false;
-  };
   for (const [root] of plan) {
-    if (!check(ws.services, '')) return;
     let rel = '';
     for (const seg of root ? root.split('/') : []) {
       rel = rel ? `${rel}/${seg}` : seg;
-      if (!check(ws.services + sep + rel.split('/').join(sep), rel)) break;
+      if (checked.has(rel)) continue;
+      checked.add(rel);
+      const st = lstatSync(ws.services + sep + rel.split('/').join(sep), NO_THROW);
+      if (st?.isSymbolicLink()) linkedFolder(rel);
+      if (!st?.isDirectory()) break;
     }
   }
 }
