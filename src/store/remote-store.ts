@@ -64,6 +64,70 @@ const CHAIN_MAX_CHANGES = 20000;
 
 
 
+/**
+ * The checks of a create that need nothing stored: author and message, every path (§1.3), no
+ * path named twice. Returns the request with its changes sorted by path bytes (how they are stored).
+ * @throws AgentsyncError REQUEST_INVALID, PATH_UNSAFE
+ */
+export function checkCreateRequest(req: CreateVersionRequest): CreateVersionRequest {
+  checkVersionText('author', req.author);
+  checkVersionText('message', req.message);
+  const seen = new Set<string>();
+  for (const c of req.changes) {
+    checkArtifactPath(c.path);
+    if (seen.has(c.path)) fail('REQUEST_INVALID', `the changes name ${JSON.stringify(c.path)} twice; send each path once`, { field: 'changes', reason: 'duplicate-path', path: c.path });
+    seen.add(c.path);
+  }
+  // Stored (and answered by versions/<id>/changes) in path order, whatever order was sent.
+  let sorted = true;
+  for (let i = 1; i < req.changes.length && sorted; i++) if (compareUtf8(req.changes[i - 1]!.path, req.changes[i]!.path) > 0) sorted = false;
+  if (!sorted) req = { ...req, changes: [...req.changes].sort((a, b) => compareUtf8(a.path, b.path)) };
+  return req;
+}
+
+/** The STALE_REMOTE refusal of a create whose `expected` is not the latest published. */
+export function staleRemote(head: Head, req: Pick<CreateVersionRequest, 'expected'>): never {
+  return fail('STALE_REMOTE', `the remote moved: latest published is ${head.latestPublished ?? 'none'}, not ${req.expected ?? 'none'}; run \`agentsync fetch\` and try again`, { latestPublished: head.latestPublished, expected: req.expected });
+}
+
+/**
+ * The new manifest of a create (a request from {@link checkCreateRequest}) on its parent's
+ * manifest bytes, with the checks that need them: no file that is also a folder, the snapshot
+ * the client named, no change that changes nothing. Pure; every backend runs it.
+ * @throws AgentsyncError PATH_UNSAFE (data.clash), REMOTE_PROTOCOL, REQUEST_INVALID (no-op-change)
+ */
+export function buildVersionManifest(req: CreateVersionRequest, parentBytes: Uint8Array, parent?: Manifest): { bytes: Uint8Array; snapshot: SnapshotHash; next?: Manifest } {
+  // Sorted changes (what clients send) patch the parent's bytes in place; others take the Map route.
+  let next: Manifest | undefined;
+  let bytes = patchManifest(parentBytes, req.changes);
+  if (!bytes) {
+    next = applyChanges(parent ?? decodeManifest(parentBytes, { trusted: true }), req.changes);
+    bytes = encodeManifest(next);
+  }
+  // A path that is a file and also a folder of another cannot be checked out anywhere.
+  const addedPaths = new Set(req.changes.filter((c) => c.id !== null).map((c) => c.path));
+  // A few added paths: binary searches in the bytes; many (an initial push): one pass over the paths.
+  const clash = addedPaths.size <= 100 || addedPaths.size * 3000 < bytes.length
+    ? findClashAt(bytes, addedPaths)
+    : findClash(next ?? decodeManifest(bytes, { trusted: true }), addedPaths);
+  if (clash) {
+    const path = addedPaths.has(clash.under) ? clash.under : clash.file;
+    fail('PATH_UNSAFE', `refusing artifact path ${JSON.stringify(path)}: ${JSON.stringify(clash.file)} would be both a file and the folder of ${JSON.stringify(clash.under)}; rename one of them`, { path, reason: 'is a file and also the folder of another path', clash });
+  }
+  const snapshot = snapshotHashOf(bytes);
+  if (snapshot !== req.snapshot) {
+    fail('REMOTE_PROTOCOL', `the pushed changes give snapshot ${snapshot}, not the ${req.snapshot} the client computed; run \`agentsync fetch\` and push again`, { snapshot, expected: req.snapshot });
+  }
+  // A change that changes nothing would make `log` show a false added/modified/deleted entry.
+  for (const c of req.changes) {
+    const had = manifestLookup(parentBytes, c.path);
+    if (c.id === null ? had === undefined : had === c.id) {
+      fail('REQUEST_INVALID', `the change of ${JSON.stringify(c.path)} changes nothing (${c.id === null ? 'it is not in' : 'it already has that content in'} version ${req.expected ?? 'none'}); send only real changes`, { field: 'changes', reason: 'no-op-change', path: c.path });
+    }
+  }
+  return next ? { bytes, snapshot, next } : { bytes, snapshot };
+}
+
 export class RemoteStore {
   readonly objects: ObjectStore;
   private readonly mutex = new Mutex();
@@ -180,53 +244,13 @@ export class RemoteStore {
    * STALE_REMOTE (data.latestPublished), OBJECT_MISSING, REMOTE_PROTOCOL
    */
   async createVersion(req: CreateVersionRequest): Promise<Version> {
-    checkVersionText('author', req.author);
-    checkVersionText('message', req.message);
-    const seen = new Set<string>();
-    for (const c of req.changes) {
-      checkArtifactPath(c.path);
-      if (seen.has(c.path)) fail('REQUEST_INVALID', `the changes name ${JSON.stringify(c.path)} twice; send each path once`, { field: 'changes', reason: 'duplicate-path', path: c.path });
-      seen.add(c.path);
-    }
-    // Stored (and answered by versions/<id>/changes) in path order, whatever order was sent.
-    let sorted = true;
-    for (let i = 1; i < req.changes.length && sorted; i++) if (compareUtf8(req.changes[i - 1]!.path, req.changes[i]!.path) > 0) sorted = false;
-    if (!sorted) req = { ...req, changes: [...req.changes].sort((a, b) => compareUtf8(a.path, b.path)) };
+    req = checkCreateRequest(req);
     return this.mutex.run(async () => {
       const head = await this.head();
-      if (head.latestPublished !== req.expected) {
-        fail('STALE_REMOTE', `the remote moved: latest published is ${head.latestPublished ?? 'none'}, not ${req.expected ?? 'none'}; run \`agentsync fetch\` and try again`, { latestPublished: head.latestPublished, expected: req.expected });
-      }
+      if (head.latestPublished !== req.expected) staleRemote(head, req);
       const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
       const parentBytes = await this.parentBytes(parentSnap);
-      // Sorted changes (what clients send) patch the parent's bytes in place; others take the Map route.
-      let next: Manifest | undefined;
-      let bytes = patchManifest(parentBytes, req.changes);
-      if (!bytes) {
-        next = applyChanges(await this.manifestOf(parentSnap), req.changes);
-        bytes = encodeManifest(next);
-      }
-      // A path that is a file and also a folder of another cannot be checked out anywhere.
-      const addedPaths = new Set(req.changes.filter((c) => c.id !== null).map((c) => c.path));
-      // A few added paths: binary searches in the bytes; many (an initial push): one pass over the paths.
-      const clash = addedPaths.size <= 100 || addedPaths.size * 3000 < bytes.length
-        ? findClashAt(bytes, addedPaths)
-        : findClash(next ?? decodeManifest(bytes, { trusted: true }), addedPaths);
-      if (clash) {
-        const path = addedPaths.has(clash.under) ? clash.under : clash.file;
-        fail('PATH_UNSAFE', `refusing artifact path ${JSON.stringify(path)}: ${JSON.stringify(clash.file)} would be both a file and the folder of ${JSON.stringify(clash.under)}; rename one of them`, { path, reason: 'is a file and also the folder of another path', clash });
-      }
-      const snapshot = snapshotHashOf(bytes);
-      if (snapshot !== req.snapshot) {
-        fail('REMOTE_PROTOCOL', `the pushed changes give snapshot ${snapshot}, not the ${req.snapshot} the client computed; run \`agentsync fetch\` and push again`, { snapshot, expected: req.snapshot });
-      }
-      // A change that changes nothing would make `log` show a false added/modified/deleted entry.
-      for (const c of req.changes) {
-        const had = manifestLookup(parentBytes, c.path);
-        if (c.id === null ? had === undefined : had === c.id) {
-          fail('REQUEST_INVALID', `the change of ${JSON.stringify(c.path)} changes nothing (${c.id === null ? 'it is not in' : 'it already has that content in'} version ${req.expected ?? 'none'}); send only real changes`, { field: 'changes', reason: 'no-op-change', path: c.path });
-        }
-      }
+      const { bytes, snapshot, next } = buildVersionManifest(req, parentBytes, this.manifestCache.get(parentSnap));
       const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
       const missing = await this.objects.missing(added);
       if (missing.length) fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
