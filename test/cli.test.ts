@@ -2,12 +2,11 @@
  * Every command of the CLI, run in-process against each remote kind: exit codes, error codes,
  * JSON shapes and files on disk.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { cleanup, cli, read, states, workspace, write, type CliResult, ok } from './helpers.js';
-import { REMOTE_KINDS } from './remotes.js';
+import { CONTRACT_KINDS, kindSuite } from './remotes.js';
 
 const EMPTY = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const SNAP4 = 'sha256:54ff1ef2b8d5a6ad46fa5bb77313243f4632c714060bc3902d2ef751688fbb81';
@@ -41,8 +40,8 @@ function breakRemote(ws: string, url: string): void {
   }
 }
 
-for (const kind of REMOTE_KINDS) {
-  const t = suite(`cli [${kind.name}]`);
+for (const kind of CONTRACT_KINDS) {
+  const t = kindSuite(`cli [${kind.name}]`, kind);
   t.after(async () => {
     await kind.stop();
     cleanup();

@@ -4,12 +4,11 @@
  * `resolve`; push refuses markers; format-only drift; git awareness of pull and status.
  */
 import { spawnSync } from 'node:child_process';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { openDb } from '../src/store/db.js';
 import { cleanup, cli, needs, read, states, workspace, write } from './helpers.js';
-import { REMOTE_KINDS } from './remotes.js';
+import { CONTRACT_KINDS, kindSuite } from './remotes.js';
 
 const hasGit = spawnSync('git', ['--version']).status === 0;
 
@@ -42,8 +41,8 @@ async function pair(url: string): Promise<{ a: string; b: string }> {
   return { a, b };
 }
 
-for (const kind of REMOTE_KINDS) {
-  const t = suite(`merge flow [${kind.name}]`);
+for (const kind of CONTRACT_KINDS) {
+  const t = kindSuite(`merge flow [${kind.name}]`, kind);
   t.after(async () => {
     await kind.stop();
     cleanup();

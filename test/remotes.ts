@@ -13,15 +13,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { tmp, type CliResult } from './helpers.js';
+import { suite, type Test } from 'uvu';
+import { needs, tmp, type CliResult } from './helpers.js';
+import { HAVE_PG, NO_PG_REASON, startPg, type Pg } from './pg.js';
 import { run } from '../src/cli/main.js';
 import { saveToken } from '../src/remote/credentials.js';
 import { createToken } from '../src/server/auth.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { LevelStorage } from '../src/server/storage.js';
+import { PgStorage, migrate } from '../src/server/pg-storage.js';
 
 export interface RemoteKind {
   name: string;
+  /** Why this kind cannot run on this machine (its tests are skipped visibly); undefined: it can. */
+  skip?: string;
   make(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -82,6 +87,73 @@ export const httpRemote: RemoteKind = {
 };
 
 export const REMOTE_KINDS: RemoteKind[] = [dirRemote, httpRemote];
+
+interface PgState {
+  pg: Pg;
+  server: RunningServer;
+  xdg: string;
+  prevXdg: string | undefined;
+}
+let pgState: PgState | undefined;
+
+/**
+ * HTTP to a server on PostgreSQL: a throwaway cluster (test/pg.ts), migrated, one in-process
+ * server on it; each make() is a new tenant with a write token, as for `http`.
+ */
+export const pgRemote: RemoteKind = {
+  name: 'http+postgres',
+  ...(HAVE_PG ? {} : { skip: NO_PG_REASON }),
+  async make() {
+    if (!pgState) {
+      const pg = await startPg();
+      try {
+        await migrate(pg.url);
+        const storage = await PgStorage.open(pg.url);
+        const server = await startServer(storage, { port: 0 });
+        const xdg = mkdtempSync(join(tmpdir(), 'agentsync-xdg-'));
+        pgState = { pg, server, xdg, prevXdg: process.env.XDG_CONFIG_HOME };
+        process.env.XDG_CONFIG_HOME = xdg;
+      } catch (e) {
+        await pg.stop();
+        throw e;
+      }
+    }
+    const h = pgState;
+    const tenant = `t${process.pid}-${++tenants}`;
+    await h.server.storage.createTenant(tenant);
+    const { token } = await createToken(h.server.storage, { tenant, scope: 'write', expiresInMs: null });
+    const url = `${h.server.url}/${tenant}`;
+    saveToken({ XDG_CONFIG_HOME: h.xdg }, url, token);
+    return url;
+  },
+  async stop() {
+    const h = pgState;
+    if (!h) return;
+    pgState = undefined;
+    try {
+      await h.server.close();
+    } finally {
+      await h.pg.stop();
+      if (h.prevXdg === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = h.prevXdg;
+      rmSync(h.xdg, { recursive: true, force: true });
+    }
+  },
+};
+
+/** The kinds the contract suites (cli, scenario, merge flow) run against. */
+export const CONTRACT_KINDS: RemoteKind[] = [dirRemote, httpRemote, pgRemote];
+
+/**
+ * A suite for `kind`: uvu's own, or, when the kind cannot run here, one whose every test is
+ * registered as skipped (counted, and one line says why) — never a silent pass.
+ */
+export function kindSuite(name: string, kind: RemoteKind): Test {
+  const s = suite(name);
+  if (!kind.skip) return s;
+  const skipped = needs(s, false, name, kind.skip);
+  return Object.assign(skipped, { before: s.before, after: s.after, only: s.only, skip: s.skip, run: s.run }) as unknown as Test;
+}
 
 /** Like helpers' `cli()`, with extra environment (undefined removes a variable) and optional stdin text. */
 export async function cliWith(cwd: string, env: Record<string, string | undefined>, argv: string[], stdin?: string): Promise<CliResult> {

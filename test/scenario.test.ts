@@ -2,7 +2,6 @@
  * Scenarios with two workspaces, A and B, and one remote, for each remote kind: every state of
  * the three-way table reached through real edits, and what push and pull do with it.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -10,8 +9,9 @@ import { applyChanges, decodeManifest, encodeManifest, manifestObjectId, snapsho
 import { blobId } from '../src/model/hash.js';
 import { openDb } from '../src/store/db.js';
 import { RemoteStore } from '../src/store/remote-store.js';
+import { PgTenantStore } from '../src/server/pg-storage.js';
 import { cleanup, cli, read, states, workspace, write, ok } from './helpers.js';
-import { REMOTE_KINDS } from './remotes.js';
+import { CONTRACT_KINDS, kindSuite } from './remotes.js';
 
 const SAMPLE_COUNT = 16;
 
@@ -55,8 +55,8 @@ async function sides(ws: string, ...args: string[]): Promise<Record<string, [str
   return Object.fromEntries(r.json.entries.map((e: { path: string; local: string; remote: string; state: string }) => [e.path, [e.local, e.remote, e.state]]));
 }
 
-for (const kind of REMOTE_KINDS) {
-  const t = suite(`scenario [${kind.name}]`);
+for (const kind of CONTRACT_KINDS) {
+  const t = kindSuite(`scenario [${kind.name}]`, kind);
   t.after(async () => {
     await kind.stop();
     cleanup();
@@ -185,24 +185,30 @@ for (const kind of REMOTE_KINDS) {
    * STALE_REMOTE, as when another pusher wins the race between our fetch and our create.
    */
   async function withIntruder<T>(path: string, text: string, fn: () => Promise<T>): Promise<T> {
-    const orig = RemoteStore.prototype.createVersion;
+    // Both backends: the LevelDB RemoteStore and the PostgreSQL tenant store.
+    type Store = Pick<RemoteStore, 'createVersion' | 'putObjects' | 'manifestOf' | 'version'>;
+    const protos: Store[] = [RemoteStore.prototype, PgTenantStore.prototype];
+    const origs = protos.map((p) => p.createVersion);
     let fired = false;
-    RemoteStore.prototype.createVersion = async function (this: RemoteStore, req) {
-      if (!fired) {
-        fired = true;
-        const bytes = new TextEncoder().encode(text);
-        const id = blobId(bytes);
-        await this.putObjects([{ id, bytes }]);
-        const at = req.expected === null ? new Map<string, string>() : await this.manifestOf((await this.version(req.expected)).snapshot);
-        const snapshot = snapshotHashOf(encodeManifest(applyChanges(at, [{ path, id }])));
-        await orig.call(this, { expected: req.expected, changes: [{ path, id }], snapshot, author: 'intruder', message: 'intruder', draft: false });
-      }
-      return orig.call(this, req);
-    };
+    protos.forEach((proto, i) => {
+      const orig = origs[i]!;
+      proto.createVersion = async function (this: Store, req) {
+        if (!fired) {
+          fired = true;
+          const bytes = new TextEncoder().encode(text);
+          const id = blobId(bytes);
+          await this.putObjects([{ id, bytes }]);
+          const at = req.expected === null ? new Map<string, string>() : await this.manifestOf((await this.version(req.expected)).snapshot);
+          const snapshot = snapshotHashOf(encodeManifest(applyChanges(at, [{ path, id }])));
+          await orig.call(this, { expected: req.expected, changes: [{ path, id }], snapshot, author: 'intruder', message: 'intruder', draft: false });
+        }
+        return orig.call(this, req);
+      };
+    });
     try {
       return await fn();
     } finally {
-      RemoteStore.prototype.createVersion = orig;
+      protos.forEach((proto, i) => { proto.createVersion = origs[i]!; });
     }
   }
 

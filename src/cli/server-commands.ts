@@ -9,15 +9,18 @@ import type { Act, Cli } from './main.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_OBJECT, DEFAULT_PORT } from '../server/defaults.js';
 
 export function registerServerCommands(cli: Cli, io: Io, act: Act): void {
-  cli.command('serve', 'Run the HTTP sync server on a data folder')
+  cli.command('serve', 'Run the HTTP sync server on a data folder or a PostgreSQL database')
     .option('--host <host>', 'Address to listen on', { default: '127.0.0.1' })
     .option('--port <port>', 'Port (0: any free port; the line printed says which)', { default: DEFAULT_PORT })
     .option('--data <dir>', 'Server data folder (default $AGENTSYNC_DATA or ./agentsync-data)')
+    .option('--db <url>', 'PostgreSQL instead of a data folder: postgres://user@host:port/dbname (default $AGENTSYNC_DB)')
+    .option('--db-pool <n>', 'Most connections to the database', { default: 10 })
     .option('--max-body <bytes>', 'Request body cap', { default: DEFAULT_MAX_BODY })
     .option('--max-object <bytes>', 'Object size cap', { default: DEFAULT_MAX_OBJECT })
     .action(act(async (o) => (await import('./server-handlers.js')).cmdServe(io, o as Opts)));
-  cli.command('admin [...args]', 'admin tenant create <name> | tenant list | token create --tenant <t> --scope read|write|admin | token list | token revoke <id> | fsck')
+  cli.command('admin [...args]', 'admin tenant create <name> | tenant list | token create --tenant <t> --scope read|write|admin | token list | token revoke <id> | fsck | migrate --db <url>')
     .option('--data <dir>', 'Server data folder (default $AGENTSYNC_DATA or ./agentsync-data)')
+    .option('--db <url>', 'A PostgreSQL database instead of a data folder (default $AGENTSYNC_DB)')
     .option('--tenant <name>', 'Tenant of the new token').option('--scope <scope>', 'read, write or admin', { default: 'write' })
     .option('--expires-in <duration>', 'e.g. 30d, 12h, never', { default: 'never' }).option('--label <text>', 'A note kept with the token')
     .action(act(async (args, o) => (await import('./server-handlers.js')).cmdAdmin(io, args as string[], o as Opts)));

@@ -9,9 +9,9 @@ import { AgentsyncError, EXIT, fail, isAgentsyncError } from '../model/errors.js
 import { credentialKey, credentialsPath, readCredentials, removeToken, saveToken, storedToken } from '../remote/credentials.js';
 import { HttpRemote } from '../remote/http.js';
 import { isHttpUrl } from '../remote/index.js';
-import { openAdmin, type Admin } from '../server/admin.js';
+import { openAdmin, openDbAdmin, type Admin } from '../server/admin.js';
 import { checkScope, isTokenFormat, parseDuration } from '../server/auth.js';
-import { serveDataDir } from '../server/server.js';
+import { serveDataDir, serveStorage } from '../server/server.js';
 import { loadWorkspace } from '../workspace/config.js';
 import { cwdOf, type Opts } from './commands.js';
 import { json, type Io } from './io.js';
@@ -20,6 +20,28 @@ import { json, type Io } from './io.js';
 function dataDir(io: Io, o: Opts): string {
   const d = typeof o.data === 'string' ? o.data : io.env.AGENTSYNC_DATA || 'agentsync-data';
   return resolve(cwdOf(io, o), d);
+}
+
+/**
+ * The PostgreSQL URL the command works on: `--db`, else `$AGENTSYNC_DB` unless `--data` is
+ * given; undefined: the data folder.
+ */
+function dbUrl(io: Io, o: Opts): string | undefined {
+  if (o.db !== undefined) {
+    if (typeof o.db !== 'string' || !o.db) fail('USAGE', '--db needs a URL: postgres://user@host:port/dbname');
+    if (typeof o.data === 'string') fail('USAGE', 'give --data <dir> or --db <url>, not both');
+    return o.db;
+  }
+  if (typeof o.data === 'string') return undefined;
+  return io.env.AGENTSYNC_DB || undefined;
+}
+
+/** How a command names its store in messages: `--data <dir>` or `--db <url without password>`. */
+async function storeFlag(io: Io, o: Opts): Promise<string> {
+  const url = dbUrl(io, o);
+  if (!url) return `--data ${dataDir(io, o)}`;
+  const { redactUrl } = await import('../server/pg-storage.js');
+  return `--db ${redactUrl(url)}`;
 }
 
 function intOpt(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -31,15 +53,27 @@ function intOpt(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INT
 // ---------------------------------------------------------------- serve
 
 export async function cmdServe(io: Io, o: Opts): Promise<number> {
-  const dir = dataDir(io, o);
   const port = intOpt(o.port, 'port', 0, 65535);
-  const srv = await serveDataDir(dir, {
+  const opts = {
     host: String(o.host ?? '127.0.0.1'), port,
     maxBodyBytes: intOpt(o.maxBody, 'max-body', 1024), maxObjectBytes: intOpt(o.maxObject, 'max-object', 1),
-    log: (s) => io.stderr(s),
-  });
+    log: (s: string) => io.stderr(s),
+  };
+  const url = dbUrl(io, o);
+  let srv: Awaited<ReturnType<typeof serveDataDir>>;
+  let where: string;
+  if (url) {
+    const { PgStorage, redactUrl } = await import('../server/pg-storage.js');
+    const pool = intOpt(o.dbPool ?? 10, 'db-pool', 1, 10000);
+    srv = await serveStorage(await PgStorage.open(url, { pool, log: opts.log }), opts);
+    where = `database ${redactUrl(url)} (pool of ${pool})`;
+  } else {
+    const dir = dataDir(io, o);
+    srv = await serveDataDir(dir, opts);
+    where = `data in ${dir}`;
+  }
   io.stdout(`listening on ${srv.url}\n`);
-  io.stderr(`agentsync serve: data in ${dir}; remotes are ${srv.url}/<tenant>; the dashboard is ${srv.url}/ (sign in with a token); SIGTERM or Ctrl-C stops it\n`);
+  io.stderr(`agentsync serve: ${where}; remotes are ${srv.url}/<tenant>; the dashboard is ${srv.url}/ (sign in with a token); SIGTERM or Ctrl-C stops it\n`);
   await new Promise<void>((res) => {
     const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); res(); };
     process.on('SIGTERM', stop);
@@ -54,7 +88,8 @@ export async function cmdServe(io: Io, o: Opts): Promise<number> {
 // ---------------------------------------------------------------- admin
 
 async function withAdmin<T>(io: Io, o: Opts, create: boolean, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const a = await openAdmin(dataDir(io, o), { create });
+  const url = dbUrl(io, o);
+  const a = url ? await openDbAdmin(url) : await openAdmin(dataDir(io, o), { create });
   try {
     return await fn(a);
   } finally {
@@ -64,7 +99,16 @@ async function withAdmin<T>(io: Io, o: Opts, create: boolean, fn: (a: Admin) => 
 
 export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number> {
   const [what, sub, arg] = args;
-  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir>)';
+  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir> or --db <url>) | migrate --db <url>';
+  if (what === 'migrate') {
+    const url = dbUrl(io, o);
+    if (!url) fail('USAGE', 'admin migrate works on a PostgreSQL database: agentsync admin migrate --db postgres://user@host:port/dbname (a data folder needs no migration)');
+    const { migrate, redactUrl } = await import('../server/pg-storage.js');
+    const r = await migrate(url);
+    if (o.json) json(io, r);
+    else io.stdout(r.applied.length ? `Migrated ${redactUrl(url)} from schema ${r.from} to ${r.to}.\n` : `${redactUrl(url)} is at schema ${r.to}: nothing to do.\n`);
+    return EXIT.OK;
+  }
   if (what === 'tenant' && sub === 'create') {
     if (!arg) fail('USAGE', usage);
     // Through a running server its URL is known (server.json): the tenant's remote URL is real.
@@ -73,7 +117,7 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
     if (o.json) json(io, { ...t, ...(url ? { url } : {}) });
     else {
       io.stdout(`Created tenant ${t.name}.\n`);
-      io.stderr(`Its remote URL is ${url ?? `http(s)://<host>:<port>/${t.name} (the address \`agentsync serve\` listens on)`}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write --data ${dataDir(io, o)}\`.\n`);
+      io.stderr(`Its remote URL is ${url ?? `http(s)://<host>:<port>/${t.name} (the address \`agentsync serve\` listens on)`}; make a token with \`agentsync admin token create --tenant ${t.name} --scope write ${await storeFlag(io, o)}\`.\n`);
     }
     return EXIT.OK;
   }
@@ -107,7 +151,7 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
     return EXIT.OK;
   }
   if (what === 'token' && sub === 'revoke') {
-    if (!arg) fail('USAGE', 'usage: agentsync admin token revoke <id> --data <dir>');
+    if (!arg) fail('USAGE', 'usage: agentsync admin token revoke <id> --data <dir> (or --db <url>)');
     const t = await withAdmin(io, o, false, (a) => a.revokeToken(arg));
     if (o.json) json(io, t);
     else io.stdout(`Revoked token ${t.id} (tenant ${t.tenant}).\n`);

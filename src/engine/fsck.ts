@@ -32,7 +32,7 @@ export async function checkObjects(objects: ObjectStore, problems: FsckProblem[]
 }
 
 /** Check that a snapshot's manifest and every blob it names are present. */
-export async function checkSnapshot(objects: ObjectStore, snap: string, what: string, problems: FsckProblem[]): Promise<void> {
+export async function checkSnapshot(objects: Pick<ObjectStore, 'get' | 'missing'>, snap: string, what: string, problems: FsckProblem[]): Promise<void> {
   if (!isSnapshotHash(snap)) { problems.push({ what, message: `${JSON.stringify(snap)} is not a snapshot hash` }); return; }
   if (snap === EMPTY_SNAPSHOT) return;
   const bytes = await objects.get(manifestObjectId(snap));

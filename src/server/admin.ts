@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { AgentsyncError, ERROR_CODES, fail, isAgentsyncError, type ErrorCode } from '../model/errors.js';
 import { createToken, publicToken, revokeToken } from './auth.js';
 import { SERVER_INFO, type ServerInfo } from './server.js';
-import { LevelStorage, checkTenantName, type Scope, type ServerFsckResult, type TenantRecord } from './storage.js';
+import { LevelStorage, checkTenantName, type Scope, type ServerFsckResult, type Storage, type TenantRecord } from './storage.js';
 
 export type PublicToken = ReturnType<typeof publicToken>;
 
@@ -31,7 +31,7 @@ export interface Admin {
 
 class StoreAdmin implements Admin {
   readonly via = 'store' as const;
-  constructor(private readonly s: LevelStorage) {}
+  constructor(private readonly s: Storage) {}
   tenants() { return this.s.tenants(); }
   createTenant(name: string) { return this.s.createTenant(name); }
   async tokens() { return (await this.s.tokens()).map((t) => publicToken(t)); }
@@ -123,4 +123,10 @@ export async function openAdmin(dataDir: string, opts: { create?: boolean; waitM
     if (again) return new ServerAdmin(again);
     return fail('STORE_LOCKED', `the server data at ${dataDir} is locked by another process that is not a running \`agentsync serve\` (no ${SERVER_INFO}); wait for it to finish, or stop it, and try again`, { dir: dataDir });
   }
+}
+
+/** Administration of the PostgreSQL database at `url` (always directly: servers share it). */
+export async function openDbAdmin(url: string): Promise<Admin> {
+  const { PgStorage } = await import('./pg-storage.js');
+  return new StoreAdmin(await PgStorage.open(url, { pool: 2 }));
 }

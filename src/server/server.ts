@@ -110,6 +110,8 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
   const json = async (c: Ctx, fields: Parameters<typeof parseBody>[1]) => parseBody(await readBody(c.req, o.maxBodyBytes), fields);
 
   router.add('GET', '/_health', async (c) => { noQuery(c); sendJson(c.res, 200, { ok: true }); });
+  // For load balancers: 200 only when the storage answers (a database down: 503 REMOTE_BUSY).
+  router.add('GET', '/healthz', async (c) => { noQuery(c); await storage.ping?.(); sendJson(c.res, 200, { ok: true }); });
 
   router.add('GET', '/:tenant/head', tenantRoute('read', async (c) => {
     noQuery(c);
@@ -385,8 +387,16 @@ export async function serveDataDir(dataDir: string, opts: ServerOptions = {}): P
     if (info) fail('STORE_LOCKED', `the server data at ${dataDir} is already served by \`agentsync serve\` (pid ${info.pid}) at ${info.url}; use that server, or stop it first (kill ${info.pid})`, { dir: dataDir, pid: info.pid, url: info.url, hint: `kill ${info.pid}` });
     throw e;
   }
+  return serveStorage(storage, opts, dataDir);
+}
+
+/**
+ * Start serving `storage` (closing it when the server cannot start): a port in use or not
+ * allowed is a USAGE error. With `dataDir`, see {@link startServer}.
+ */
+export async function serveStorage(storage: Storage, opts: ServerOptions = {}, dataDir?: string): Promise<RunningServer> {
   try {
-    return await startServer(storage, { ...opts, dataDir });
+    return await startServer(storage, { ...opts, ...(dataDir !== undefined ? { dataDir } : {}) });
   } catch (e) {
     await storage.close();
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') fail('USAGE', `port ${opts.port ?? DEFAULT_PORT} on ${opts.host ?? '127.0.0.1'} is in use; choose another with --port (0: any free port)`, { port: opts.port });

@@ -86,6 +86,8 @@ export interface Storage {
   remote(tenant: string): TenantStore;
   /** Check every tenant's objects, versions and pointers. */
   fsck(): Promise<ServerFsckResult>;
+  /** Throws (503 REMOTE_BUSY) when the storage does not answer; for `GET /healthz`. Absent: always answers. */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

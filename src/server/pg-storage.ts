@@ -1,0 +1,704 @@
+/**
+ * The server's storage in PostgreSQL (`agentsync serve --db postgres://…`), so that any number
+ * of stateless `serve` processes share one database. Same {@link Storage} contract as the
+ * embedded LevelDB backend; the checks of a create are the same code
+ * (`checkCreateRequest`, `buildVersionManifest` in store/remote-store.ts).
+ *
+ * Guarantees that do not depend on the backend (SPEC.md §6 "PostgreSQL"):
+ * - compare-and-swap: a create moves the head with one conditional UPDATE
+ *   (`… WHERE latest_published IS NOT DISTINCT FROM <expected>`) inside the transaction that
+ *   inserts the version, its change list and its manifest; the row lock makes a second create
+ *   on the same `expected` wait and then match no row (STALE_REMOTE). Two servers can never
+ *   both accept a push built on the same version;
+ * - a version, its change list, its manifest and the head commit together or not at all.
+ *
+ * The database unreachable (down, restarting, the pool exhausted for 10 s): the request gets
+ * 503 REMOTE_BUSY (`data.reason: 'database'`) — nothing was written, the client may resend —
+ * and the pool reconnects by itself. Only when the connection is lost while COMMIT is under way
+ * is the outcome unknown: the server looks for the version once, and if it cannot tell answers
+ * 503 REMOTE_UNREACHABLE (the client does not resend; `agentsync fetch` shows what happened).
+ * @module
+ */
+import pg from 'pg';
+import { AgentsyncError, fail, isAgentsyncError } from '../model/errors.js';
+import { blobId, type ObjectId } from '../model/hash.js';
+import { decodeManifest, diffManifests, manifestLookup, manifestObjectId, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { compareUtf8 } from '../model/paths.js';
+import type { Head, Version } from '../model/version.js';
+import { buildVersionManifest, checkCreateRequest, staleRemote, type CreateVersionRequest } from '../store/remote-store.js';
+import { checkSnapshot, type FsckProblem } from '../engine/fsck.js';
+import { checkTenantName, isTenantName, type ServerFsckResult, type Storage, type TenantRecord, type TenantStore, type TokenRecord } from './storage.js';
+
+/** Default bound of the connection pool (`--db-pool`). */
+export const DEFAULT_DB_POOL = 10;
+
+/**
+ * The schema, as a versioned list: `agentsync admin migrate --db` applies the ones the database
+ * lacks, in order, each in the transaction that records it in `agentsync_schema`.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'tenants, tokens, heads, versions, change lists, objects, manifests',
+    sql: `
+CREATE TABLE tenants (
+  name text PRIMARY KEY COLLATE "C",
+  created_at timestamptz NOT NULL
+);
+CREATE TABLE tokens (
+  id text PRIMARY KEY COLLATE "C",
+  tenant text NOT NULL REFERENCES tenants (name),
+  scope text NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+  hash text NOT NULL,
+  created_at timestamptz NOT NULL,
+  expires_at timestamptz,
+  revoked_at timestamptz,
+  label text
+);
+CREATE TABLE heads (
+  tenant text PRIMARY KEY REFERENCES tenants (name),
+  latest_published bigint,
+  current bigint,
+  last_id bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE versions (
+  tenant text NOT NULL REFERENCES tenants (name),
+  id bigint NOT NULL CHECK (id >= 1),
+  snapshot text NOT NULL,
+  parent bigint,
+  author text NOT NULL,
+  message text NOT NULL,
+  created_at timestamptz NOT NULL,
+  state text NOT NULL CHECK (state IN ('draft', 'published')),
+  published_at timestamptz,
+  changed integer NOT NULL,
+  PRIMARY KEY (tenant, id)
+);
+CREATE TABLE changes (
+  tenant text NOT NULL,
+  version bigint NOT NULL,
+  list json NOT NULL,
+  PRIMARY KEY (tenant, version),
+  FOREIGN KEY (tenant, version) REFERENCES versions (tenant, id)
+);
+CREATE TABLE objects (
+  tenant text NOT NULL REFERENCES tenants (name),
+  id bytea NOT NULL,
+  bytes bytea NOT NULL,
+  PRIMARY KEY (tenant, id)
+);
+CREATE TABLE manifests (
+  tenant text NOT NULL REFERENCES tenants (name),
+  snapshot bytea NOT NULL,
+  bytes bytea NOT NULL,
+  PRIMARY KEY (tenant, snapshot)
+);
+`,
+  },
+];
+
+/** The schema version this code knows (the last migration). */
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
+
+/** Longest parent chain, and most changes, `changesBetween` composes before a full diff (as RemoteStore). */
+const CHAIN_MAX_VERSIONS = 64;
+const CHAIN_MAX_CHANGES = 20000;
+/** Rows per INSERT of objects (3 parameters each; PostgreSQL allows 65 535). */
+const INSERT_ROWS = 1000;
+/** Bytes per INSERT of objects, and hashed between two turns of the event loop. */
+const SLICE_BYTES = 4 * 1024 * 1024;
+
+/** `url` without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+/** Whether `s` looks like a PostgreSQL connection URL. */
+export function isDbUrl(s: string): boolean {
+  return /^postgres(ql)?:\/\//.test(s);
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * True when `e` says the database cannot be reached or is going away (connection refused or
+ * lost, shutting down, starting up, too many connections, no pooled connection in time), as
+ * opposed to a bug or a constraint.
+ */
+export function isUnavailable(e: unknown): boolean {
+  if (isAgentsyncError(e)) return false;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && SQLSTATE.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '53000';
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ENOENT|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND)$/.test(code)) return true;
+  const msg = (e as Error)?.message ?? '';
+  return /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection ended|connection error|Client was closed/i.test(msg);
+}
+
+/** The 503 a request gets while the database cannot be reached (nothing was written). */
+export function unavailable(e: unknown): AgentsyncError {
+  return new AgentsyncError('REMOTE_BUSY', `the server's database does not answer (${(e as Error)?.message ?? String(e)}); nothing was written — try again in a moment`, { status: 503, reason: 'database' });
+}
+
+const hex = (id: string) => Buffer.from(id, 'hex');
+const iso = (d: Date | string | null): string | null => d === null ? null : (d instanceof Date ? d : new Date(d)).toISOString();
+const num = (v: unknown): number | null => v === null || v === undefined ? null : Number(v);
+
+interface VersionRow {
+  id: string; snapshot: string; parent: string | null; author: string; message: string;
+  created_at: Date; state: 'draft' | 'published'; published_at: Date | null; changed: number;
+}
+
+const VERSION_COLS = 'id, snapshot, parent, author, message, created_at, state, published_at, changed';
+
+function versionOf(r: VersionRow): Version {
+  return {
+    id: Number(r.id), snapshot: r.snapshot, parent: num(r.parent), author: r.author, message: r.message,
+    createdAt: iso(r.created_at)!, state: r.state, changed: Number(r.changed),
+    ...(r.published_at ? { publishedAt: iso(r.published_at)! } : {}),
+  };
+}
+
+function headOf(r: { latest_published: string | null; current: string | null; last_id: string } | undefined): Head {
+  return r ? { latestPublished: num(r.latest_published), current: num(r.current), lastId: Number(r.last_id) } : { latestPublished: null, current: null, lastId: 0 };
+}
+
+type Q = (text: string, values?: unknown[]) => Promise<pg.QueryResult<any>>;
+
+/** Immutable manifest bytes by snapshot, a few of them (the parent of the next push is the latest). */
+class ManifestCache {
+  private m = new Map<string, Uint8Array>();
+  get(k: string): Uint8Array | undefined {
+    const v = this.m.get(k);
+    if (v) { this.m.delete(k); this.m.set(k, v); }
+    return v;
+  }
+  set(k: string, v: Uint8Array): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    while (this.m.size > 8) this.m.delete(this.m.keys().next().value!);
+  }
+}
+
+export class PgTenantStore implements TenantStore {
+  private decoded: { snapshot: SnapshotHash; m: Manifest } | undefined;
+  constructor(private readonly st: PgStorage, private readonly tenant: string) {}
+
+  private q: Q = (text, values) => this.st.query(text, values);
+
+  async head(): Promise<Head> {
+    const r = await this.q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1', [this.tenant]);
+    return headOf(r.rows[0]);
+  }
+
+  async version(id: number): Promise<Version> {
+    const r = await this.q(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id = $2`, [this.tenant, id]);
+    if (!r.rows[0]) fail('VERSION_UNKNOWN', `version ${id} does not exist on the remote; run \`agentsync versions\` to list them`, { version: id, hint: 'agentsync versions' });
+    return versionOf(r.rows[0]);
+  }
+
+  async versions(after = 0): Promise<Version[]> {
+    const r = await this.q(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id > $2 ORDER BY id`, [this.tenant, after]);
+    return r.rows.map(versionOf);
+  }
+
+  async versionChanges(id: number): Promise<Change[]> {
+    const r = await this.q('SELECT list FROM changes WHERE tenant = $1 AND version = $2', [this.tenant, id]);
+    return (r.rows[0]?.list as Change[] | undefined) ?? [];
+  }
+
+  /** The manifest bytes of `snapshot` (empty for the empty snapshot). @throws OBJECT_MISSING */
+  async manifestBytes(snapshot: SnapshotHash): Promise<Uint8Array> {
+    if (snapshot === EMPTY_SNAPSHOT) return new Uint8Array(0);
+    const hit = this.st.manifests.get(this.tenant + '\0' + snapshot);
+    if (hit) return hit;
+    const r = await this.q('SELECT bytes FROM manifests WHERE tenant = $1 AND snapshot = $2', [this.tenant, hex(manifestObjectId(snapshot))]);
+    const bytes = r.rows[0]?.bytes as Buffer | undefined;
+    if (!bytes) fail('OBJECT_MISSING', `snapshot manifest ${manifestObjectId(snapshot).slice(0, 12)} is missing from the store; run \`agentsync admin fsck\``, { id: manifestObjectId(snapshot) });
+    const u = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.st.manifests.set(this.tenant + '\0' + snapshot, u);
+    return u;
+  }
+
+  async manifestOf(snapshot: SnapshotHash): Promise<Manifest> {
+    if (this.decoded?.snapshot === snapshot) return this.decoded.m;
+    const m = snapshot === EMPTY_SNAPSHOT ? new Map<string, ObjectId>() : decodeManifest(await this.manifestBytes(snapshot), { trusted: true });
+    this.decoded = { snapshot, m };
+    return m;
+  }
+
+  async changesBetween(from: number | null, to: number): Promise<Change[]> {
+    const target = await this.version(to);
+    if (from !== null) {
+      const composed = await this.composeChain(from, target);
+      if (composed) {
+        const fromBytes = await this.manifestBytes((await this.version(from)).snapshot);
+        return composed.filter((c) => {
+          const had = manifestLookup(fromBytes, c.path);
+          return c.id === null ? had !== undefined : had !== c.id;
+        });
+      }
+    }
+    const a = from === null ? new Map<string, ObjectId>() : await this.manifestOf((await this.version(from)).snapshot);
+    const b = await this.manifestOf(target.snapshot);
+    return diffManifests(a, b);
+  }
+
+  /** The change lists from `to` back to (not including) `from` through `parent`, composed; one query. */
+  private async composeChain(from: number, to: Version): Promise<Change[] | undefined> {
+    if (to.id === from) return [];
+    if (to.parent === null || to.parent < from) return undefined;
+    const r = await this.q(`
+      WITH RECURSIVE chain(id, parent, depth) AS (
+        SELECT id, parent, 1 FROM versions WHERE tenant = $1 AND id = $2
+        UNION ALL
+        SELECT v.id, v.parent, c.depth + 1 FROM chain c JOIN versions v ON v.tenant = $1 AND v.id = c.parent
+        WHERE c.parent > $3 AND c.depth < $4
+      )
+      SELECT c.id, c.parent, ch.list FROM chain c LEFT JOIN changes ch ON ch.tenant = $1 AND ch.version = c.id ORDER BY c.depth`,
+    [this.tenant, to.id, from, CHAIN_MAX_VERSIONS]);
+    const rows = r.rows as { id: string; parent: string | null; list: Change[] | null }[];
+    const last = rows.at(-1);
+    if (!last || num(last.parent) !== from) return undefined;
+    let total = 0;
+    for (const row of rows) {
+      if (!row.list) return undefined;
+      total += row.list.length;
+      if (total > CHAIN_MAX_CHANGES) return undefined;
+    }
+    const byPath = new Map<string, ObjectId | null>();
+    for (let i = rows.length - 1; i >= 0; i--) for (const c of rows[i]!.list!) byPath.set(c.path, c.id);
+    return [...byPath].map(([path, id]) => ({ path, id })).sort((a, b) => compareUtf8(a.path, b.path));
+  }
+
+  async missing(ids: readonly ObjectId[]): Promise<ObjectId[]> {
+    if (ids.length === 0) return [];
+    const r = await this.q(`SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
+    const have = new Set(r.rows.map((x: { id: string }) => x.id));
+    return ids.filter((id) => !have.has(id));
+  }
+
+  async getMany(ids: readonly ObjectId[]): Promise<(Uint8Array | undefined)[]> {
+    if (ids.length === 0) return [];
+    const got = new Map<string, Uint8Array>();
+    const r = await this.q(`SELECT encode(id, 'hex') AS id, bytes FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
+    for (const row of r.rows as { id: string; bytes: Buffer }[]) got.set(row.id, row.bytes);
+    // A manifest is fetched by its own id (its snapshot hash without "sha256:").
+    const rest = ids.filter((id) => !got.has(id));
+    if (rest.length) {
+      const m = await this.q(`SELECT encode(snapshot, 'hex') AS id, bytes FROM manifests WHERE tenant = $1 AND snapshot = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, rest]);
+      for (const row of m.rows as { id: string; bytes: Buffer }[]) got.set(row.id, row.bytes);
+    }
+    return ids.map((id) => {
+      const b = got.get(id);
+      return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : undefined;
+    });
+  }
+
+  async putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
+    const seen = new Set<ObjectId>();
+    const rows: { id: ObjectId; bytes: Uint8Array }[] = [];
+    let slice = 0;
+    for (let i = 0; i < objs.length; i++) {
+      const o = objs[i]!;
+      const actual = blobId(o.bytes);
+      if (actual !== o.id) fail('REMOTE_PROTOCOL', `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
+      if (!seen.has(actual)) { seen.add(actual); rows.push(o); }
+      slice += o.bytes.length + 1024;
+      if (slice >= SLICE_BYTES && i + 1 < objs.length) { slice = 0; await new Promise<void>((r) => setImmediate(r)); }
+    }
+    // Every object matched. Objects are immutable and named by their hash: a batch that stops
+    // half-way leaves only objects no version names yet, and the client sends them again.
+    for (let i = 0; i < rows.length;) {
+      let j = i, bytes = 0;
+      while (j < rows.length && j - i < INSERT_ROWS && (j === i || bytes < SLICE_BYTES)) bytes += rows[j++]!.bytes.length + 64;
+      const values: unknown[] = [this.tenant];
+      const tuples: string[] = [];
+      for (let k = i; k < j; k++) {
+        values.push(hex(rows[k]!.id), Buffer.from(rows[k]!.bytes.buffer, rows[k]!.bytes.byteOffset, rows[k]!.bytes.byteLength));
+        tuples.push(`($1, $${values.length - 1}, $${values.length})`);
+      }
+      await this.q(`INSERT INTO objects (tenant, id, bytes) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
+      i = j;
+    }
+  }
+
+  async createVersion(req: CreateVersionRequest): Promise<Version> {
+    req = checkCreateRequest(req);
+    // Everything that needs no lock first: most refusals never open a transaction.
+    const head = await this.head();
+    if (head.latestPublished !== req.expected) staleRemote(head, req);
+    const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
+    const parentBytes = await this.manifestBytes(parentSnap);
+    const { bytes, snapshot } = buildVersionManifest(req, parentBytes);
+    const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
+    const missing: ObjectId[] = [];
+    for (let i = 0; i < added.length; i += 10000) missing.push(...await this.missing(added.slice(i, i + 10000)));
+    if (missing.length) fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
+    const now = new Date().toISOString();
+    let id = 0;
+    const v = await this.st.transaction(async (q) => {
+      // The compare-and-swap: the row lock orders concurrent creates; a later one re-reads the
+      // committed row and matches nothing when `expected` is no longer the latest published.
+      const u = await q(`UPDATE heads SET last_id = last_id + 1,
+          latest_published = CASE WHEN $3 THEN latest_published ELSE last_id + 1 END,
+          current = CASE WHEN $3 THEN current ELSE last_id + 1 END
+        WHERE tenant = $1 AND latest_published IS NOT DISTINCT FROM $2::bigint RETURNING last_id`, [this.tenant, req.expected, req.draft]);
+      if (!u.rows[0]) staleRemote(headOf((await q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1', [this.tenant])).rows[0]), req);
+      id = Number(u.rows[0].last_id);
+      const version: Version = {
+        id, snapshot, parent: req.expected, author: req.author, message: req.message, createdAt: now,
+        state: req.draft ? 'draft' : 'published', changed: req.changes.length,
+        ...(req.draft ? {} : { publishedAt: now }),
+      };
+      await q(`WITH v AS (
+          INSERT INTO versions (tenant, id, snapshot, parent, author, message, created_at, state, published_at, changed)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ), c AS (
+          INSERT INTO changes (tenant, version, list) VALUES ($1, $2, $11)
+        )
+        INSERT INTO manifests (tenant, snapshot, bytes) SELECT $1::text, $12::bytea, $13::bytea WHERE length($13::bytea) > 0 ON CONFLICT DO NOTHING`,
+      [this.tenant, id, snapshot, req.expected, req.author, req.message, now, version.state, req.draft ? null : now, req.changes.length,
+        JSON.stringify(req.changes), hex(manifestObjectId(snapshot)), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
+      return version;
+    }, async () => {
+      // The connection was lost during COMMIT: did it land?
+      const r = await this.st.query(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id = $2`, [this.tenant, id]);
+      const row = r.rows[0] as VersionRow | undefined;
+      return row && row.snapshot === snapshot && iso(row.created_at) === now ? versionOf(row) : undefined;
+    });
+    if (bytes.length) this.st.manifests.set(this.tenant + '\0' + snapshot, bytes);
+    return v;
+  }
+
+  deploy(id: number): Promise<{ version: Version; head: Head }> {
+    return this.st.transaction(async (q) => {
+      const head = headOf((await q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1 FOR UPDATE', [this.tenant])).rows[0]);
+      const row = (await q(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id = $2`, [this.tenant, id])).rows[0] as VersionRow | undefined;
+      if (!row) fail('VERSION_UNKNOWN', `version ${id} does not exist on the remote; run \`agentsync versions\` to list them`, { version: id, hint: 'agentsync versions' });
+      let v = versionOf(row);
+      let next: Head;
+      if (v.state === 'draft') {
+        if (v.parent !== head.latestPublished) {
+          fail('DRAFT_STALE', `draft ${id} was built on version ${v.parent ?? 'none'} but the latest published is ${head.latestPublished}; publishing it would drop those changes — push the draft's changes again from an up-to-date workspace (\`agentsync pull\`, then \`agentsync push --draft\`)`, { version: id, parent: v.parent, latestPublished: head.latestPublished, hint: 'agentsync pull' });
+        }
+        v = { ...v, state: 'published', publishedAt: new Date().toISOString() };
+        await q("UPDATE versions SET state = 'published', published_at = $3 WHERE tenant = $1 AND id = $2", [this.tenant, id, v.publishedAt]);
+        next = { ...head, latestPublished: id, current: id };
+      } else {
+        next = { ...head, current: id };
+      }
+      await q('UPDATE heads SET latest_published = $2, current = $3 WHERE tenant = $1', [this.tenant, next.latestPublished, next.current]);
+      return { version: v, head: next };
+    });
+  }
+
+  rollback(id: number): Promise<{ version: Version; head: Head }> {
+    return this.st.transaction(async (q) => {
+      const head = headOf((await q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1 FOR UPDATE', [this.tenant])).rows[0]);
+      const row = (await q(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id = $2`, [this.tenant, id])).rows[0] as VersionRow | undefined;
+      if (!row) fail('VERSION_UNKNOWN', `version ${id} does not exist on the remote; run \`agentsync versions\` to list them`, { version: id, hint: 'agentsync versions' });
+      const v = versionOf(row);
+      if (v.state !== 'published') fail('VERSION_DRAFT', `version ${id} is a draft; \`agentsync deploy ${id}\` publishes it`, { version: id, hint: `agentsync deploy ${id}` });
+      const next = { ...head, current: id };
+      await q('UPDATE heads SET current = $2 WHERE tenant = $1', [this.tenant, id]);
+      return { version: v, head: next };
+    });
+  }
+
+  /** Every object id with its bytes, a page at a time (fsck). */
+  async *objectPages(): AsyncGenerator<{ id: string; bytes: Buffer }[]> {
+    let after = Buffer.alloc(0);
+    for (;;) {
+      const r = await this.q(`SELECT id, bytes FROM objects WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT 500`, [this.tenant, after]);
+      if (!r.rows.length) return;
+      yield r.rows.map((x: { id: Buffer; bytes: Buffer }) => ({ id: x.id.toString('hex'), bytes: x.bytes }));
+      after = r.rows.at(-1).id;
+    }
+  }
+
+  /** Every manifest, a page at a time (fsck). */
+  async *manifestPages(): AsyncGenerator<{ id: string; bytes: Buffer }[]> {
+    let after = Buffer.alloc(0);
+    for (;;) {
+      const r = await this.q(`SELECT snapshot, bytes FROM manifests WHERE tenant = $1 AND snapshot > $2 ORDER BY snapshot LIMIT 100`, [this.tenant, after]);
+      if (!r.rows.length) return;
+      yield r.rows.map((x: { snapshot: Buffer; bytes: Buffer }) => ({ id: x.snapshot.toString('hex'), bytes: x.bytes }));
+      after = r.rows.at(-1).snapshot;
+    }
+  }
+}
+
+/** Open options of {@link PgStorage}. */
+export interface PgOptions {
+  /** Most connections (default {@link DEFAULT_DB_POOL}). */
+  pool?: number;
+  /** Server log (pool errors). */
+  log?: (s: string) => void;
+  /** Skip the schema check (migrate itself). */
+  noSchemaCheck?: boolean;
+}
+
+/** Read the schema version of the database (0: none yet). */
+async function schemaOf(query: Q): Promise<number> {
+  const t = await query("SELECT to_regclass('agentsync_schema') AS t");
+  if (!t.rows[0].t) return 0;
+  const r = await query('SELECT max(version) AS v FROM agentsync_schema');
+  return Number(r.rows[0].v ?? 0);
+}
+
+/**
+ * The PostgreSQL storage: a bounded pool; every query maps an unreachable database to 503
+ * REMOTE_BUSY; every write that moves a pointer is one transaction.
+ */
+export class PgStorage implements Storage {
+  readonly manifests = new ManifestCache();
+  private readonly apis = new Map<string, PgTenantStore>();
+  private closed = false;
+
+  private constructor(private readonly pool: pg.Pool, readonly url: string) {}
+
+  /**
+   * Connect to `url` and check the schema. @throws REMOTE_UNREACHABLE (no database there),
+   * NOT_A_REMOTE (`data.reason`: `no-schema`, `schema-older`, `schema-newer`)
+   */
+  static async open(url: string, opts: PgOptions = {}): Promise<PgStorage> {
+    if (!isDbUrl(url)) fail('USAGE', `--db must be a PostgreSQL URL (postgres://user@host:port/dbname), not ${JSON.stringify(redactUrl(url))}`);
+    const pool = new pg.Pool({
+      connectionString: url, max: opts.pool ?? DEFAULT_DB_POOL, connectionTimeoutMillis: 10000, idleTimeoutMillis: 30000,
+      application_name: 'agentsync',
+    });
+    // An idle connection the database closed (a restart) must not take the process down.
+    pool.on('error', (e) => opts.log?.(`agentsync serve: database connection lost: ${e.message}\n`));
+    const s = new PgStorage(pool, url);
+    try {
+      let have: number;
+      try {
+        have = await schemaOf((t, v) => pool.query(t, v));
+      } catch (e) {
+        fail('REMOTE_UNREACHABLE', `cannot reach the database at ${redactUrl(url)}: ${(e as Error).message}; check the URL and that PostgreSQL is running`, { db: redactUrl(url), reason: (e as Error).message });
+      }
+      if (!opts.noSchemaCheck) checkSchema(url, have);
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw e;
+    }
+    return s;
+  }
+
+  /** Run `text` on a pooled connection; an unreachable database is 503 REMOTE_BUSY. */
+  async query(text: string, values?: unknown[]): Promise<pg.QueryResult<any>> {
+    if (this.closed) fail('REMOTE_BUSY', 'the server is shutting down; try again', { status: 503 });
+    try {
+      return await this.pool.query(text, values);
+    } catch (e) {
+      if (isUnavailable(e)) throw unavailable(e);
+      throw e;
+    }
+  }
+
+  /**
+   * Run `fn` in one transaction (READ COMMITTED; the pointer rows are locked by the statements).
+   * A failure before COMMIT rolls back (an unreachable database: 503 REMOTE_BUSY, nothing
+   * written). The connection lost during COMMIT: `landed()` is asked (when given) whether it
+   * took effect; if it cannot tell, 503 REMOTE_UNREACHABLE — the outcome is unknown.
+   */
+  async transaction<T>(fn: (q: Q) => Promise<T>, landed?: () => Promise<T | undefined>): Promise<T> {
+    if (this.closed) fail('REMOTE_BUSY', 'the server is shutting down; try again', { status: 503 });
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw isUnavailable(e) ? unavailable(e) : e;
+    }
+    let broken = false;
+    try {
+      const q: Q = (t, v) => client.query(t, v);
+      let result: T;
+      try {
+        await q('BEGIN');
+        result = await fn(q);
+      } catch (e) {
+        if (isUnavailable(e)) { broken = true; throw unavailable(e); }
+        await q('ROLLBACK').catch(() => { broken = true; });
+        throw e;
+      }
+      try {
+        await q('COMMIT');
+      } catch (e) {
+        if (!isUnavailable(e)) throw e;
+        broken = true;
+        const found = landed ? await landed().catch(() => undefined) : undefined;
+        if (found !== undefined) return found;
+        fail('REMOTE_UNREACHABLE', `the server lost its database while committing (${(e as Error).message}); whether the change was made is unknown — run \`agentsync fetch\` and \`agentsync status\` in a moment to see`, { status: 503, reason: 'database-commit' });
+      }
+      return result;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Throws REMOTE_BUSY when the database does not answer (GET /healthz). */
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  async tenants(): Promise<TenantRecord[]> {
+    const r = await this.query('SELECT name, created_at FROM tenants ORDER BY name');
+    return r.rows.map((x: { name: string; created_at: Date }) => ({ name: x.name, createdAt: iso(x.created_at)! }));
+  }
+
+  async tenant(name: string): Promise<TenantRecord | undefined> {
+    if (!isTenantName(name)) return undefined;
+    const r = await this.query('SELECT name, created_at FROM tenants WHERE name = $1', [name]);
+    return r.rows[0] ? { name: r.rows[0].name, createdAt: iso(r.rows[0].created_at)! } : undefined;
+  }
+
+  async createTenant(name: string): Promise<TenantRecord> {
+    checkTenantName(name);
+    const t: TenantRecord = { name, createdAt: new Date().toISOString() };
+    try {
+      await this.transaction(async (q) => {
+        await q('INSERT INTO tenants (name, created_at) VALUES ($1, $2)', [name, t.createdAt]);
+        await q('INSERT INTO heads (tenant) VALUES ($1)', [name]);
+      });
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') fail('TENANT_EXISTS', `tenant ${name} already exists; \`agentsync admin tenant list\` shows them`, { tenant: name });
+      throw e;
+    }
+    return t;
+  }
+
+  async tokens(): Promise<TokenRecord[]> {
+    const r = await this.query('SELECT * FROM tokens ORDER BY id');
+    return r.rows.map(tokenOf);
+  }
+
+  async token(id: string): Promise<TokenRecord | undefined> {
+    if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
+    const r = await this.query('SELECT * FROM tokens WHERE id = $1', [id]);
+    return r.rows[0] ? tokenOf(r.rows[0]) : undefined;
+  }
+
+  async putToken(t: TokenRecord): Promise<void> {
+    await this.query(`INSERT INTO tokens (id, tenant, scope, hash, created_at, expires_at, revoked_at, label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      ON CONFLICT (id) DO UPDATE SET tenant = $2, scope = $3, hash = $4, created_at = $5, expires_at = $6, revoked_at = $7, label = $8`,
+    [t.id, t.tenant, t.scope, t.hash, t.createdAt, t.expiresAt, t.revokedAt, t.label ?? null]);
+  }
+
+  remote(tenant: string): PgTenantStore {
+    let api = this.apis.get(tenant);
+    if (!api) {
+      api = new PgTenantStore(this, tenant);
+      this.apis.set(tenant, api);
+    }
+    return api;
+  }
+
+  async fsck(): Promise<ServerFsckResult> {
+    const problems: FsckProblem[] = [];
+    const res: ServerFsckResult = { tenants: 0, tokens: 0, objects: 0, versions: 0, problems };
+    const tenants = await this.tenants();
+    const tokens = await this.tokens();
+    res.tenants = tenants.length;
+    res.tokens = tokens.length;
+    for (const t of tokens) if (!/^[0-9a-f]{64}$/.test(t.hash ?? '')) problems.push({ what: `token ${t.id}`, message: 'has no valid secret hash' });
+    const orphans = await this.query('SELECT tenant FROM versions WHERE tenant NOT IN (SELECT tenant FROM heads) GROUP BY tenant');
+    for (const o of orphans.rows) problems.push({ what: `tenant ${o.tenant}`, message: 'has versions but no head' });
+    for (const t of tenants) {
+      const store = this.remote(t.name);
+      const what = `tenant ${t.name}`;
+      for await (const page of store.objectPages()) {
+        for (const o of page) {
+          res.objects++;
+          if (blobId(o.bytes) !== o.id) problems.push({ what: `${what} object ${o.id}`, message: 'content does not hash to its id' });
+        }
+      }
+      for await (const page of store.manifestPages()) {
+        for (const o of page) {
+          res.objects++;
+          if (blobId(o.bytes) !== o.id) problems.push({ what: `${what} manifest ${o.id}`, message: 'content does not hash to its snapshot' });
+        }
+      }
+      const head = await store.head();
+      const versions = await store.versions(0);
+      res.versions += versions.length;
+      const ids = new Set(versions.map((v) => v.id));
+      const reader = {
+        get: async (id: ObjectId) => (await store.getMany([id]))[0],
+        missing: (list: readonly ObjectId[]) => store.missing(list),
+      };
+      const listed = new Set((await this.query('SELECT version FROM changes WHERE tenant = $1', [t.name])).rows.map((x: { version: string }) => Number(x.version)));
+      for (const v of versions) {
+        await checkSnapshot(reader, v.snapshot, `${what} version ${v.id}`, problems);
+        if (v.parent !== null && !ids.has(v.parent)) problems.push({ what: `${what} version ${v.id}`, message: `parent ${v.parent} does not exist` });
+        if (v.id > head.lastId) problems.push({ what: `${what} version ${v.id}`, message: `is above the head's last id ${head.lastId}` });
+        if (!listed.has(v.id)) problems.push({ what: `${what} version ${v.id}`, message: 'has no change list' });
+      }
+      for (const p of ['latestPublished', 'current'] as const) {
+        const id = head[p];
+        if (id !== null && !ids.has(id)) problems.push({ what: `${what} head`, message: `${p} names version ${id}, which does not exist` });
+      }
+      if (head.lastId !== (versions.at(-1)?.id ?? 0)) problems.push({ what: `${what} head`, message: `last id ${head.lastId} does not match the newest version ${versions.at(-1)?.id ?? 0}` });
+    }
+    return res;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+function tokenOf(r: Record<string, any>): TokenRecord {
+  return {
+    id: r.id, tenant: r.tenant, scope: r.scope, hash: r.hash, createdAt: iso(r.created_at)!,
+    expiresAt: iso(r.expires_at), revokedAt: iso(r.revoked_at), ...(r.label !== null ? { label: r.label } : {}),
+  };
+}
+
+/** Refuse a database whose schema is not the one this code knows. */
+function checkSchema(url: string, have: number): void {
+  const db = redactUrl(url);
+  if (have === 0) fail('NOT_A_REMOTE', `the database at ${db} holds no agentsync schema; run \`agentsync admin migrate --db ${db}\` first`, { db, schema: 0, known: SCHEMA_VERSION, reason: 'no-schema', hint: 'agentsync admin migrate --db <url>' });
+  if (have < SCHEMA_VERSION) fail('NOT_A_REMOTE', `the database at ${db} has schema version ${have}, older than this agentsync's ${SCHEMA_VERSION}; run \`agentsync admin migrate --db ${db}\` (stop older servers first)`, { db, schema: have, known: SCHEMA_VERSION, reason: 'schema-older', hint: 'agentsync admin migrate --db <url>' });
+  if (have > SCHEMA_VERSION) fail('NOT_A_REMOTE', `the database at ${db} has schema version ${have}, newer than this agentsync knows (${SCHEMA_VERSION}); upgrade agentsync`, { db, schema: have, known: SCHEMA_VERSION, reason: 'schema-newer' });
+}
+
+/**
+ * Bring the database at `url` to {@link SCHEMA_VERSION}: each missing migration in order, in one
+ * transaction under an advisory lock (two migrates at once: the second finds nothing to do).
+ * A newer database is refused. Returns the versions before and after.
+ */
+export async function migrate(url: string): Promise<{ from: number; to: number; applied: number[] }> {
+  const s = await PgStorage.open(url, { pool: 1, noSchemaCheck: true });
+  try {
+    return await s.transaction(async (q) => {
+      await q("SELECT pg_advisory_xact_lock(hashtext('agentsync migrate'))");
+      await q('CREATE TABLE IF NOT EXISTS agentsync_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      const from = await schemaOf(q);
+      if (from > SCHEMA_VERSION) checkSchema(url, from);
+      const applied: number[] = [];
+      for (const m of MIGRATIONS) {
+        if (m.version <= from) continue;
+        try {
+          await q(m.sql);
+        } catch (e) {
+          if ((e as { code?: string }).code === '42P07') fail('NOT_A_REMOTE', `the database at ${redactUrl(url)} already holds a table that is not agentsync's (${(e as Error).message}); give agentsync a database of its own`, { db: redactUrl(url), reason: 'foreign-table' });
+          throw e;
+        }
+        await q('INSERT INTO agentsync_schema (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        applied.push(m.version);
+      }
+      return { from, to: SCHEMA_VERSION, applied };
+    });
+  } finally {
+    await s.close();
+  }
+}
