@@ -27,7 +27,8 @@ await build({
   target: 'node20',
   // Bundled CommonJS (the level stack) calls require() for Node's built-ins.
   banner: { js: "import { createRequire as __agentsyncRequire } from 'node:module'; const require = __agentsyncRequire(import.meta.url);" },
-  external: ['isomorphic-git', '@inquirer/prompts'],
+  // pg (node-postgres, only for `--db`) stays external too: its optional pg-native is not installed.
+  external: ['isomorphic-git', '@inquirer/prompts', 'pg'],
   plugins: [{
     name: 'native-binding',
     setup(b) {

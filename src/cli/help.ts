@@ -143,14 +143,14 @@ export const DOCS: Record<string, CommandDoc> = {
     examples: [['agentsync fsck', 'every object and ref checks out'], ['agentsync fsck --json', 'problems as JSON']],
   },
   serve: {
-    group: 'Server', summary: 'Run the HTTP sync server on a data folder',
-    usage: ['serve [--data <dir>] [--host <host>] [--port <port>]'],
-    examples: [['agentsync serve --data ./agentsync-data', 'on 127.0.0.1, the default port'], ['agentsync serve --host 0.0.0.0 --port 0', 'any free port, every interface']],
+    group: 'Server', summary: 'Run the HTTP sync server on a data folder or a PostgreSQL database',
+    usage: ['serve [--data <dir>] [--host <host>] [--port <port>]', 'serve --db <postgres://user@host:port/dbname> [--db-pool <n>] [--host <host>] [--port <port>]'],
+    examples: [['agentsync serve --data ./agentsync-data', 'on 127.0.0.1, the default port'], ['agentsync serve --host 0.0.0.0 --port 0', 'any free port, every interface'], ['agentsync serve --db postgres://agentsync@db.internal/agentsync', 'one of several servers on one database']],
   },
   admin: {
     group: 'Server', summary: "Manage a server's tenants and tokens, and check its data",
-    usage: ['admin tenant create <name>', 'admin tenant list', 'admin token create --tenant <name> [--scope read|write|admin] [--expires-in 30d] [--label <text>]', 'admin token list', 'admin token revoke <id>', 'admin fsck'],
-    subcommands: [['tenant create <name>', 'a new tenant (its remote URL is http(s)://host:port/<name>)'], ['tenant list', 'every tenant'], ['token create', 'a token for a tenant, shown once'], ['token list', 'every token (never its secret)'], ['token revoke <id>', 'revoke a token'], ['fsck', 'check the server data folder']],
+    usage: ['admin tenant create <name>', 'admin tenant list', 'admin token create --tenant <name> [--scope read|write|admin] [--expires-in 30d] [--label <text>]', 'admin token list', 'admin token revoke <id>', 'admin fsck', 'admin migrate --db <url>'],
+    subcommands: [['tenant create <name>', 'a new tenant (its remote URL is http(s)://host:port/<name>)'], ['tenant list', 'every tenant'], ['token create', 'a token for a tenant, shown once'], ['token list', 'every token (never its secret)'], ['token revoke <id>', 'revoke a token'], ['fsck', 'check the server data folder (or database)'], ['migrate', 'bring a PostgreSQL database to the schema this agentsync knows']],
     examples: [['agentsync admin tenant create acme --data ./agentsync-data', 'a tenant'], ['agentsync admin token create --tenant acme --scope write --data ./agentsync-data', 'a write token for it'], ['agentsync admin token list --json', 'tokens as JSON']],
   },
   completion: {

@@ -134,8 +134,9 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 export function isUnavailable(e: unknown): boolean {
   if (isAgentsyncError(e)) return false;
   const code = (e as { code?: unknown })?.code;
-  if (typeof code === 'string' && SQLSTATE.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '53000';
+  // (Node's error names first: EPIPE also has the shape of an SQLSTATE.)
   if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ENOENT|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND)$/.test(code)) return true;
+  if (typeof code === 'string' && SQLSTATE.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '53000';
   const msg = (e as Error)?.message ?? '';
   return /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection ended|connection error|Client was closed/i.test(msg);
 }
@@ -674,9 +675,11 @@ function checkSchema(url: string, have: number): void {
 /**
  * Bring the database at `url` to {@link SCHEMA_VERSION}: each missing migration in order, in one
  * transaction under an advisory lock (two migrates at once: the second finds nothing to do).
- * A newer database is refused. Returns the versions before and after.
+ * A newer database is refused. Returns the versions before and after. `to`: stop at that
+ * version (tests; a stepwise upgrade).
  */
-export async function migrate(url: string): Promise<{ from: number; to: number; applied: number[] }> {
+export async function migrate(url: string, opts: { to?: number } = {}): Promise<{ from: number; to: number; applied: number[] }> {
+  const target = opts.to ?? SCHEMA_VERSION;
   const s = await PgStorage.open(url, { pool: 1, noSchemaCheck: true });
   try {
     return await s.transaction(async (q) => {
@@ -686,7 +689,7 @@ export async function migrate(url: string): Promise<{ from: number; to: number; 
       if (from > SCHEMA_VERSION) checkSchema(url, from);
       const applied: number[] = [];
       for (const m of MIGRATIONS) {
-        if (m.version <= from) continue;
+        if (m.version <= from || m.version > target) continue;
         try {
           await q(m.sql);
         } catch (e) {
@@ -696,7 +699,7 @@ export async function migrate(url: string): Promise<{ from: number; to: number; 
         await q('INSERT INTO agentsync_schema (version, name) VALUES ($1, $2)', [m.version, m.name]);
         applied.push(m.version);
       }
-      return { from, to: SCHEMA_VERSION, applied };
+      return { from, to: Math.max(from, target), applied };
     });
   } finally {
     await s.close();

@@ -1,0 +1,410 @@
+/**
+ * The server on PostgreSQL, with real processes: schema migrations and their refusals, every
+ * `admin` command with `--db`, `GET /healthz` and 503 while the database is away, two `serve`
+ * processes on one database under concurrent pushers (no lost update, no duplicate id, only
+ * STALE_REMOTE/PUSH_REFUSED refusals), `kill -9` of one server under that load, and a
+ * PostgreSQL restart under that load. One throwaway cluster (test/pg.ts) for the file, a
+ * database per test; skipped visibly without PostgreSQL.
+ *
+ * Pushers: `AGENTSYNC_PG_PUSHERS` (default 50), half on each server, each editing its own file,
+ * one in five also a shared file.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { BIN, cleanup, needs, tmp } from './helpers.js';
+import { cliWith } from './remotes.js';
+import { HAVE_PG, NO_PG_REASON, startPg, type Pg } from './pg.js';
+import { SCHEMA_VERSION } from '../src/server/pg-storage.js';
+
+const N = Number(process.env.AGENTSYNC_PG_PUSHERS) > 0 ? Math.floor(Number(process.env.AGENTSYNC_PG_PUSHERS)) : 50;
+
+const s = suite('server on PostgreSQL');
+const test = needs(s, HAVE_PG, 'server on PostgreSQL', NO_PG_REASON);
+let cluster: Pg | undefined;
+let dbs = 0;
+const children = new Set<ChildProcess>();
+
+s.after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await cluster?.stop();
+  cleanup();
+});
+
+/** A fresh database in the file's cluster (started on first use). */
+async function freshDb(): Promise<string> {
+  cluster ??= await startPg();
+  return cluster.createDb(`t${++dbs}`);
+}
+
+async function sql(url: string, text: string, values: unknown[] = []): Promise<any[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return (await c.query(text, values)).rows; } finally { await c.end(); }
+}
+
+const admin = (url: string, ...args: string[]) => cliWith(tmp(), {}, ['admin', ...args, '--db', url]);
+
+/** A migrated database with tenant `acme` and a write token. */
+async function readyDb(): Promise<{ db: string; token: string }> {
+  const db = await freshDb();
+  const m = await admin(db, 'migrate', '--json');
+  assert.is(m.code, 0, m.err);
+  assert.is((await admin(db, 'tenant', 'create', 'acme')).code, 0);
+  const t = await admin(db, 'token', 'create', '--tenant', 'acme', '--scope', 'write');
+  assert.is(t.code, 0, t.err);
+  return { db, token: t.out.trim() };
+}
+
+interface Proc { code: number | null; out: string; err: string }
+
+function run(cwd: string, argv: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(process.execPath, [BIN, ...argv], {
+    cwd, env: { ...process.env, NO_COLOR: '1', AGENTSYNC_AUTHOR: 'tester', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '', err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  return new Promise((res) => child.on('close', (code) => { children.delete(child); res({ code, out, err }); }));
+}
+
+async function must(cwd: string, argv: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const r = await run(cwd, argv, env);
+  if (r.code !== 0) throw new Error(`agentsync ${argv.join(' ')} exited ${r.code}: ${r.err}`);
+  return r;
+}
+
+interface Served { child: ChildProcess; base: string; url: string; err(): string; kill(sig?: NodeJS.Signals): Promise<void> }
+
+/** A `serve --db` process on an ephemeral port; `url` is tenant acme's remote. */
+async function serve(db: string): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', db, '--db-pool', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '', err = '';
+  child.stderr!.on('data', (d) => { err += d; });
+  const base = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return {
+    child, base, url: `${base}/acme`, err: () => err,
+    async kill(sig = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((r) => child.on('exit', r));
+      child.kill(sig);
+      await gone;
+      children.delete(child);
+    },
+  };
+}
+
+async function healthz(base: string): Promise<{ status: number; code?: string }> {
+  const r = await fetch(`${base}/healthz`);
+  const j = await r.json() as { error?: { code: string } };
+  return { status: r.status, ...(j.error ? { code: j.error.code } : {}) };
+}
+
+function write(ws: string, rel: string, text: string): void {
+  const p = join(ws, 'services', rel);
+  mkdirSync(join(p, '..'), { recursive: true });
+  writeFileSync(p, text);
+}
+
+const SHARED = 'content/shared.md';
+const own = (i: number) => `content/pushers/p${i}.md`;
+const shares = (i: number) => i % 5 === 0;
+
+interface Outcome { i: number; code: number | null; errCode?: string; version?: number }
+
+/**
+ * N workspaces (copies of one clone of the seeded remote), pusher i on `urls[i % urls.length]`,
+ * all pushing at once; `during` runs while they do. Returns each push's outcome.
+ */
+async function load(urls: string[], token: string, during: (settled: () => number) => Promise<void> = async () => {}): Promise<Outcome[]> {
+  const env = { AGENTSYNC_TOKEN: token };
+  const wss: string[] = [];
+  for (let k = 0; k < urls.length; k++) {
+    const template = tmp('agentsync-ws-');
+    await must(template, ['init', '--remote', urls[k]!], env);
+    await must(template, ['pull'], env);
+    wss.push(template);
+  }
+  const jobs: Promise<Outcome>[] = [];
+  let done = 0;
+  for (let i = 0; i < N; i++) {
+    const ws = join(tmp('agentsync-ws-'), 'ws');
+    cpSync(wss[i % urls.length]!, ws, { recursive: true });
+    write(ws, own(i), `# pusher ${i}\n`);
+    if (shares(i)) write(ws, SHARED, `# shared, by pusher ${i}\n`);
+    jobs.push(run(ws, ['push', '--json'], { ...env, AGENTSYNC_AUTHOR: `pusher-${i}` }).then((r) => {
+      done++;
+      const j = (() => { try { return JSON.parse(r.out); } catch { return undefined; } })();
+      if (r.code === 0) return { i, code: 0, version: j.version.id as number };
+      assert.match(r.err, /^agentsync: .+ \([A-Z_]+\)\n$/, `pusher ${i}: ${r.err}`);
+      return { i, code: r.code, errCode: j?.error?.code as string };
+    }));
+  }
+  await during(() => done);
+  return Promise.all(jobs);
+}
+
+/**
+ * The database after a load: versions 1..last each once, the published ones a chain; every
+ * acknowledged push in the final head (its own file) with its author; every refused one absent;
+ * the shared file as the last acknowledged push that wrote it left it; fsck clean.
+ */
+async function verify(db: string, url: string, token: string, outcomes: Outcome[], allowed: Record<number, string[]>): Promise<void> {
+  for (const o of outcomes) {
+    if (o.code === 0) continue;
+    assert.ok(allowed[o.code!]?.includes(o.errCode!), `pusher ${o.i}: exit ${o.code} ${o.errCode}`);
+  }
+  const rows = await sql(db, "SELECT id, parent, state, author FROM versions WHERE tenant = 'acme' ORDER BY id");
+  const ids = rows.map((r) => Number(r.id));
+  assert.equal(ids, Array.from({ length: ids.length }, (_, k) => k + 1), 'version ids 1..n, each once');
+  const published = rows.filter((r) => r.state === 'published');
+  for (let k = 1; k < published.length; k++) assert.is(Number(published[k].parent), Number(published[k - 1].id));
+  const authors = rows.map((r) => r.author as string).filter((a) => a.startsWith('pusher-'));
+  assert.is(new Set(authors).size, authors.length, 'no pusher has two versions');
+  const check = tmp('agentsync-ws-');
+  const env = { AGENTSYNC_TOKEN: token };
+  await must(check, ['init', '--remote', url], env);
+  await must(check, ['pull'], env);
+  const file = (rel: string) => {
+    const p = join(check, 'services', rel);
+    return existsSync(p) ? readFileSync(p, 'utf8') : null;
+  };
+  let lastShared: Outcome | undefined;
+  for (const o of outcomes) {
+    if (o.code === 0) {
+      assert.is(file(own(o.i)), `# pusher ${o.i}\n`, `pusher ${o.i} acknowledged, so in the head`);
+      assert.is(rows.find((r) => Number(r.id) === o.version)?.author, `pusher-${o.i}`);
+      if (shares(o.i) && (!lastShared || o.version! > lastShared.version!)) lastShared = o;
+    } else if (o.code === 1) {
+      assert.is(file(own(o.i)), null, `pusher ${o.i} refused, so nothing of it is there`);
+      assert.not.ok(authors.includes(`pusher-${o.i}`));
+    }
+  }
+  assert.is(file(SHARED), lastShared ? `# shared, by pusher ${lastShared.i}\n` : '# shared\n');
+  const f = await admin(db, 'fsck', '--json');
+  assert.is(f.code, 0, f.out);
+  assert.equal(f.json.problems, []);
+}
+
+/** Seed tenant acme with the shared file (v1). */
+async function seed(url: string, token: string): Promise<void> {
+  const ws = tmp('agentsync-ws-');
+  write(ws, SHARED, '# shared\n');
+  write(ws, 'agents/seed.yaml', 'name: seed\n');
+  await must(ws, ['init', '--remote', url], { AGENTSYNC_TOKEN: token });
+  await must(ws, ['push'], { AGENTSYNC_TOKEN: token });
+}
+
+// ---------------------------------------------------------------- no database needed
+
+s('isUnavailable: connection failures and shutdowns are 503 material; constraints, bugs and our own errors are not', async () => {
+  const { isUnavailable } = await import('../src/server/pg-storage.js');
+  const { AgentsyncError } = await import('../src/model/errors.js');
+  const err = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+  for (const e of [err('EPIPE'), err('ECONNREFUSED'), err('ENOENT'), err('ECONNRESET'), err('57P01'), err('57P03'), err('08006'), err('53300'), new Error('Connection terminated unexpectedly'), new Error('timeout exceeded when trying to connect')]) {
+    assert.ok(isUnavailable(e), (e as Error & { code?: string }).code ?? (e as Error).message);
+  }
+  for (const e of [err('23505'), err('42P01'), err('22P02'), new TypeError('x is undefined'), new AgentsyncError('STALE_REMOTE', 'moved')]) {
+    assert.not.ok(isUnavailable(e), (e as Error & { code?: string }).code ?? (e as Error).message);
+  }
+});
+
+// ---------------------------------------------------------------- migrations
+
+test('migrate: an empty database is refused until migrated; migrate twice is a no-op; a newer or older schema is refused with one line', async () => {
+  const db = await freshDb();
+  let r = await admin(db, 'tenant', 'list', '--json');
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, /^agentsync: .+ \(NOT_A_REMOTE\)\n$/);
+  assert.is(r.json.error.data.reason, 'no-schema');
+  const served = await run(tmp(), ['serve', '--port', '0', '--db', db]);
+  assert.is(served.code, 2);
+  assert.match(served.err, /^agentsync: .+admin migrate.+ \(NOT_A_REMOTE\)\n$/);
+  // Older: only the first migrations.
+  if (SCHEMA_VERSION > 1) {
+    const { migrate } = await import('../src/server/pg-storage.js');
+    await migrate(db, { to: SCHEMA_VERSION - 1 });
+    r = await admin(db, 'tenant', 'list', '--json');
+    assert.is(r.json.error.data.reason, 'schema-older');
+  }
+  r = await admin(db, 'migrate', '--json');
+  assert.is(r.code, 0, r.err);
+  assert.is(r.json.to, SCHEMA_VERSION);
+  assert.ok(r.json.applied.length >= 1);
+  r = await admin(db, 'migrate', '--json');
+  assert.equal([r.code, r.json.from, r.json.applied], [0, SCHEMA_VERSION, []]);
+  r = await admin(db, 'tenant', 'list', '--json');
+  assert.equal([r.code, r.json.tenants], [0, []]);
+  // Newer: a later agentsync migrated it.
+  await sql(db, "INSERT INTO agentsync_schema (version, name) VALUES ($1, 'from the future')", [SCHEMA_VERSION + 1]);
+  for (const args of [['tenant', 'list', '--json'], ['migrate', '--json']]) {
+    r = await admin(db, ...args);
+    assert.is(r.code, 2, r.err);
+    assert.match(r.err, /^agentsync: .+upgrade agentsync \(NOT_A_REMOTE\)\n$/);
+    assert.equal([r.json.error.data.reason, r.json.error.data.schema, r.json.error.data.known], ['schema-newer', SCHEMA_VERSION + 1, SCHEMA_VERSION]);
+  }
+  const s2 = await run(tmp(), ['serve', '--port', '0', '--db', db]);
+  assert.is(s2.code, 2);
+  // No database there at all: exit 3, one line.
+  r = await cliWith(tmp(), {}, ['admin', 'tenant', 'list', '--db', cluster!.urlOf('nosuchdb')]);
+  assert.is(r.code, 3);
+  assert.match(r.err, /^agentsync: .+ \(REMOTE_UNREACHABLE\)\n$/);
+  // AGENTSYNC_DB is the default; --data and --db together are a usage error.
+  r = await cliWith(tmp(), { AGENTSYNC_DB: db }, ['admin', 'tenant', 'list']);
+  assert.is(r.code, 2);
+  r = await cliWith(tmp(), {}, ['admin', 'tenant', 'list', '--db', db, '--data', tmp()]);
+  assert.is(r.code, 2);
+  assert.match(r.err, /\(USAGE\)\n$/);
+});
+
+// ---------------------------------------------------------------- admin
+
+test('admin with --db: tenant create/list, token create/list/revoke, fsck clean and fsck finding damage', async () => {
+  const { db, token } = await readyDb();
+  let r = await admin(db, 'tenant', 'create', 'acme', '--json');
+  assert.is(r.json.error.code, 'TENANT_EXISTS');
+  r = await admin(db, 'tenant', 'list', '--json');
+  assert.equal(r.json.tenants.map((t: { name: string }) => t.name), ['acme']);
+  r = await admin(db, 'token', 'list', '--json');
+  assert.is(r.json.tokens.length, 1);
+  const id = r.json.tokens[0].id as string;
+  assert.ok(token.includes(id));
+  const srv = await serve(db);
+  try {
+    await seed(srv.url, token);
+    r = await admin(db, 'fsck', '--json');
+    assert.equal([r.code, r.json.tenants, r.json.tokens, r.json.versions, r.json.problems], [0, 1, 1, 1, []]);
+    assert.ok(r.json.objects >= 3);
+    r = await admin(db, 'token', 'revoke', id, '--json');
+    assert.is(r.code, 0);
+    assert.type(r.json.revokedAt, 'string');
+    const ws = tmp('agentsync-ws-');
+    const p = await run(ws, ['init', '--remote', srv.url, '--json'], { AGENTSYNC_TOKEN: token });
+    assert.is(p.code, 0);
+    const f = await run(ws, ['fetch', '--json'], { AGENTSYNC_TOKEN: token });
+    assert.is(f.code, 3, f.err);
+    assert.is(JSON.parse(f.out).error.code, 'AUTH_REQUIRED');
+  } finally {
+    await srv.kill();
+  }
+  // Damage: an object's bytes, the head pointer.
+  await sql(db, "UPDATE objects SET bytes = 'x'::bytea WHERE tenant = 'acme' AND id = (SELECT id FROM objects WHERE tenant = 'acme' ORDER BY id LIMIT 1)");
+  await sql(db, "UPDATE heads SET current = 99 WHERE tenant = 'acme'");
+  r = await admin(db, 'fsck', '--json');
+  assert.is(r.code, 4);
+  const what = r.json.problems.map((p: { what: string }) => p.what.replace(/ [0-9a-f]{64}$/, ''));
+  assert.ok(what.includes('tenant acme object'), JSON.stringify(r.json.problems));
+  assert.ok(what.includes('tenant acme head'), JSON.stringify(r.json.problems));
+});
+
+// ---------------------------------------------------------------- availability
+
+test('healthz is 200 only while the database answers; with PostgreSQL down requests get 503 REMOTE_BUSY, clients exit 3 with one line, the server stays up and recovers by itself', async () => {
+  const { db, token } = await readyDb();
+  const srv = await serve(db);
+  try {
+    await seed(srv.url, token);
+    assert.equal(await healthz(srv.base), { status: 200 });
+    await cluster!.down();
+    try {
+      assert.equal(await healthz(srv.base), { status: 503, code: 'REMOTE_BUSY' });
+      const ws = tmp('agentsync-ws-');
+      await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
+      const r = await run(ws, ['pull', '--json'], { AGENTSYNC_TOKEN: token, AGENTSYNC_HTTP_BACKOFF_MS: '10' });
+      assert.is(r.code, 3, r.err);
+      assert.match(r.err, /^agentsync: .+ \(REMOTE_BUSY\)\n$/);
+      assert.is(JSON.parse(r.out).error.code, 'REMOTE_BUSY');
+      assert.is(srv.child.exitCode, null, 'the server is still running');
+    } finally {
+      await cluster!.up();
+    }
+    assert.equal(await healthz(srv.base), { status: 200 });
+    const ws = tmp('agentsync-ws-');
+    await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
+    await must(ws, ['pull'], { AGENTSYNC_TOKEN: token });
+    write(ws, 'content/after.md', '# after\n');
+    await must(ws, ['push'], { AGENTSYNC_TOKEN: token });
+    assert.match(srv.err(), /database/);
+  } finally {
+    await srv.kill();
+  }
+});
+
+// ---------------------------------------------------------------- two servers
+
+test(`two serve processes on one database, ${N} concurrent pushers over both: no lost update, no duplicate id, refusals only STALE_REMOTE/PUSH_REFUSED (exit 1)`, async () => {
+  const { db, token } = await readyDb();
+  const a = await serve(db), b = await serve(db);
+  try {
+    await seed(a.url, token);
+    const outcomes = await load([a.url, b.url], token);
+    await verify(db, a.url, token, outcomes, { 1: ['STALE_REMOTE', 'PUSH_REFUSED'] });
+    // A pusher of its own file only conflicts with nobody; the shared file took at most one writer.
+    assert.equal(outcomes.filter((o) => !shares(o.i) && o.errCode === 'PUSH_REFUSED'), []);
+    assert.ok(outcomes.filter((o) => shares(o.i) && o.code === 0).length <= 1);
+    assert.ok(outcomes.filter((o) => o.code === 0).length >= N / 2, 'most pushes went in');
+  } finally {
+    await a.kill();
+    await b.kill();
+  }
+});
+
+test(`kill -9 of one server during the load: the other keeps serving, clients of the dead one fail with exit 3, nothing acknowledged is lost, fsck clean`, async () => {
+  const { db, token } = await readyDb();
+  const a = await serve(db), b = await serve(db);
+  try {
+    await seed(a.url, token);
+    const outcomes = await load([a.url, b.url], token, async (settled) => {
+      while (settled() < 4) await new Promise((r) => setTimeout(r, 20));
+      await a.kill('SIGKILL');
+    });
+    assert.equal(outcomes.filter((o) => o.code === 4), [], `server log:\n${b.err()}`);
+    await verify(db, b.url, token, outcomes, { 1: ['STALE_REMOTE', 'PUSH_REFUSED'], 3: ['REMOTE_UNREACHABLE', 'REMOTE_BUSY'] });
+    // Clients of the surviving server were not refused for its sake.
+    for (const o of outcomes.filter((x) => x.i % 2 === 1)) assert.ok(o.code === 0 || o.code === 1, `pusher ${o.i} on the live server: exit ${o.code} ${o.errCode}`);
+    assert.equal(await healthz(b.base), { status: 200 });
+  } finally {
+    await a.kill('SIGKILL');
+    await b.kill();
+  }
+});
+
+test('PostgreSQL restarted during the load: both servers recover without a restart; nothing acknowledged is lost', async () => {
+  const { db, token } = await readyDb();
+  const a = await serve(db), b = await serve(db);
+  try {
+    await seed(a.url, token);
+    const outcomes = await load([a.url, b.url], token, async (settled) => {
+      while (settled() < 4) await new Promise((r) => setTimeout(r, 20));
+      await cluster!.restart();
+    });
+    assert.equal(outcomes.filter((o) => o.code === 4), [], `server logs:\n${a.err()}\n${b.err()}`);
+    await verify(db, a.url, token, outcomes, { 1: ['STALE_REMOTE', 'PUSH_REFUSED'], 3: ['REMOTE_BUSY', 'REMOTE_UNREACHABLE'] });
+    for (const srv of [a, b]) {
+      assert.is(srv.child.exitCode, null);
+      assert.equal(await healthz(srv.base), { status: 200 });
+      const ws = tmp('agentsync-ws-');
+      await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
+      await must(ws, ['pull'], { AGENTSYNC_TOKEN: token });
+      write(ws, `content/after-${srv.base.split(':').pop()}.md`, '# after\n');
+      await must(ws, ['push'], { AGENTSYNC_TOKEN: token });
+    }
+  } finally {
+    await a.kill();
+    await b.kill();
+  }
+});
+
+s.run();
