@@ -14,7 +14,7 @@ import { checkScope, isTokenFormat, parseDuration } from '../server/auth.js';
 import { serveDataDir } from '../server/server.js';
 import { loadWorkspace } from '../workspace/config.js';
 import { cwdOf, type Opts } from './commands.js';
-import { json, type Io } from './io.js';
+import { formatBytes, json, type Io } from './io.js';
 
 
 function dataDir(io: Io, o: Opts): string {
@@ -64,7 +64,7 @@ async function withAdmin<T>(io: Io, o: Opts, create: boolean, fn: (a: Admin) => 
 
 export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number> {
   const [what, sub, arg] = args;
-  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir>)';
+  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck | gc  (all with --data <dir>)';
   if (what === 'tenant' && sub === 'create') {
     if (!arg) fail('USAGE', usage);
     // Through a running server its URL is known (server.json): the tenant's remote URL is real.
@@ -111,6 +111,12 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
     const t = await withAdmin(io, o, false, (a) => a.revokeToken(arg));
     if (o.json) json(io, t);
     else io.stdout(`Revoked token ${t.id} (tenant ${t.tenant}).\n`);
+    return EXIT.OK;
+  }
+  if (what === 'gc') {
+    const r = await withAdmin(io, o, false, (a) => a.gc());
+    if (o.json) json(io, r);
+    else io.stdout(`Freed ${r.objects} object${r.objects === 1 ? '' : 's'} (${formatBytes(r.bytes)}) and ${r.manifests} manifest root${r.manifests === 1 ? '' : 's'} that no version reaches${r.kept ? `; kept ${r.kept} uploaded in the last hour (a push may be on its way)` : ''}.\n`);
     return EXIT.OK;
   }
   if (what === 'fsck') {
