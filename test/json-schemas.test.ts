@@ -77,6 +77,9 @@ test('every --json output of a workspace matches its schema, optional fields inc
   const bad = await check('validate', 2, a, 'validate');
   assert.ok(bad.json.problems.length > 0);
   await check('fsck', 0, a, 'fsck');
+  const g = await check('gc', 0, a, 'gc', '--dry-run');
+  assert.is(g.json.dryRun, true);
+  await check('gc', 0, a, 'gc');
   await check('remote-list', 0, a, 'remote', 'list');
 });
 
@@ -94,6 +97,8 @@ test('auth status and the admin lists match their schemas', async () => {
   assert.equal(tenants.json.tenants.map((t: { name: string }) => t.name), ['acme']);
   const tokens = await check('admin-token-list', 0, tmp(), 'admin', 'token', 'list', '--data', data);
   assert.is(tokens.json.tokens[0].label, 'ci');
+  const gc = await check('admin-gc', 0, tmp(), 'admin', 'gc', '--data', data);
+  assert.equal([gc.json.objects, gc.json.kept], [0, 0]);
 });
 
 test('errors match error.schema.json in each exit class', async () => {

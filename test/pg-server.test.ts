@@ -269,6 +269,48 @@ test('migrate: an empty database is refused until migrated; migrate twice is a n
   assert.match(r.err, /\(USAGE\)\n$/);
 });
 
+test('migrate 1 → 2: whole manifests become chunk trees (roots, chunks as objects), re-hashed; the data serves and checks out', async () => {
+  const { migrate } = await import('../src/server/pg-storage.js');
+  const { blobId } = await import('../src/model/hash.js');
+  const { encodeManifest, snapshotHashOf, manifestObjectId } = await import('../src/model/manifest.js');
+  const { chunkManifest } = await import('../src/model/chunks.js');
+  const db = await freshDb();
+  await migrate(db, { to: 1 });
+  // A schema-1 tenant as the previous release wrote it: 300 artifacts, one version.
+  const blobs = Array.from({ length: 300 }, (_, i) => Buffer.from(`name: a${i}\n`));
+  const m = new Map(blobs.map((b, i) => [`agents/a${String(i).padStart(3, '0')}.yaml`, blobId(b)]));
+  const bytes = encodeManifest(m);
+  const snap = snapshotHashOf(bytes);
+  const now = new Date().toISOString();
+  await sql(db, "INSERT INTO tenants VALUES ('acme', $1)", [now]);
+  await sql(db, "INSERT INTO heads VALUES ('acme', 1, 1, 1)");
+  for (const b of blobs) await sql(db, "INSERT INTO objects VALUES ('acme', $1, $2)", [Buffer.from(blobId(b), 'hex'), b]);
+  await sql(db, "INSERT INTO manifests VALUES ('acme', $1, $2)", [Buffer.from(manifestObjectId(snap), 'hex'), Buffer.from(bytes)]);
+  await sql(db, "INSERT INTO versions VALUES ('acme', 1, $1, NULL, 'old', 'v1', $2, 'published', $2, 300)", [snap, now]);
+  await sql(db, "INSERT INTO changes VALUES ('acme', 1, $1)", [JSON.stringify([...m].map(([path, id]) => ({ path, id })))]);
+  let r = await admin(db, 'migrate', '--json');
+  assert.equal([r.code, r.json.from, r.json.to], [0, 1, SCHEMA_VERSION], r.err);
+  const tree = chunkManifest(bytes);
+  assert.ok(tree.chunks.length > 3);
+  const roots = await sql(db, "SELECT encode(root, 'hex') AS root FROM roots WHERE tenant = 'acme'");
+  assert.equal(roots.map((x) => x.root), [tree.root]);
+  assert.equal(await sql(db, "SELECT to_regclass('manifests') AS t"), [{ t: null }]);
+  const stored = await sql(db, "SELECT count(*)::int AS n FROM objects WHERE tenant = 'acme' AND id = ANY ($1::bytea[])", [tree.chunks.map((c) => Buffer.from(c.id, 'hex'))]);
+  assert.is(stored[0].n, new Set(tree.chunks.map((c) => c.id)).size);
+  r = await admin(db, 'fsck', '--json');
+  assert.equal([r.code, r.json.problems], [0, []]);
+  const t = await admin(db, 'token', 'create', '--tenant', 'acme', '--scope', 'write');
+  const srv = await serve(db);
+  try {
+    const ws = tmp('agentsync-ws-');
+    await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: t.out.trim() });
+    await must(ws, ['pull'], { AGENTSYNC_TOKEN: t.out.trim() });
+    assert.is(readFileSync(join(ws, 'services', 'agents', 'a123.yaml'), 'utf8'), 'name: a123\n');
+  } finally {
+    await srv.kill();
+  }
+});
+
 // ---------------------------------------------------------------- admin
 
 test('admin with --db: tenant create/list, token create/list/revoke, fsck clean and fsck finding damage', async () => {
@@ -307,6 +349,95 @@ test('admin with --db: tenant create/list, token create/list/revoke, fsck clean 
   const what = r.json.problems.map((p: { what: string }) => p.what.replace(/ [0-9a-f]{64}$/, ''));
   assert.ok(what.includes('tenant acme object'), JSON.stringify(r.json.problems));
   assert.ok(what.includes('tenant acme head'), JSON.stringify(r.json.problems));
+});
+
+test('admin gc --db: drops an unreachable object only after the grace hour, keeps what versions reach; fsck stays clean', async () => {
+  const { db, token } = await readyDb();
+  const srv = await serve(db);
+  try {
+    await seed(srv.url, token);
+    const { encodeObjects } = await import('../src/remote/http.js');
+    const { blobId } = await import('../src/model/hash.js');
+    const stray = new TextEncoder().encode('# never pushed\n');
+    const up = await fetch(`${srv.url}/objects`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.agentsync.objects' }, body: Buffer.from(encodeObjects([{ id: blobId(stray), bytes: stray }])) });
+    assert.is(up.status, 200);
+    const before = (await sql(db, "SELECT count(*)::int AS n FROM objects WHERE tenant = 'acme'"))[0].n as number;
+    let r = await admin(db, 'gc', '--json');
+    assert.equal([r.code, r.json.objects, r.json.kept], [0, 0, 1], r.err);
+    await sql(db, "UPDATE objects SET stored_at = now() - interval '2 hours' WHERE tenant = 'acme'");
+    r = await admin(db, 'gc', '--json');
+    assert.equal([r.code, r.json.objects, r.json.bytes, r.json.kept], [0, 1, stray.length, 0]);
+    assert.is((await sql(db, "SELECT count(*)::int AS n FROM objects WHERE tenant = 'acme'"))[0].n, before - 1);
+    r = await admin(db, 'fsck', '--json');
+    assert.equal([r.code, r.json.problems], [0, []]);
+    const ws = tmp('agentsync-ws-');
+    await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
+    await must(ws, ['pull'], { AGENTSYNC_TOKEN: token });
+    assert.is(readFileSync(join(ws, 'services', 'content', 'shared.md'), 'utf8'), '# shared\n');
+  } finally {
+    await srv.kill();
+  }
+});
+
+test('admin copy --from <data dir> --to postgres://…: tenants, tokens, versions and head move; every snapshot re-checked; a rerun adds nothing; a database written to since is refused', async () => {
+  // A LevelDB server with two tenants and a few versions.
+  const data = join(tmp(), 'data');
+  const env = {};
+  assert.is((await cliWith(tmp(), env, ['admin', 'tenant', 'create', 'acme', '--data', data])).code, 0);
+  assert.is((await cliWith(tmp(), env, ['admin', 'tenant', 'create', 'beta', '--data', data])).code, 0);
+  const token = (await cliWith(tmp(), env, ['admin', 'token', 'create', '--tenant', 'acme', '--data', data])).out.trim();
+  const lv = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(lv);
+  const base = await new Promise<string>((res, rej) => {
+    let out = '';
+    lv.stdout!.on('data', (d) => { out += d; const m = /^listening on (\S+)$/m.exec(out); if (m) res(m[1]!); });
+    lv.on('exit', (c) => rej(new Error(`serve exited ${c}`)));
+  });
+  const ws = tmp('agentsync-ws-');
+  try {
+    write(ws, 'agents/one.yaml', 'name: one\n');
+    await must(ws, ['init', '--remote', `${base}/acme`], { AGENTSYNC_TOKEN: token });
+    await must(ws, ['push', '-m', 'v1'], { AGENTSYNC_TOKEN: token });
+    write(ws, 'agents/two.yaml', 'name: two\n');
+    await must(ws, ['push', '-m', 'v2'], { AGENTSYNC_TOKEN: token });
+    write(ws, 'agents/one.yaml', 'name: one\nedited: true\n');
+    await must(ws, ['push', '-m', 'v3'], { AGENTSYNC_TOKEN: token });
+    await must(ws, ['rollback', '2'], { AGENTSYNC_TOKEN: token });
+  } finally {
+    const gone = new Promise((r) => lv.on('exit', r));
+    lv.kill('SIGTERM');
+    await gone;
+  }
+  const db = await freshDb();
+  assert.is((await admin(db, 'migrate')).code, 0);
+  let r = await cliWith(tmp(), {}, ['admin', 'copy', '--from', data, '--to', db, '--json']);
+  assert.is(r.code, 0, r.err);
+  assert.equal([r.json.tenants, r.json.tokens, r.json.versions, r.json.checked, r.json.problems], [2, 1, 3, 3, []]);
+  assert.equal((await sql(db, "SELECT latest_published, current, last_id FROM heads WHERE tenant = 'acme'")).map((h) => [Number(h.latest_published), Number(h.current), Number(h.last_id)]), [[3, 2, 3]]);
+  // The same token works against a server on the database; the history is the same.
+  const srv = await serve(db);
+  try {
+    const c = tmp('agentsync-ws-');
+    await must(c, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
+    await must(c, ['pull'], { AGENTSYNC_TOKEN: token });
+    assert.is(readFileSync(join(c, 'services', 'agents', 'one.yaml'), 'utf8'), 'name: one\nedited: true\n');
+    const vs = JSON.parse((await must(c, ['versions', '--json'], { AGENTSYNC_TOKEN: token })).out);
+    assert.equal(vs.versions.map((v: { message: string }) => v.message), ['v1', 'v2', 'v3']);
+    // Restartable: a rerun adds nothing.
+    r = await cliWith(tmp(), {}, ['admin', 'copy', '--from', data, '--to', db, '--json']);
+    assert.equal([r.code, r.json.versions, r.json.checked], [0, 0, 3]);
+    // Written to since: refused, one line, nothing of that tenant changed.
+    write(c, 'agents/three.yaml', 'name: three\n');
+    await must(c, ['push', '-m', 'on postgres'], { AGENTSYNC_TOKEN: token });
+    r = await cliWith(tmp(), {}, ['admin', 'copy', '--from', data, '--to', db]);
+    assert.is(r.code, 4);
+    assert.match(r.err, /^agentsync: .+ \(STORE_CORRUPT\)\n$/);
+    assert.is(Number((await sql(db, "SELECT last_id FROM heads WHERE tenant = 'acme'"))[0].last_id), 4);
+  } finally {
+    await srv.kill();
+  }
+  r = await admin(db, 'fsck', '--json');
+  assert.equal([r.code, r.json.problems], [0, []]);
 });
 
 // ---------------------------------------------------------------- availability
@@ -391,6 +522,7 @@ test('PostgreSQL restarted during the load: both servers recover without a resta
       await cluster!.restart();
     });
     assert.equal(outcomes.filter((o) => o.code === 4), [], `server logs:\n${a.err()}\n${b.err()}`);
+    for (const srv of [a, b]) assert.is(srv.child.exitCode, null, `a server exited:\n${srv.err()}`);
     await verify(db, a.url, token, outcomes, { 1: ['STALE_REMOTE', 'PUSH_REFUSED'], 3: ['REMOTE_BUSY', 'REMOTE_UNREACHABLE'] });
     for (const srv of [a, b]) {
       assert.is(srv.child.exitCode, null);

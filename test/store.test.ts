@@ -285,7 +285,7 @@ local('base: empty by default; baseOps stores the manifest and the pointer', asy
   assert.equal(await ls.manifest(EMPTY_SNAPSHOT), new Map());
   assert.equal(await ls.manifest(null), new Map());
   const m: Manifest = new Map([['agents/a.yaml', blobId(bytes('name: a\n'))], ['content/é.md', blobId(bytes(''))]]);
-  const { ops, snapshot } = ls.baseOps('origin', m);
+  const { ops, snapshot } = await ls.baseOps('origin', m);
   assert.is(snapshot, snapshotHash(m));
   await commit(ls.db, ops);
   assert.is(await ls.baseSnapshot('origin'), snapshot);
@@ -294,14 +294,14 @@ local('base: empty by default; baseOps stores the manifest and the pointer', asy
   // an unknown snapshot is OBJECT_MISSING
   await rejectsCode(ls.manifest('sha256:' + 'f'.repeat(64)), 'OBJECT_MISSING');
   // the empty manifest stores no object but still moves the pointer
-  await commit(ls.db, ls.baseOps('origin', new Map()).ops);
+  await commit(ls.db, (await ls.baseOps('origin', new Map())).ops);
   assert.is(await ls.baseSnapshot('origin'), EMPTY_SNAPSHOT);
 });
 
 local('tracking, refs and forgetRemote', async () => {
   const { ls } = await localStore();
   const t = { url: '/r', fetchedAt: new Date(0).toISOString(), head: { latestPublished: 1, current: 1, lastId: 1 }, versions: [], latestSnapshot: EMPTY_SNAPSHOT };
-  await commit(ls.db, [ls.trackingOp('origin', t), ...ls.baseOps('origin', new Map()).ops, ...ls.baseOps('backup', new Map()).ops]);
+  await commit(ls.db, [ls.trackingOp('origin', t), ...(await ls.baseOps('origin', new Map())).ops, ...(await ls.baseOps('backup', new Map())).ops]);
   assert.equal(await ls.tracking('origin'), t);
   assert.is(await ls.tracking('backup'), undefined);
   assert.equal((await ls.refs()).map((r) => r.key).sort(), ['base!backup', 'base!origin', 'track!origin']);

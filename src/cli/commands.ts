@@ -3,7 +3,7 @@
  * return the exit code. One function per command.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
 import { computeStatus, previewConflicts, type Entry } from '../engine/status.js';
@@ -12,7 +12,7 @@ import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, CONFIG_KEYS, che
 import { atomicWrite } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
-import { author, colors, json, warn, type Io } from './io.js';
+import { author, colors, formatBytes, json, warn, type Io } from './io.js';
 import { describe, entryLine, statusText, versionLine, type DiffBlock } from './render.js';
 
 export type Opts = Record<string, unknown> & { C?: string; json?: boolean; remote?: string | boolean };
@@ -417,6 +417,30 @@ export async function cmdFsck(io: Io, o: Opts): Promise<number> {
       io.stdout(r.problems.length ? `${r.problems.length} problem(s) in ${r.objects} objects (STORE_CORRUPT).\n` : `OK: ${r.objects} objects and ${r.refs} refs check out.\n`);
     }
     return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
+  });
+}
+
+/** Bytes of the files below `dir` (the store's size on disk). */
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? folderBytes(p) : e.isFile() ? statSync(p).size : 0;
+  }
+  return n;
+}
+
+export async function cmdGc(io: Io, o: Opts): Promise<number> {
+  return withContext(io, o, async (ctx) => {
+    const before = folderBytes(ctx.ws.storeDir);
+    const r = await ctx.store.gc(!!o.dryRun);
+    const after = folderBytes(ctx.ws.storeDir);
+    if (o.json) json(io, { ...r, dryRun: !!o.dryRun, storeBytes: { before, after } });
+    else {
+      const what = `${r.objects} object${r.objects === 1 ? '' : 's'} (${formatBytes(r.bytes)}) and ${r.manifests} manifest root${r.manifests === 1 ? '' : 's'} that nothing reaches`;
+      io.stdout(o.dryRun ? `Would drop ${what}.\n` : `Dropped ${what}; .agentsync is ${formatBytes(after)} (was ${formatBytes(before)}).\n`);
+    }
+    return EXIT.OK;
   });
 }
 

@@ -142,6 +142,11 @@ export const DOCS: Record<string, CommandDoc> = {
     usage: ['fsck'],
     examples: [['agentsync fsck', 'every object and ref checks out'], ['agentsync fsck --json', 'problems as JSON']],
   },
+  gc: {
+    group: 'CI', summary: 'Drop stored objects nothing reaches, and compact the store',
+    usage: ['gc [--dry-run]'],
+    examples: [['agentsync gc', 'drop unreachable objects, print what was freed'], ['agentsync gc --dry-run --json', 'count only, as JSON']],
+  },
   serve: {
     group: 'Server', summary: 'Run the HTTP sync server on a data folder or a PostgreSQL database',
     usage: ['serve [--data <dir>] [--host <host>] [--port <port>]', 'serve --db <postgres://user@host:port/dbname> [--db-pool <n>] [--host <host>] [--port <port>]'],
@@ -149,8 +154,8 @@ export const DOCS: Record<string, CommandDoc> = {
   },
   admin: {
     group: 'Server', summary: "Manage a server's tenants and tokens, and check its data",
-    usage: ['admin tenant create <name>', 'admin tenant list', 'admin token create --tenant <name> [--scope read|write|admin] [--expires-in 30d] [--label <text>]', 'admin token list', 'admin token revoke <id>', 'admin fsck', 'admin migrate --db <url>'],
-    subcommands: [['tenant create <name>', 'a new tenant (its remote URL is http(s)://host:port/<name>)'], ['tenant list', 'every tenant'], ['token create', 'a token for a tenant, shown once'], ['token list', 'every token (never its secret)'], ['token revoke <id>', 'revoke a token'], ['fsck', 'check the server data folder (or database)'], ['migrate', 'bring a PostgreSQL database to the schema this agentsync knows']],
+    usage: ['admin tenant create <name>', 'admin tenant list', 'admin token create --tenant <name> [--scope read|write|admin] [--expires-in 30d] [--label <text>]', 'admin token list', 'admin token revoke <id>', 'admin fsck', 'admin gc', 'admin migrate --db <url>', 'admin copy --from <dir> --to <url>'],
+    subcommands: [['tenant create <name>', 'a new tenant (its remote URL is http(s)://host:port/<name>)'], ['tenant list', 'every tenant'], ['token create', 'a token for a tenant, shown once'], ['token list', 'every token (never its secret)'], ['token revoke <id>', 'revoke a token'], ['fsck', 'check the server data folder (or database)'], ['gc', 'drop what no version reaches (uploads of the last hour are kept)'], ['migrate', 'bring a PostgreSQL database to the schema this agentsync knows'], ['copy', "move a data folder's tenants, tokens and history into a PostgreSQL database (restartable; re-checks every snapshot)"]],
     examples: [['agentsync admin tenant create acme --data ./agentsync-data', 'a tenant'], ['agentsync admin token create --tenant acme --scope write --data ./agentsync-data', 'a write token for it'], ['agentsync admin token list --json', 'tokens as JSON']],
   },
   completion: {

@@ -112,3 +112,12 @@ export function age(iso: string, now = Date.now()): string {
 export function json(io: Io, v: unknown): void {
   io.stdout(JSON.stringify(v, null, 2) + '\n');
 }
+
+/** `1536` → `1.5 KiB`: sizes for people (binary units, one decimal above KiB). */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(1)} ${units[u]}`;
+}

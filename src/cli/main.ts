@@ -70,6 +70,8 @@ function build(io: Io, setResult: (p: Promise<number>) => void) {
     .option('--ours', 'Keep the local version').option('--theirs', 'Take the remote version').option('--merged', 'Keep the edited working file')
     .action(act((p, o) => c.cmdResolve(io, String(p), o as c.Opts)));
   cli.command('fsck', 'Check the local store').action(act((o) => c.cmdFsck(io, o as c.Opts)));
+  cli.command('gc', 'Drop stored objects nothing reaches, and compact the store').option('--dry-run', 'Only count what would be dropped')
+    .action(act((o) => c.cmdGc(io, o as c.Opts)));
   registerServerCommands(cli, io, act);
   registerSyncCommands(cli, io, act);
   cli.command('completion <shell>', 'Print the completion script for bash, zsh or fish')

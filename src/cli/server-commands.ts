@@ -18,9 +18,10 @@ export function registerServerCommands(cli: Cli, io: Io, act: Act): void {
     .option('--max-body <bytes>', 'Request body cap', { default: DEFAULT_MAX_BODY })
     .option('--max-object <bytes>', 'Object size cap', { default: DEFAULT_MAX_OBJECT })
     .action(act(async (o) => (await import('./server-handlers.js')).cmdServe(io, o as Opts)));
-  cli.command('admin [...args]', 'admin tenant create <name> | tenant list | token create --tenant <t> --scope read|write|admin | token list | token revoke <id> | fsck | migrate --db <url>')
+  cli.command('admin [...args]', 'admin tenant create <name> | tenant list | token create --tenant <t> --scope read|write|admin | token list | token revoke <id> | fsck | gc | migrate --db <url> | copy --from <dir> --to <url>')
     .option('--data <dir>', 'Server data folder (default $AGENTSYNC_DATA or ./agentsync-data)')
     .option('--db <url>', 'A PostgreSQL database instead of a data folder (default $AGENTSYNC_DB)')
+    .option('--from <dir>', 'copy: the server data folder to copy').option('--to <url>', 'copy: the PostgreSQL database to copy it into')
     .option('--tenant <name>', 'Tenant of the new token').option('--scope <scope>', 'read, write or admin', { default: 'write' })
     .option('--expires-in <duration>', 'e.g. 30d, 12h, never', { default: 'never' }).option('--label <text>', 'A note kept with the token')
     .action(act(async (args, o) => (await import('./server-handlers.js')).cmdAdmin(io, args as string[], o as Opts)));

@@ -14,7 +14,7 @@ import { checkScope, isTokenFormat, parseDuration } from '../server/auth.js';
 import { serveDataDir, serveStorage } from '../server/server.js';
 import { loadWorkspace } from '../workspace/config.js';
 import { cwdOf, type Opts } from './commands.js';
-import { json, type Io } from './io.js';
+import { formatBytes, json, type Io } from './io.js';
 
 
 function dataDir(io: Io, o: Opts): string {
@@ -99,7 +99,22 @@ async function withAdmin<T>(io: Io, o: Opts, create: boolean, fn: (a: Admin) => 
 
 export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number> {
   const [what, sub, arg] = args;
-  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck  (all with --data <dir> or --db <url>) | migrate --db <url>';
+  const usage = 'usage: agentsync admin tenant create <name> | tenant list | token create --tenant <name> --scope read|write|admin [--expires-in 30d] | token list | token revoke <id> | fsck | gc  (all with --data <dir> or --db <url>) | migrate --db <url> | copy --from <dir> --to <url>';
+  if (what === 'copy') {
+    if (typeof o.from !== 'string' || typeof o.to !== 'string') fail('USAGE', 'usage: agentsync admin copy --from <data dir> --to postgres://user@host:port/dbname (migrate the database first)');
+    const { copyToDb } = await import('../server/copy.js');
+    const { redactUrl } = await import('../server/pg-storage.js');
+    const from = resolve(cwdOf(io, o), o.from);
+    const r = await copyToDb(from, o.to, (s) => { if (!o.json) io.stderr(s); });
+    if (o.json) json(io, r);
+    else {
+      for (const p of r.problems) io.stderr(`${p.what}: ${p.message}\n`);
+      io.stdout(r.problems.length
+        ? `${r.problems.length} problem(s) in the copy (STORE_CORRUPT); see above.\n`
+        : `Copied ${r.tenants} tenants, ${r.tokens} tokens, ${r.versions} new versions and ${r.objects} objects from ${from} to ${redactUrl(o.to)}; all ${r.checked} versions' snapshots re-checked in the database.\n`);
+    }
+    return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
+  }
   if (what === 'migrate') {
     const url = dbUrl(io, o);
     if (!url) fail('USAGE', 'admin migrate works on a PostgreSQL database: agentsync admin migrate --db postgres://user@host:port/dbname (a data folder needs no migration)');
@@ -155,6 +170,12 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
     const t = await withAdmin(io, o, false, (a) => a.revokeToken(arg));
     if (o.json) json(io, t);
     else io.stdout(`Revoked token ${t.id} (tenant ${t.tenant}).\n`);
+    return EXIT.OK;
+  }
+  if (what === 'gc') {
+    const r = await withAdmin(io, o, false, (a) => a.gc());
+    if (o.json) json(io, r);
+    else io.stdout(`Freed ${r.objects} object${r.objects === 1 ? '' : 's'} (${formatBytes(r.bytes)}) and ${r.manifests} manifest root${r.manifests === 1 ? '' : 's'} that no version reaches${r.kept ? `; kept ${r.kept} uploaded in the last hour (a push may be on its way)` : ''}.\n`);
     return EXIT.OK;
   }
   if (what === 'fsck') {

@@ -48,7 +48,7 @@ export interface CompileResult {
 export async function compile(ctx: Context): Promise<CompileResult> {
   const v = await validateWorkspace(ctx);
   assertValid(v, 'nothing was compiled');
-  const { ops, snapshot } = ctx.store.manifestOps(v.manifest);
+  const { ops, snapshot } = await ctx.store.manifestOps(v.manifest);
   if (ops.length) await commit(ctx.store.db, ops);
   const counts = new Map<string, number>();
   for (const k of v.kinds.values()) counts.set(k, (counts.get(k) ?? 0) + 1);

@@ -6,7 +6,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, encodeManifest, findClash, findClashAt, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, findClash, findClashAt, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { commit } from '../store/objects.js';
 import type { Tracking } from '../store/local.js';
@@ -89,7 +89,7 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
       const changes = await remote.changesBetween(from, latest.id);
       // Patch the stored bytes of the previous snapshot (no decode, apply, re-encode) when the
       // changes come sorted, as remotes send them; otherwise take the Map route.
-      const prevBytes = from === null ? new Uint8Array(0) : prev!.latestSnapshot === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.need(manifestObjectId(prev!.latestSnapshot!), 'snapshot manifest');
+      const prevBytes = from === null ? new Uint8Array(0) : prev!.latestSnapshot === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.manifestBytes(prev!.latestSnapshot!);
       let m: Manifest | undefined;
       let bytes = patchManifest(prevBytes, changes);
       if (!bytes) {
@@ -109,7 +109,7 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
       // Blobs of unchanged paths are already stored (they came with the previous snapshot).
       const wanted = from === null ? m!.values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
       objectsFetched = await fetchObjects(ctx, remote, wanted);
-      await commit(ctx.store.db, ctx.store.encodedManifestOps(bytes, latest.snapshot).ops);
+      await commit(ctx.store.db, (await ctx.store.encodedManifestOps(bytes, latest.snapshot)).ops);
     }
   }
   const tracking: Tracking = {
@@ -118,7 +118,7 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
   const ops = [ctx.store.trackingOp(name, tracking)];
   // A remote with no versions shares no history with us (new, or pointed elsewhere): whatever
   // base we recorded does not describe it, so every local artifact is again an addition to push.
-  if (head.lastId === 0 && (await ctx.store.baseSnapshot(name)) !== EMPTY_SNAPSHOT) ops.push(...ctx.store.baseOps(name, new Map()).ops);
+  if (head.lastId === 0 && (await ctx.store.baseSnapshot(name)) !== EMPTY_SNAPSHOT) ops.push(...(await ctx.store.baseOps(name, new Map())).ops);
   if (!o.dryRun) await commit(ctx.store.db, ops);
   return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: latestSnapshot, newVersions, objectsFetched, tracking };
 }

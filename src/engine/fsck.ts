@@ -1,10 +1,12 @@
 /**
- * fsck: every object hashes to its id; every base and fetch record points at a manifest that
- * exists and decodes; every blob those manifests name is present.
+ * fsck: every object hashes to its id; every base and fetch record points at a manifest whose
+ * chunk tree is whole and well formed (SPEC §3.1), whose bytes hash to the snapshot and decode;
+ * every blob those manifests name is present.
  * @module
  */
 import { blobId } from '../model/hash.js';
-import { decodeManifest, isSnapshotHash, manifestObjectId, EMPTY_SNAPSHOT } from '../model/manifest.js';
+import { decodeManifest, isSnapshotHash, snapshotHashOf, EMPTY_SNAPSHOT } from '../model/manifest.js';
+import type { ManifestStore } from '../store/manifests.js';
 import type { Tracking } from '../store/local.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { Context } from './context.js';
@@ -31,13 +33,17 @@ export async function checkObjects(objects: ObjectStore, problems: FsckProblem[]
   return n;
 }
 
-/** Check that a snapshot's manifest and every blob it names are present. */
-export async function checkSnapshot(objects: Pick<ObjectStore, 'get' | 'missing'>, snap: string, what: string, problems: FsckProblem[]): Promise<void> {
+/**
+ * Check that a snapshot's manifest is stored whole (every chunk of its tree present and well
+ * formed), hashes to the snapshot, decodes, and that every blob it names is present.
+ */
+export async function checkSnapshot(objects: Pick<ObjectStore, 'missing'>, manifests: Pick<ManifestStore, 'get'>, snap: string, what: string, problems: FsckProblem[]): Promise<void> {
   if (!isSnapshotHash(snap)) { problems.push({ what, message: `${JSON.stringify(snap)} is not a snapshot hash` }); return; }
   if (snap === EMPTY_SNAPSHOT) return;
-  const bytes = await objects.get(manifestObjectId(snap));
-  if (!bytes) { problems.push({ what, message: `manifest ${snap} is missing` }); return; }
   try {
+    const bytes = await manifests.get(snap);
+    if (!bytes) { problems.push({ what, message: `manifest ${snap} is missing` }); return; }
+    if (snapshotHashOf(bytes) !== snap) { problems.push({ what, message: `manifest ${snap} does not hash to its snapshot` }); return; }
     const m = decodeManifest(bytes);
     const ids = [...new Set(m.values())];
     const missing = await objects.missing(ids);
@@ -52,11 +58,11 @@ export async function fsck(ctx: Context): Promise<FsckResult> {
   const objects = await checkObjects(ctx.store.objects, problems);
   const refs = await ctx.store.refs();
   for (const r of refs) {
-    if (r.key.startsWith('base!')) await checkSnapshot(ctx.store.objects, r.value, r.key, problems);
+    if (r.key.startsWith('base!')) await checkSnapshot(ctx.store.objects, ctx.store.manifests, r.value, r.key, problems);
     else {
       let t: Tracking;
       try { t = JSON.parse(r.value) as Tracking; } catch { problems.push({ what: r.key, message: 'is not valid JSON' }); continue; }
-      if (t.latestSnapshot) await checkSnapshot(ctx.store.objects, t.latestSnapshot, r.key, problems);
+      if (t.latestSnapshot) await checkSnapshot(ctx.store.objects, ctx.store.manifests, t.latestSnapshot, r.key, problems);
     }
   }
   const undo = await ctx.store.undo().catch(() => { problems.push({ what: 'undo', message: 'journal is not valid JSON' }); return undefined; });

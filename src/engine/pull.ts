@@ -12,7 +12,7 @@ import { findGitRoot } from '../workspace/git.js';
 import { conflictHint, mergeable, shellWord } from './merge-records.js';
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { EMPTY_SNAPSHOT, manifestObjectId, patchManifest, snapshotHashOf } from '../model/manifest.js';
+import { EMPTY_SNAPSHOT, patchManifest, snapshotHashOf } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import type { UndoEntry, UndoJournal } from '../store/local.js';
@@ -147,12 +147,12 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
  */
 async function movedBaseOps(ctx: Context, name: string, st: Status, moved: Entry[]): Promise<BatchOp[]> {
   const changes = moved.map((e) => ({ path: e.path, id: e.ids.remote })).sort((a, b) => compareUtf8(a.path, b.path));
-  const stored = st.base === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.get(manifestObjectId(st.base));
+  const stored = st.base === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.manifests.get(st.base);
   const bytes = stored && patchManifest(stored, changes);
   if (!bytes) return ctx.store.moveBaseOps(name, changes, st.manifests.base);
   const snapshot = snapshotHashOf(bytes);
   const known = snapshot === EMPTY_SNAPSHOT || snapshot === st.remoteSnapshot || snapshot === st.base;
-  return [...(known ? [] : ctx.store.encodedManifestOps(bytes, snapshot).ops), ctx.store.baseRefOp(name, snapshot)];
+  return [...(known ? [] : (await ctx.store.encodedManifestOps(bytes, snapshot)).ops), ctx.store.baseRefOp(name, snapshot)];
 }
 
 function absPath(ctx: Context, path: string): string {

@@ -9,7 +9,7 @@
  */
 import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { applyChanges, encodeManifest, manifestObjectId, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, encodeManifest, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { Version } from '../model/version.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
@@ -155,7 +155,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
       // A published version's manifest is stored locally too (the new fetch record and base name
       // it): write it durably while the remote creates the version. An object no ref names yet
       // is harmless if the creation fails.
-      const storing = o.draft ? undefined : commit(ctx.store.db, ctx.store.encodedManifestOps(nextBytes, snapshot).ops);
+      const storing = o.draft ? undefined : ctx.store.encodedManifestOps(nextBytes, snapshot).then((x) => commit(ctx.store.db, x.ops));
       try {
         version = await remote.createVersion({
           expected, changes, snapshot,
@@ -233,7 +233,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
 
 /** The manifest bytes of `parent` + `changes`: the stored parent patched in place when possible. */
 async function nextManifestBytes(ctx: Context, parent: SnapshotHash, parentManifest: () => Manifest, changes: Change[]): Promise<Uint8Array> {
-  const stored = parent === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.objects.get(manifestObjectId(parent));
+  const stored = parent === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.manifests.get(parent);
   return (stored && patchManifest(stored, changes)) ?? encodeManifest(applyChanges(parentManifest(), changes));
 }
 

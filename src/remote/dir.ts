@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import { openDb, type Db } from '../store/db.js';
-import { RemoteStore } from '../store/remote-store.js';
+import { RemoteStore, upgradeStore } from '../store/remote-store.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import type { CreateVersionRequest, Remote, StoredObject } from './types.js';
 
 export const MARKER = 'AGENTSYNC_REMOTE';
-const MARKER_TEXT = 'agentsync remote store, format 1\n';
+/** Format 2: manifests as chunk trees (SPEC §3.1). A format-1 folder is upgraded on first open. */
+const MARKER_TEXT = 'agentsync remote store, format 2\n';
+const MARKER_V1 = 'agentsync remote store, format 1\n';
 
 export class DirectoryRemote implements Remote {
   private db: Db | undefined;
@@ -38,11 +40,23 @@ export class DirectoryRemote implements Remote {
       }
       mkdirSync(this.dir, { recursive: true });
       atomicWrite(marker, MARKER_TEXT);
-    } else if (readFileSync(marker, 'utf8') !== MARKER_TEXT) {
-      fail('NOT_A_REMOTE', `${this.dir} has an unknown remote format; upgrade agentsync`, { dir: this.dir });
+    } else {
+      const text = readFileSync(marker, 'utf8');
+      if (text !== MARKER_TEXT && text !== MARKER_V1) fail('NOT_A_REMOTE', `${this.dir} has an unknown remote format; upgrade agentsync`, { dir: this.dir });
     }
-    this.db = await openDb(join(this.dir, 'store'), { lockedCode: 'REMOTE_BUSY', what: 'the remote', ...(this.waitMs !== undefined ? { waitMs: this.waitMs } : {}) });
-    this.store = new RemoteStore(this.db);
+    const db = await openDb(join(this.dir, 'store'), { lockedCode: 'REMOTE_BUSY', what: 'the remote', ...(this.waitMs !== undefined ? { waitMs: this.waitMs } : {}) });
+    const store = new RemoteStore(db);
+    try {
+      // Under the lock: a format-1 remote is converted once (SPEC §3.1, "Upgrade").
+      await upgradeStore(db, 'format', async () => [store], () => {
+        if (readFileSync(marker, 'utf8') !== MARKER_TEXT) atomicWrite(marker, MARKER_TEXT);
+      });
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+    this.db = db;
+    this.store = store;
     return this.store;
   }
 
@@ -56,7 +70,7 @@ export class DirectoryRemote implements Remote {
   async putObjects(objs: readonly StoredObject[]) { return (await this.open(true)).putObjects(objs); }
   async getObjects(ids: readonly ObjectId[]): Promise<StoredObject[]> {
     const s = await this.open(false);
-    const vals = await s.objects.getMany(ids);
+    const vals = await s.getObjects(ids);
     return ids.map((id, i) => {
       const bytes = vals[i];
       if (!bytes) fail('OBJECT_MISSING', `the remote lacks object ${id.slice(0, 12)}; its store is damaged — run \`agentsync fsck\` on it`, { id });

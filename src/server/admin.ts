@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { AgentsyncError, ERROR_CODES, fail, isAgentsyncError, type ErrorCode } from '../model/errors.js';
 import { createToken, publicToken, revokeToken } from './auth.js';
 import { SERVER_INFO, type ServerInfo } from './server.js';
-import { LevelStorage, checkTenantName, type Scope, type ServerFsckResult, type Storage, type TenantRecord } from './storage.js';
+import { LevelStorage, checkTenantName, type Scope, type ServerFsckResult, type ServerGcResult, type Storage, type TenantRecord } from './storage.js';
 
 export type PublicToken = ReturnType<typeof publicToken>;
 
@@ -26,6 +26,7 @@ export interface Admin {
   createToken(o: { tenant: string; scope: Scope; expiresInMs: number | null; label?: string }): Promise<{ token: string; record: PublicToken }>;
   revokeToken(id: string): Promise<PublicToken>;
   fsck(): Promise<ServerFsckResult>;
+  gc(): Promise<ServerGcResult>;
   close(): Promise<void>;
 }
 
@@ -41,6 +42,7 @@ class StoreAdmin implements Admin {
   }
   async revokeToken(id: string) { return publicToken(await revokeToken(this.s, id)); }
   fsck() { return this.s.fsck(); }
+  gc() { return this.s.gc(); }
   close() { return this.s.close(); }
 }
 
@@ -75,6 +77,7 @@ class ServerAdmin implements Admin {
   }
   async revokeToken(id: string) { return (await this.call('POST', `/_admin/tokens/${encodeURIComponent(id)}/revoke`, {})).token as PublicToken; }
   async fsck() { return (await this.call('POST', '/_admin/fsck', {})) as ServerFsckResult; }
+  async gc() { return (await this.call('POST', '/_admin/gc', {})) as ServerGcResult; }
   async close() {}
 }
 

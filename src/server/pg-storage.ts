@@ -22,12 +22,15 @@
 import pg from 'pg';
 import { AgentsyncError, fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { decodeManifest, diffManifests, manifestLookup, manifestObjectId, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { chunkManifest } from '../model/chunks.js';
+import { decodeManifest, diffManifests, manifestLookup, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import type { Head, Version } from '../model/version.js';
+import type { Db } from '../store/db.js';
+import { ManifestStore } from '../store/manifests.js';
 import { buildVersionManifest, checkCreateRequest, staleRemote, type CreateVersionRequest } from '../store/remote-store.js';
 import { checkSnapshot, type FsckProblem } from '../engine/fsck.js';
-import { checkTenantName, isTenantName, type ServerFsckResult, type Storage, type TenantRecord, type TenantStore, type TokenRecord } from './storage.js';
+import { checkTenantName, isTenantName, type ServerFsckResult, type ServerGcResult, type Storage, type TenantRecord, type TenantStore, type TokenRecord } from './storage.js';
 
 /** Default bound of the connection pool (`--db-pool`). */
 export const DEFAULT_DB_POOL = 10;
@@ -36,7 +39,15 @@ export const DEFAULT_DB_POOL = 10;
  * The schema, as a versioned list: `agentsync admin migrate --db` applies the ones the database
  * lacks, in order, each in the transaction that records it in `agentsync_schema`.
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  /** A step in code after the SQL, in the same transaction (data conversion). */
+  run?: (q: Q) => Promise<void>;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'tenants, tokens, heads, versions, change lists, objects, manifests',
@@ -95,6 +106,40 @@ CREATE TABLE manifests (
 );
 `,
   },
+  {
+    // SPEC §3.1: a manifest is a tree of content-defined chunks; the chunks are ordinary
+    // objects, and `roots` names each stored manifest's root chunk. Every whole manifest is
+    // converted (re-hashed against its snapshot first), then the old table goes.
+    version: 2,
+    name: 'manifests as chunk trees (roots; chunks in objects); objects.stored_at for gc',
+    sql: `
+CREATE TABLE roots (
+  tenant text NOT NULL REFERENCES tenants (name),
+  snapshot bytea NOT NULL,
+  root bytea NOT NULL,
+  PRIMARY KEY (tenant, snapshot)
+);
+ALTER TABLE objects ADD COLUMN stored_at timestamptz NOT NULL DEFAULT now();
+`,
+    async run(q) {
+      let after: [string, Buffer] = ['', Buffer.alloc(0)];
+      for (;;) {
+        const r = await q('SELECT tenant, snapshot, bytes FROM manifests WHERE (tenant, snapshot) > ($1, $2) ORDER BY tenant, snapshot LIMIT 50', after);
+        if (!r.rows.length) break;
+        for (const row of r.rows as { tenant: string; snapshot: Buffer; bytes: Buffer }[]) {
+          const snapshot = 'sha256:' + row.snapshot.toString('hex');
+          const bytes = new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength);
+          if (snapshotHashOf(bytes) !== snapshot) fail('STORE_CORRUPT', `the stored manifest of ${snapshot} (tenant ${row.tenant}) does not hash to it; nothing was migrated — run \`agentsync admin fsck --db …\` with the previous release`, { tenant: row.tenant, snapshot });
+          const t = chunkManifest(bytes);
+          await insertObjects(q, row.tenant, t.chunks);
+          if (t.root) await q('INSERT INTO roots (tenant, snapshot, root) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [row.tenant, row.snapshot, hex(t.root)]);
+        }
+        const last = r.rows.at(-1) as { tenant: string; snapshot: Buffer };
+        after = [last.tenant, last.snapshot];
+      }
+      await q('DROP TABLE manifests');
+    },
+  },
 ];
 
 /** The schema version this code knows (the last migration). */
@@ -103,6 +148,8 @@ export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
 /** Longest parent chain, and most changes, `changesBetween` composes before a full diff (as RemoteStore). */
 const CHAIN_MAX_VERSIONS = 64;
 const CHAIN_MAX_CHANGES = 20000;
+/** How long gc spares an unreachable object after it was stored (a push may be on its way). */
+const GC_GRACE_MS = 60 * 60 * 1000;
 /** Rows per INSERT of objects (3 parameters each; PostgreSQL allows 65 535). */
 const INSERT_ROWS = 1000;
 /** Bytes per INSERT of objects, and hashed between two turns of the event loop. */
@@ -169,17 +216,79 @@ function headOf(r: { latest_published: string | null; current: string | null; la
   return r ? { latestPublished: num(r.latest_published), current: num(r.current), lastId: Number(r.last_id) } : { latestPublished: null, current: null, lastId: 0 };
 }
 
-type Q = (text: string, values?: unknown[]) => Promise<pg.QueryResult<any>>;
+export type Q = (text: string, values?: unknown[]) => Promise<pg.QueryResult<any>>;
 
-/** Immutable manifest bytes by snapshot, a few of them (the parent of the next push is the latest). */
+/**
+ * Insert objects (already hash-checked) of `tenant`, several rows per statement; one already
+ * there is kept (its `stored_at` refreshed when old, so gc spares an object uploaded again).
+ */
+export async function insertObjects(q: Q, tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
+  for (let i = 0; i < rows.length;) {
+    let j = i, bytes = 0;
+    while (j < rows.length && j - i < INSERT_ROWS && (j === i || bytes < SLICE_BYTES)) bytes += rows[j++]!.bytes.length + 64;
+    const values: unknown[] = [tenant];
+    const tuples: string[] = [];
+    for (let k = i; k < j; k++) {
+      values.push(hex(rows[k]!.id), Buffer.from(rows[k]!.bytes.buffer, rows[k]!.bytes.byteOffset, rows[k]!.bytes.byteLength));
+      tuples.push(`($1, $${values.length - 1}, $${values.length})`);
+    }
+    await q(`INSERT INTO objects (tenant, id, bytes) VALUES ${tuples.join(', ')}
+      ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`, values);
+    i = j;
+  }
+}
+
+/**
+ * The few key-value reads {@link ManifestStore} makes (`o!<id>` objects, `m!<hex>` roots),
+ * answered from the tables, so that trees are read and checked by the same code as in LevelDB.
+ */
+class TableKv {
+  constructor(private readonly q: Q, private readonly tenant: string) {}
+  async get(key: string): Promise<Uint8Array | undefined> {
+    if (key.startsWith('m!')) {
+      const r = await this.q("SELECT encode(root, 'hex') AS root FROM roots WHERE tenant = $1 AND snapshot = $2", [this.tenant, hex(key.slice(2))]);
+      return r.rows[0] ? new TextEncoder().encode(r.rows[0].root) : undefined;
+    }
+    return (await this.getMany([key]))[0];
+  }
+  async has(key: string): Promise<boolean> {
+    if (key.startsWith('m!')) return (await this.get(key)) !== undefined;
+    return (await this.hasMany([key]))[0]!;
+  }
+  async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    const ids = keys.map((k) => k.slice(2));
+    const r = await this.q(`SELECT encode(id, 'hex') AS id, bytes FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
+    const got = new Map<string, Buffer>(r.rows.map((x: { id: string; bytes: Buffer }) => [x.id, x.bytes]));
+    return ids.map((id) => {
+      const b = got.get(id);
+      return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : undefined;
+    });
+  }
+  async hasMany(keys: readonly string[]): Promise<boolean[]> {
+    const ids = keys.map((k) => k.slice(2));
+    const r = await this.q(`SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
+    const have = new Set(r.rows.map((x: { id: string }) => x.id));
+    return ids.map((id) => have.has(id));
+  }
+}
+
+/** A tenant's manifests (chunk trees in the tables), read with {@link ManifestStore}'s checks. */
+function manifestStore(q: Q, tenant: string): ManifestStore {
+  return new ManifestStore(new TableKv(q, tenant) as unknown as Db, '');
+}
+
+/** A stored manifest: its bytes and the ids of its tree's chunks. */
+interface StoredManifest { bytes: Uint8Array; chunks: ReadonlySet<ObjectId> }
+
+/** Immutable manifests by snapshot, a few of them (the parent of the next push is the latest). */
 class ManifestCache {
-  private m = new Map<string, Uint8Array>();
-  get(k: string): Uint8Array | undefined {
+  private m = new Map<string, StoredManifest>();
+  get(k: string): StoredManifest | undefined {
     const v = this.m.get(k);
     if (v) { this.m.delete(k); this.m.set(k, v); }
     return v;
   }
-  set(k: string, v: Uint8Array): void {
+  set(k: string, v: StoredManifest): void {
     this.m.delete(k);
     this.m.set(k, v);
     while (this.m.size > 8) this.m.delete(this.m.keys().next().value!);
@@ -188,7 +297,9 @@ class ManifestCache {
 
 export class PgTenantStore implements TenantStore {
   private decoded: { snapshot: SnapshotHash; m: Manifest } | undefined;
-  constructor(private readonly st: PgStorage, private readonly tenant: string) {}
+  constructor(private readonly st: PgStorage, private readonly tenant: string) {
+    this.manifests = manifestStore(this.q, tenant);
+  }
 
   private q: Q = (text, values) => this.st.query(text, values);
 
@@ -213,17 +324,32 @@ export class PgTenantStore implements TenantStore {
     return (r.rows[0]?.list as Change[] | undefined) ?? [];
   }
 
-  /** The manifest bytes of `snapshot` (empty for the empty snapshot). @throws OBJECT_MISSING */
-  async manifestBytes(snapshot: SnapshotHash): Promise<Uint8Array> {
-    if (snapshot === EMPTY_SNAPSHOT) return new Uint8Array(0);
-    const hit = this.st.manifests.get(this.tenant + '\0' + snapshot);
+  /** The tenant's manifests, read through this storage's pool. */
+  readonly manifests: ManifestStore;
+
+  /**
+   * The stored manifest of `snapshot` (its chunk tree read level by level and checked).
+   * @throws OBJECT_MISSING, STORE_CORRUPT
+   */
+  async manifest(snapshot: SnapshotHash): Promise<StoredManifest> {
+    if (snapshot === EMPTY_SNAPSHOT) return { bytes: new Uint8Array(0), chunks: new Set() };
+    const key = this.tenant + '\0' + snapshot;
+    const hit = this.st.manifests.get(key);
     if (hit) return hit;
-    const r = await this.q('SELECT bytes FROM manifests WHERE tenant = $1 AND snapshot = $2', [this.tenant, hex(manifestObjectId(snapshot))]);
-    const bytes = r.rows[0]?.bytes as Buffer | undefined;
-    if (!bytes) fail('OBJECT_MISSING', `snapshot manifest ${manifestObjectId(snapshot).slice(0, 12)} is missing from the store; run \`agentsync admin fsck\``, { id: manifestObjectId(snapshot) });
-    const u = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.st.manifests.set(this.tenant + '\0' + snapshot, u);
-    return u;
+    const r = await this.manifests.root(snapshot);
+    if (!r) fail('OBJECT_MISSING', `snapshot manifest ${manifestObjectId(snapshot).slice(0, 12)} is missing from the store; run \`agentsync admin fsck\``, { id: manifestObjectId(snapshot) });
+    let m: StoredManifest;
+    if (r.root === null) m = { bytes: new Uint8Array(0), chunks: new Set() };
+    else {
+      const w = await this.manifests.walk(snapshot, r.root);
+      m = { bytes: w.bytes, chunks: new Set(w.chunks) };
+    }
+    this.st.manifests.set(key, m);
+    return m;
+  }
+
+  async manifestBytes(snapshot: SnapshotHash): Promise<Uint8Array> {
+    return (await this.manifest(snapshot)).bytes;
   }
 
   async manifestOf(snapshot: SnapshotHash): Promise<Manifest> {
@@ -289,11 +415,11 @@ export class PgTenantStore implements TenantStore {
     const got = new Map<string, Uint8Array>();
     const r = await this.q(`SELECT encode(id, 'hex') AS id, bytes FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
     for (const row of r.rows as { id: string; bytes: Buffer }[]) got.set(row.id, row.bytes);
-    // A manifest is fetched by its own id (its snapshot hash without "sha256:").
-    const rest = ids.filter((id) => !got.has(id));
-    if (rest.length) {
-      const m = await this.q(`SELECT encode(snapshot, 'hex') AS id, bytes FROM manifests WHERE tenant = $1 AND snapshot = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, rest]);
-      for (const row of m.rows as { id: string; bytes: Buffer }[]) got.set(row.id, row.bytes);
+    // A manifest is read by its own id (its snapshot hash without "sha256:"), assembled from its chunks.
+    for (const id of ids) {
+      if (got.has(id) || !(await this.manifests.root('sha256:' + id))) continue;
+      const b = await this.manifestBytes('sha256:' + id);
+      got.set(id, Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     }
     return ids.map((id) => {
       const b = got.get(id);
@@ -315,18 +441,7 @@ export class PgTenantStore implements TenantStore {
     }
     // Every object matched. Objects are immutable and named by their hash: a batch that stops
     // half-way leaves only objects no version names yet, and the client sends them again.
-    for (let i = 0; i < rows.length;) {
-      let j = i, bytes = 0;
-      while (j < rows.length && j - i < INSERT_ROWS && (j === i || bytes < SLICE_BYTES)) bytes += rows[j++]!.bytes.length + 64;
-      const values: unknown[] = [this.tenant];
-      const tuples: string[] = [];
-      for (let k = i; k < j; k++) {
-        values.push(hex(rows[k]!.id), Buffer.from(rows[k]!.bytes.buffer, rows[k]!.bytes.byteOffset, rows[k]!.bytes.byteLength));
-        tuples.push(`($1, $${values.length - 1}, $${values.length})`);
-      }
-      await this.q(`INSERT INTO objects (tenant, id, bytes) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
-      i = j;
-    }
+    await insertObjects(this.q, this.tenant, rows);
   }
 
   async createVersion(req: CreateVersionRequest): Promise<Version> {
@@ -335,12 +450,13 @@ export class PgTenantStore implements TenantStore {
     const head = await this.head();
     if (head.latestPublished !== req.expected) staleRemote(head, req);
     const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
-    const parentBytes = await this.manifestBytes(parentSnap);
-    const { bytes, snapshot } = buildVersionManifest(req, parentBytes);
+    const parent = await this.manifest(parentSnap);
+    const { bytes, snapshot } = buildVersionManifest(req, parent.bytes);
+    const tree = chunkManifest(bytes);
+    // The parent's chunks are there (its version reaches them: gc keeps them); the others and
+    // the added blobs are checked inside the transaction, where gc cannot run meanwhile.
+    const fresh = [...new Map(tree.chunks.filter((c) => !parent.chunks.has(c.id)).map((c) => [c.id, c])).values()];
     const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
-    const missing: ObjectId[] = [];
-    for (let i = 0; i < added.length; i += 10000) missing.push(...await this.missing(added.slice(i, i + 10000)));
-    if (missing.length) fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
     const now = new Date().toISOString();
     let id = 0;
     const v = await this.st.transaction(async (q) => {
@@ -352,6 +468,15 @@ export class PgTenantStore implements TenantStore {
         WHERE tenant = $1 AND latest_published IS NOT DISTINCT FROM $2::bigint RETURNING last_id`, [this.tenant, req.expected, req.draft]);
       if (!u.rows[0]) staleRemote(headOf((await q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1', [this.tenant])).rows[0]), req);
       id = Number(u.rows[0].last_id);
+      const ask = [...added, ...fresh.map((c) => c.id)];
+      const have = new Set<string>();
+      for (let i = 0; i < ask.length; i += 10000) {
+        const r = await q(`SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ask.slice(i, i + 10000)]);
+        for (const row of r.rows as { id: string }[]) have.add(row.id);
+      }
+      const missing = added.filter((x) => !have.has(x));
+      if (missing.length) fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
+      await insertObjects(q, this.tenant, fresh.filter((c) => !have.has(c.id)));
       const version: Version = {
         id, snapshot, parent: req.expected, author: req.author, message: req.message, createdAt: now,
         state: req.draft ? 'draft' : 'published', changed: req.changes.length,
@@ -363,9 +488,9 @@ export class PgTenantStore implements TenantStore {
         ), c AS (
           INSERT INTO changes (tenant, version, list) VALUES ($1, $2, $11)
         )
-        INSERT INTO manifests (tenant, snapshot, bytes) SELECT $1::text, $12::bytea, $13::bytea WHERE length($13::bytea) > 0 ON CONFLICT DO NOTHING`,
+        INSERT INTO roots (tenant, snapshot, root) SELECT $1::text, $12::bytea, $13::bytea WHERE $13::bytea IS NOT NULL ON CONFLICT DO NOTHING`,
       [this.tenant, id, snapshot, req.expected, req.author, req.message, now, version.state, req.draft ? null : now, req.changes.length,
-        JSON.stringify(req.changes), hex(manifestObjectId(snapshot)), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
+        JSON.stringify(req.changes), hex(manifestObjectId(snapshot)), tree.root ? hex(tree.root) : null]);
       return version;
     }, async () => {
       // The connection was lost during COMMIT: did it land?
@@ -373,7 +498,7 @@ export class PgTenantStore implements TenantStore {
       const row = r.rows[0] as VersionRow | undefined;
       return row && row.snapshot === snapshot && iso(row.created_at) === now ? versionOf(row) : undefined;
     });
-    if (bytes.length) this.st.manifests.set(this.tenant + '\0' + snapshot, bytes);
+    this.st.manifests.set(this.tenant + '\0' + snapshot, { bytes, chunks: new Set(tree.chunks.map((c) => c.id)) });
     return v;
   }
 
@@ -423,15 +548,30 @@ export class PgTenantStore implements TenantStore {
     }
   }
 
-  /** Every manifest, a page at a time (fsck). */
-  async *manifestPages(): AsyncGenerator<{ id: string; bytes: Buffer }[]> {
-    let after = Buffer.alloc(0);
-    for (;;) {
-      const r = await this.q(`SELECT snapshot, bytes FROM manifests WHERE tenant = $1 AND snapshot > $2 ORDER BY snapshot LIMIT 100`, [this.tenant, after]);
-      if (!r.rows.length) return;
-      yield r.rows.map((x: { snapshot: Buffer; bytes: Buffer }) => ({ id: x.snapshot.toString('hex'), bytes: x.bytes }));
-      after = r.rows.at(-1).snapshot;
-    }
+  /**
+   * Drop what no version reaches: objects (uploads whose version never came, chunks of no
+   * version's tree) older than `graceMs`, and roots of no version's snapshot. One transaction
+   * holding the head row, so no version is created meanwhile (creates wait).
+   */
+  gc(graceMs: number): Promise<ServerGcResult> {
+    return this.st.transaction(async (q) => {
+      await q('SELECT last_id FROM heads WHERE tenant = $1 FOR UPDATE', [this.tenant]);
+      const snaps = [...new Set((await q('SELECT snapshot FROM versions WHERE tenant = $1', [this.tenant])).rows.map((r: { snapshot: string }) => r.snapshot))];
+      const ms = manifestStore(q, this.tenant);
+      const reach = new Set<ObjectId>();
+      for (const snap of snaps) await ms.reach(snap, reach);
+      const roots = await q(`DELETE FROM roots WHERE tenant = $1 AND NOT (snapshot = ANY (SELECT decode(substr(x, 8), 'hex') FROM unnest($2::text[]) x))`, [this.tenant, snaps]);
+      await q('CREATE TEMP TABLE reach (id bytea PRIMARY KEY) ON COMMIT DROP');
+      const ids = [...reach];
+      for (let i = 0; i < ids.length; i += 10000) await q(`INSERT INTO reach SELECT decode(x, 'hex') FROM unnest($1::text[]) x ON CONFLICT DO NOTHING`, [ids.slice(i, i + 10000)]);
+      const cutoff = new Date(Date.now() - graceMs).toISOString();
+      const del = await q(`DELETE FROM objects o WHERE o.tenant = $1 AND o.stored_at < $2 AND NOT EXISTS (SELECT 1 FROM reach r WHERE r.id = o.id) RETURNING length(o.bytes) AS n`, [this.tenant, cutoff]);
+      const kept = await q(`SELECT count(*) AS n FROM objects o WHERE o.tenant = $1 AND NOT EXISTS (SELECT 1 FROM reach r WHERE r.id = o.id)`, [this.tenant]);
+      return {
+        objects: del.rows.length, bytes: del.rows.reduce((n: number, r: { n: number }) => n + Number(r.n), 0),
+        manifests: roots.rowCount ?? 0, kept: Number(kept.rows[0].n),
+      };
+    });
   }
 }
 
@@ -518,6 +658,9 @@ export class PgStorage implements Storage {
       throw isUnavailable(e) ? unavailable(e) : e;
     }
     let broken = false;
+    // A checked-out connection the database drops emits 'error': without a listener, the process dies.
+    const onError = () => { broken = true; };
+    client.on('error', onError);
     try {
       const q: Q = (t, v) => client.query(t, v);
       let result: T;
@@ -540,6 +683,7 @@ export class PgStorage implements Storage {
       }
       return result;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -620,23 +764,14 @@ export class PgStorage implements Storage {
           if (blobId(o.bytes) !== o.id) problems.push({ what: `${what} object ${o.id}`, message: 'content does not hash to its id' });
         }
       }
-      for await (const page of store.manifestPages()) {
-        for (const o of page) {
-          res.objects++;
-          if (blobId(o.bytes) !== o.id) problems.push({ what: `${what} manifest ${o.id}`, message: 'content does not hash to its snapshot' });
-        }
-      }
       const head = await store.head();
       const versions = await store.versions(0);
       res.versions += versions.length;
       const ids = new Set(versions.map((v) => v.id));
-      const reader = {
-        get: async (id: ObjectId) => (await store.getMany([id]))[0],
-        missing: (list: readonly ObjectId[]) => store.missing(list),
-      };
+      const reader = { missing: (list: readonly ObjectId[]) => store.missing(list) };
       const listed = new Set((await this.query('SELECT version FROM changes WHERE tenant = $1', [t.name])).rows.map((x: { version: string }) => Number(x.version)));
       for (const v of versions) {
-        await checkSnapshot(reader, v.snapshot, `${what} version ${v.id}`, problems);
+        await checkSnapshot(reader, store.manifests, v.snapshot, `${what} version ${v.id}`, problems);
         if (v.parent !== null && !ids.has(v.parent)) problems.push({ what: `${what} version ${v.id}`, message: `parent ${v.parent} does not exist` });
         if (v.id > head.lastId) problems.push({ what: `${what} version ${v.id}`, message: `is above the head's last id ${head.lastId}` });
         if (!listed.has(v.id)) problems.push({ what: `${what} version ${v.id}`, message: 'has no change list' });
@@ -646,6 +781,22 @@ export class PgStorage implements Storage {
         if (id !== null && !ids.has(id)) problems.push({ what: `${what} head`, message: `${p} names version ${id}, which does not exist` });
       }
       if (head.lastId !== (versions.at(-1)?.id ?? 0)) problems.push({ what: `${what} head`, message: `last id ${head.lastId} does not match the newest version ${versions.at(-1)?.id ?? 0}` });
+    }
+    return res;
+  }
+
+  /**
+   * Drop, in every tenant, what no version reaches; objects stored in the last hour are kept
+   * (their version may be on its way, through any server).
+   */
+  async gc(): Promise<ServerGcResult> {
+    const res: ServerGcResult = { objects: 0, bytes: 0, manifests: 0, kept: 0 };
+    for (const t of await this.tenants()) {
+      const r = await this.remote(t.name).gc(GC_GRACE_MS);
+      res.objects += r.objects;
+      res.bytes += r.bytes;
+      res.manifests += r.manifests;
+      res.kept += r.kept;
     }
     return res;
   }
@@ -696,6 +847,7 @@ export async function migrate(url: string, opts: { to?: number } = {}): Promise<
           if ((e as { code?: string }).code === '42P07') fail('NOT_A_REMOTE', `the database at ${redactUrl(url)} already holds a table that is not agentsync's (${(e as Error).message}); give agentsync a database of its own`, { db: redactUrl(url), reason: 'foreign-table' });
           throw e;
         }
+        await m.run?.(q);
         await q('INSERT INTO agentsync_schema (version, name) VALUES ($1, $2)', [m.version, m.name]);
         applied.push(m.version);
       }

@@ -242,6 +242,7 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
     sendJson(c.res, 200, { token: publicToken(await revokeToken(storage, p.id!)) });
   }));
   router.add('POST', '/_admin/fsck', control(async (c) => { await json(c, {}); sendJson(c.res, 200, await storage.fsck()); }));
+  router.add('POST', '/_admin/gc', control(async (c) => { await json(c, {}); sendJson(c.res, 200, await storage.gc()); }));
 
   // The web page at `/` and its session API under `/_dashboard/` (see dashboard.ts).
   const dashboard = makeDashboard(storage, { maxObjectBytes: o.maxObjectBytes, ...(o.log ? { log: o.log } : {}) });

@@ -14,9 +14,9 @@ import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import type { Change } from '../model/manifest.js';
 import type { Head, Version } from '../model/version.js';
-import { jsonValue, openDb, parseJson, type Db } from '../store/db.js';
+import { compactAll, jsonValue, openDb, parseJson, type Db } from '../store/db.js';
 import { commit } from '../store/objects.js';
-import { RemoteStore, type CreateVersionRequest } from '../store/remote-store.js';
+import { RemoteStore, upgradeStore, type CreateVersionRequest } from '../store/remote-store.js';
 import { checkObjects, checkSnapshot, type FsckProblem } from '../engine/fsck.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { Mutex } from '../store/mutex.js';
@@ -74,6 +74,15 @@ export interface ServerFsckResult {
   problems: FsckProblem[];
 }
 
+export interface ServerGcResult {
+  /** Objects dropped (no version reaches them), their bytes, and `m!` keys of no version. */
+  objects: number;
+  bytes: number;
+  manifests: number;
+  /** Unreachable objects kept because they were uploaded within the last hour (a push in flight). */
+  kept: number;
+}
+
 export interface Storage {
   tenants(): Promise<TenantRecord[]>;
   tenant(name: string): Promise<TenantRecord | undefined>;
@@ -88,6 +97,11 @@ export interface Storage {
   fsck(): Promise<ServerFsckResult>;
   /** Throws (503 REMOTE_BUSY) when the storage does not answer; for `GET /healthz`. Absent: always answers. */
   ping?(): Promise<void>;
+  /**
+   * Drop, in every tenant, what no version reaches; objects uploaded in the last hour are kept
+   * (their version may be on its way).
+   */
+  gc(): Promise<ServerGcResult>;
   close(): Promise<void>;
 }
 
@@ -106,7 +120,9 @@ export function isTenantName(s: string): boolean {
 
 /** The server data folder: `<data>/AGENTSYNC_SERVER` marker, `<data>/store/` LevelDB. */
 export const SERVER_MARKER = 'AGENTSYNC_SERVER';
-const MARKER_TEXT = 'agentsync server data, format 1\n';
+/** Format 2: manifests as chunk trees (SPEC §3.1). A format-1 folder is upgraded on first open. */
+const MARKER_TEXT = 'agentsync server data, format 2\n';
+const MARKER_V1 = 'agentsync server data, format 1\n';
 
 /**
  * Check (and with `create`, make) the data folder.
@@ -115,7 +131,8 @@ const MARKER_TEXT = 'agentsync server data, format 1\n';
 export function prepareDataDir(dir: string, create: boolean): void {
   const marker = join(dir, SERVER_MARKER);
   if (existsSync(marker)) {
-    if (readFileSync(marker, 'utf8') !== MARKER_TEXT) fail('NOT_A_REMOTE', `${dir} has an unknown server data format; upgrade agentsync`, { dir });
+    const text = readFileSync(marker, 'utf8');
+    if (text !== MARKER_TEXT && text !== MARKER_V1) fail('NOT_A_REMOTE', `${dir} has an unknown server data format; upgrade agentsync`, { dir });
     return;
   }
   if (existsSync(dir) && readdirSync(dir).length > 0) {
@@ -125,6 +142,11 @@ export function prepareDataDir(dir: string, create: boolean): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   atomicWrite(marker, MARKER_TEXT);
 }
+
+/** How long gc spares an object uploaded by a push whose version may still come. */
+const GC_GRACE_MS = 60 * 60 * 1000;
+/** Most recent uploads remembered for gc (about 100 bytes each). */
+const RECENT_MAX = 1_000_000;
 
 /** A tenant's store whose every call goes through the storage's gate (see {@link LevelStorage}). */
 class LevelTenantStore implements TenantStore {
@@ -137,8 +159,11 @@ class LevelTenantStore implements TenantStore {
   version(id: number) { return this.read((s) => s.version(id)); }
   changesBetween(from: number | null, to: number) { return this.read((s) => s.changesBetween(from, to)); }
   missing(ids: readonly ObjectId[]) { return this.read((s) => s.objects.missing(ids)); }
-  getMany(ids: readonly ObjectId[]) { return this.read((s) => s.objects.getMany(ids)); }
-  putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]) { return this.write((s) => s.putObjects(objs)); }
+  getMany(ids: readonly ObjectId[]) { return this.read((s) => s.getObjects(ids)); }
+  async putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]) {
+    await this.write((s) => s.putObjects(objs));
+    this.st.uploaded(this.tenant, objs);
+  }
   createVersion(req: CreateVersionRequest) { return this.write((s) => s.createVersion(req)); }
   deploy(id: number) { return this.write((s) => s.deploy(id)); }
   rollback(id: number) { return this.write((s) => s.rollback(id)); }
@@ -193,7 +218,18 @@ export class LevelStorage implements Storage {
   static async open(dir: string, opts: { create?: boolean; waitMs?: number } = {}): Promise<LevelStorage> {
     prepareDataDir(dir, !!opts.create);
     const db = await openDb(join(dir, 'store'), { what: 'the server data', ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}) });
-    return new LevelStorage(db, dir);
+    const s = new LevelStorage(db, dir);
+    try {
+      // Under the lock: format-1 data is converted once, every tenant (SPEC §3.1, "Upgrade").
+      const marker = join(dir, SERVER_MARKER);
+      await upgradeStore(db, 'a!format', async () => (await s.listTenants(db)).map((t) => s.raw(t.name)), () => {
+        if (readFileSync(marker, 'utf8') !== MARKER_TEXT) atomicWrite(marker, MARKER_TEXT);
+      });
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+    return s;
   }
 
   /** Run `fn` on a sound handle (reopening a broken one first); see the class comment. */
@@ -313,6 +349,41 @@ export class LevelStorage implements Storage {
     return this.use((db) => this.check(db), false);
   }
 
+  /** Recent uploads per `<tenant>!<id>` → time, so that gc spares a push in flight. */
+  private readonly recent = new Map<string, number>();
+
+  /** Note uploaded objects (bounded: entries older than {@link GC_GRACE_MS} are dropped first). */
+  uploaded(tenant: string, objs: readonly { id: ObjectId }[]): void {
+    const now = Date.now();
+    for (const o of objs) {
+      const k = `${tenant}!${o.id}`;
+      this.recent.delete(k); // re-inserted last: the map stays in time order
+      this.recent.set(k, now);
+    }
+    for (const [k, t] of this.recent) {
+      if (now - t < GC_GRACE_MS && this.recent.size <= RECENT_MAX) break;
+      this.recent.delete(k);
+    }
+  }
+
+  gc(): Promise<ServerGcResult> {
+    return this.use(async (db) => {
+      const res: ServerGcResult = { objects: 0, bytes: 0, manifests: 0, kept: 0 };
+      const now = Date.now();
+      for (const t of await this.listTenants(db)) {
+        const keep = new Set<ObjectId>();
+        for (const [k, at] of this.recent) if (now - at < GC_GRACE_MS && k.startsWith(t.name + '!')) keep.add(k.slice(t.name.length + 1));
+        const r = await this.raw(t.name).gc(keep);
+        res.objects += r.objects;
+        res.bytes += r.bytes;
+        res.manifests += r.manifests;
+        res.kept += r.kept;
+      }
+      await compactAll(db);
+      return res;
+    }, true);
+  }
+
   private async check(db: Db): Promise<ServerFsckResult> {
     const problems: FsckProblem[] = [];
     const res: ServerFsckResult = { tenants: 0, tokens: 0, objects: 0, versions: 0, problems };
@@ -341,7 +412,7 @@ export class LevelStorage implements Storage {
       res.versions += versions.length;
       const ids = new Set(versions.map((v) => v.id));
       for (const v of versions) {
-        await checkSnapshot(raw.objects, v.snapshot, `${what} version ${v.id}`, problems);
+        await checkSnapshot(raw.objects, raw.manifests, v.snapshot, `${what} version ${v.id}`, problems);
         if (v.parent !== null && !ids.has(v.parent)) problems.push({ what: `${what} version ${v.id}`, message: `parent ${v.parent} does not exist` });
         if (v.id > head.lastId) problems.push({ what: `${what} version ${v.id}`, message: `is above the head's last id ${head.lastId}` });
       }

@@ -75,3 +75,12 @@ export function parseJson<T>(b: Uint8Array | undefined, what: string): T | undef
     return fail('STORE_CORRUPT', `${what} in the store is not valid JSON; run \`agentsync fsck\``);
   }
 }
+
+/**
+ * Compact the whole database (LevelDB merges its files and drops deleted and overwritten
+ * values), so that space freed by gc is given back to the file system.
+ */
+export async function compactAll(db: Db): Promise<void> {
+  const c = (db as unknown as { compactRange?: (a: string, b: string) => Promise<void> }).compactRange;
+  if (c) await c.call(db, '\u0000', '\uffff');
+}

@@ -1,16 +1,20 @@
 /**
  * The workspace's local store, `.agentsync/` (LevelDB). Keys:
- * `o!<hex>` objects (blobs and manifests) · `base!<remote>` snapshot hash of the per-artifact
+ * `o!<hex>` objects (blobs and manifest chunks) · `m!<snapshot hex>` the root chunk of a stored
+ * manifest · `format` the store format (2: chunked manifests) · `base!<remote>` snapshot hash of the per-artifact
  * base (last synced) · `track!<remote>` JSON of the last fetch · `stat` the stat cache ·
  * `undo` the journal of the last overwrite, `undo-pending` present while that overwrite has not
  * finished. `stat+` holds recent changes to the stat cache.
  * @module
  */
-import { applyChanges, decodeManifest, encodeManifest, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
+import { applyChanges, decodeManifest, encodeManifest, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { ObjectId } from '../model/hash.js';
 import type { Head, Version } from '../model/version.js';
-import { dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
+import { compactAll, dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
+import { ManifestStore, convertLegacy } from './manifests.js';
+import { STORE_FORMAT } from './remote-store.js';
+import { fail } from '../model/errors.js';
 import { decodeStat, statSave, type StatCache } from './stat-cache.js';
 
 /** What the last fetch saw of one remote. */
@@ -60,33 +64,120 @@ export type { StatCache, StatEntry } from './stat-cache.js';
 
 export class LocalStore {
   readonly objects: ObjectStore;
+  /** Manifests as chunk trees (SPEC §3.1). */
+  readonly manifests: ManifestStore;
   private constructor(readonly db: Db) {
     this.objects = new ObjectStore(db);
+    this.manifests = new ManifestStore(db);
   }
 
   static async open(dir: string, waitMs?: number): Promise<LocalStore> {
-    return new LocalStore(await openDb(dir, { what: 'the workspace store', ...(waitMs !== undefined ? { waitMs } : {}) }));
+    const s = new LocalStore(await openDb(dir, { what: 'the workspace store', ...(waitMs !== undefined ? { waitMs } : {}) }));
+    try {
+      await s.upgrade();
+    } catch (e) {
+      await s.close().catch(() => {});
+      throw e;
+    }
+    return s;
+  }
+
+  /**
+   * Format 1 → 2, once (SPEC §3.1 "Upgrade"): the manifests named by bases and fetch records
+   * become chunk trees (synced first; the old whole objects stay until the last batch, so a
+   * crash leaves a store either release reads), then one batch drops the old objects nothing
+   * else reaches and writes `format`.
+   */
+  private async upgrade(): Promise<void> {
+    const f = await this.db.get('format');
+    if (f !== undefined) {
+      if (dec.decode(f) === STORE_FORMAT) return;
+      fail('STORE_CORRUPT', `the workspace store was written by a newer agentsync (format ${JSON.stringify(dec.decode(f))}, this one knows ${STORE_FORMAT}); upgrade agentsync`, { format: dec.decode(f) });
+    }
+    const legacy = await convertLegacy(this.db, '', await this.refSnapshots());
+    const reach = legacy.length ? await this.reachable() : new Set<ObjectId>();
+    await commit(this.db, [
+      ...legacy.filter((id) => !reach.has(id)).map((id) => ({ type: 'del' as const, key: 'o!' + id })),
+      { type: 'put', key: 'format', value: enc.encode(STORE_FORMAT) },
+    ]);
+  }
+
+  /** The snapshots that bases and fetch records name. */
+  async refSnapshots(): Promise<SnapshotHash[]> {
+    const out: SnapshotHash[] = [];
+    for (const r of await this.refs()) {
+      if (r.key.startsWith('base!')) out.push(r.value);
+      else {
+        const t = parseJson<Tracking>(enc.encode(r.value), r.key);
+        if (t?.latestSnapshot) out.push(t.latestSnapshot);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Every object something of this store reaches: the manifests of bases and fetch records
+   * (chunks and blobs), the undo journal and an interrupted undo's journal, merge records.
+   */
+  async reachable(): Promise<Set<ObjectId>> {
+    const into = new Set<ObjectId>();
+    for (const s of await this.refSnapshots()) await this.manifests.reach(s, into);
+    const journals = [await this.undo(), (await this.undoPendingMark())?.undoing];
+    for (const j of journals) for (const e of j?.entries ?? []) for (const id of [e.id, e.base, e.after]) if (id) into.add(id);
+    for await (const v of this.db.values({ gt: 'merge!', lt: 'merge"' })) {
+      const r = parseJson<{ base?: string | null; local?: string | null; remoteId?: string | null }>(v, 'merge record');
+      for (const id of [r?.base, r?.local, r?.remoteId]) if (id) into.add(id);
+    }
+    return into;
+  }
+
+  /**
+   * Drop what nothing reaches (SPEC §3.1 "gc"): objects, and `m!` keys of manifests no ref
+   * names. With `dryRun`, only count. Then compact the database, so the space is given back.
+   */
+  async gc(dryRun = false): Promise<{ objects: number; bytes: number; manifests: number }> {
+    const reach = await this.reachable();
+    const named = new Set(await this.refSnapshots());
+    const ops: BatchOp[] = [];
+    let objects = 0, bytes = 0, manifests = 0;
+    for await (const { snapshot } of this.manifests.snapshots()) {
+      if (!named.has(snapshot)) { ops.push(this.manifests.forgetOp(snapshot)); manifests++; }
+    }
+    for await (const [k, v] of this.db.iterator({ gte: 'o!', lt: 'o"' })) {
+      if (reach.has(k.slice(2))) continue;
+      ops.push({ type: 'del', key: k });
+      objects++;
+      bytes += v.length;
+    }
+    if (!dryRun) {
+      for (let i = 0; i < ops.length; i += 10000) await commit(this.db, ops.slice(i, i + 10000));
+      await compactAll(this.db);
+    }
+    return { objects, bytes, manifests };
   }
 
   close(): Promise<void> {
     return this.db.close();
   }
 
-  /** Store a manifest as an object; returns its snapshot hash. */
-  manifestOps(m: Manifest): { ops: BatchOp[]; snapshot: SnapshotHash } {
+  /** Ops that store a manifest (the chunks this store lacks); returns its snapshot hash. */
+  manifestOps(m: Manifest): Promise<{ ops: BatchOp[]; snapshot: SnapshotHash }> {
     return this.encodedManifestOps(encodeManifest(m));
   }
 
-  /** Store encoded manifest bytes whose snapshot hash is already known (no second hash). */
-  encodedManifestOps(bytes: Uint8Array, known?: SnapshotHash): { ops: BatchOp[]; snapshot: SnapshotHash } {
-    const snapshot = known ?? snapshotHashOf(bytes);
-    const ops: BatchOp[] = bytes.length ? [{ type: 'put', key: 'o!' + manifestObjectId(snapshot), value: bytes }] : [];
-    return { ops, snapshot };
+  /** Ops that store encoded manifest bytes whose snapshot hash may be known (no second hash). */
+  encodedManifestOps(bytes: Uint8Array, known?: SnapshotHash): Promise<{ ops: BatchOp[]; snapshot: SnapshotHash }> {
+    return this.manifests.putOps(bytes, known);
+  }
+
+  /** The manifest bytes of `snapshot`. @throws OBJECT_MISSING */
+  manifestBytes(snapshot: SnapshotHash): Promise<Uint8Array> {
+    return this.manifests.bytes(snapshot);
   }
 
   async manifest(snapshot: SnapshotHash | null): Promise<Manifest> {
     if (snapshot === null || snapshot === EMPTY_SNAPSHOT) return new Map();
-    return decodeManifest(await this.objects.need(manifestObjectId(snapshot), 'snapshot manifest'), { trusted: true });
+    return decodeManifest(await this.manifests.bytes(snapshot), { trusted: true });
   }
 
   async baseSnapshot(remote: string): Promise<SnapshotHash> {
@@ -95,8 +186,8 @@ export class LocalStore {
   }
 
   /** Ops that store `m` and point the base of `remote` at it. Commit objects first. */
-  baseOps(remote: string, m: Manifest): { ops: BatchOp[]; snapshot: SnapshotHash } {
-    const { ops, snapshot } = this.manifestOps(m);
+  async baseOps(remote: string, m: Manifest): Promise<{ ops: BatchOp[]; snapshot: SnapshotHash }> {
+    const { ops, snapshot } = await this.manifestOps(m);
     ops.push({ type: 'put', key: 'base!' + remote, value: enc.encode(snapshot) });
     return { ops, snapshot };
   }
@@ -112,7 +203,7 @@ export class LocalStore {
    */
   async moveBaseOps(remote: string, changes: readonly Change[], base?: Manifest): Promise<BatchOp[]> {
     const current = base ?? (await this.manifest(await this.baseSnapshot(remote)));
-    return this.baseOps(remote, applyChanges(current, changes)).ops;
+    return (await this.baseOps(remote, applyChanges(current, changes))).ops;
   }
 
   async tracking(remote: string): Promise<Tracking | undefined> {

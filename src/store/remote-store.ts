@@ -10,14 +10,15 @@
 import { fail } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import {
-  applyChanges, decodeManifest, diffManifests, encodeManifest, findClash, findClashAt, manifestLookup, manifestObjectId, patchManifest, snapshotHashOf,
+  applyChanges, decodeManifest, diffManifests, encodeManifest, findClash, findClashAt, manifestLookup, patchManifest, snapshotHashOf,
   EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash,
 } from '../model/manifest.js';
 import { checkArtifactPath, compareUtf8, utf8Length } from '../model/paths.js';
 import { hasControl } from '../model/text.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
-import { jsonValue, parseJson, type Db } from './db.js';
+import { dec, enc, jsonValue, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
+import { ManifestStore, convertLegacy } from './manifests.js';
 import { Mutex } from './mutex.js';
 
 export interface CreateVersionRequest {
@@ -128,15 +129,45 @@ export function buildVersionManifest(req: CreateVersionRequest, parentBytes: Uin
   return next ? { bytes, snapshot, next } : { bytes, snapshot };
 }
 
+/** The store format this code writes: 2 = manifests as chunk trees (SPEC §3.1). */
+export const STORE_FORMAT = '2';
+
+/**
+ * Bring a format-1 store (whole manifests) to format 2, once: convert every manifest of
+ * `stores` into chunk trees (synced; the old objects stay, so a crash here leaves a store the
+ * old release still reads, and a rerun goes on), call `marked` (the caller bumps its marker
+ * file: from then on an old release refuses the folder instead of missing manifests), then in
+ * one batch delete the old whole manifests and write `key` = 2. Returns whether it converted.
+ * @throws AgentsyncError STORE_CORRUPT when `key` holds a format this code does not know (newer)
+ */
+export async function upgradeStore(db: Db, key: string, stores: () => Promise<RemoteStore[]>, marked?: () => void): Promise<boolean> {
+  const f = await db.get(key);
+  if (f !== undefined) {
+    if (dec.decode(f) === STORE_FORMAT) return false;
+    fail('STORE_CORRUPT', `the store was written by a newer agentsync (format ${JSON.stringify(dec.decode(f))}, this one knows ${STORE_FORMAT}); upgrade agentsync`, { format: dec.decode(f) });
+  }
+  const dels: BatchOp[] = [];
+  for (const s of await stores()) for (const id of await s.convertManifests()) dels.push({ type: 'del', key: s.keyPrefix + 'o!' + id });
+  marked?.();
+  await commit(db, [...dels, { type: 'put', key, value: enc.encode(STORE_FORMAT) }]);
+  return true;
+}
+
 export class RemoteStore {
   readonly objects: ObjectStore;
+  /** Manifests as chunk trees (SPEC §3.1); the chunks are objects too. */
+  readonly manifests: ManifestStore;
+  /** The keyspace's prefix (`t!<tenant>!` on the server, '' in a directory remote). */
+  readonly keyPrefix: string;
   private readonly mutex = new Mutex();
   private manifestCache = new Map<SnapshotHash, Manifest>();
   /** Bytes of the last manifest created or read by createVersion (the next push's parent). */
   private bytesCache: { snapshot: SnapshotHash; bytes: Uint8Array } | undefined;
 
   constructor(private readonly db: Db, private readonly prefix = '') {
+    this.keyPrefix = prefix;
     this.objects = new ObjectStore(db, prefix);
+    this.manifests = new ManifestStore(db, prefix);
   }
 
   async head(): Promise<Head> {
@@ -168,7 +199,7 @@ export class RemoteStore {
     const hit = this.manifestCache.get(snapshot);
     if (hit) return hit;
     // Stored manifests were validated and hashed when their version was created.
-    const m = decodeManifest(await this.objects.need(manifestObjectId(snapshot), 'snapshot manifest'), { trusted: true });
+    const m = decodeManifest(await this.manifests.bytes(snapshot), { trusted: true });
     this.manifestCache.clear(); // keep one: the latest is what is asked for again
     this.manifestCache.set(snapshot, m);
     return m;
@@ -177,7 +208,7 @@ export class RemoteStore {
   private async parentBytes(snapshot: SnapshotHash): Promise<Uint8Array> {
     if (snapshot === EMPTY_SNAPSHOT) return new Uint8Array(0);
     if (this.bytesCache?.snapshot === snapshot) return this.bytesCache.bytes;
-    const bytes = await this.objects.need(manifestObjectId(snapshot), 'snapshot manifest');
+    const bytes = await this.manifests.bytes(snapshot);
     this.bytesCache = { snapshot, bytes };
     return bytes;
   }
@@ -185,7 +216,7 @@ export class RemoteStore {
   async manifestBytes(id: number): Promise<Uint8Array> {
     const v = await this.version(id);
     if (v.snapshot === EMPTY_SNAPSHOT) return new Uint8Array(0);
-    return this.objects.need(manifestObjectId(v.snapshot), 'snapshot manifest');
+    return this.manifests.bytes(v.snapshot);
   }
 
   /**
@@ -200,7 +231,7 @@ export class RemoteStore {
       const composed = await this.composeChain(from, target);
       if (composed) {
         const fromSnap = (await this.version(from)).snapshot;
-        const fromBytes = fromSnap === EMPTY_SNAPSHOT ? new Uint8Array(0) : this.bytesCache?.snapshot === fromSnap ? this.bytesCache.bytes : await this.objects.need(manifestObjectId(fromSnap), 'snapshot manifest');
+        const fromBytes = fromSnap === EMPTY_SNAPSHOT ? new Uint8Array(0) : this.bytesCache?.snapshot === fromSnap ? this.bytesCache.bytes : await this.manifests.bytes(fromSnap);
         return composed.filter((c) => {
           const had = manifestLookup(fromBytes, c.path);
           return c.id === null ? had !== undefined : had !== c.id;
@@ -263,7 +294,9 @@ export class RemoteStore {
       };
       const nextHead: Head = req.draft ? { ...head, lastId: id } : { latestPublished: id, current: id, lastId: id };
       const ops: BatchOp[] = [];
-      if (bytes.length) ops.push(...this.objects.putOps([bytes]).ops);
+      // The manifest's chunks this store lacks (one leaf and the nodes above it, for a small
+      // change), and its root; objects first in the same synced batch.
+      ops.push(...(await this.manifests.putOps(bytes, snapshot)).ops);
       ops.push({ type: 'put', key: this.prefix + 'v!' + pad(id), value: jsonValue(v) });
       ops.push({ type: 'put', key: this.prefix + 'c!' + pad(id), value: jsonValue(req.changes) });
       ops.push({ type: 'put', key: this.prefix + 'h', value: jsonValue(nextHead) });
@@ -313,6 +346,68 @@ export class RemoteStore {
       const next = { ...head, current: id };
       await commit(this.db, [{ type: 'put', key: this.prefix + 'h', value: jsonValue(next) }]);
       return { version: v, head: next };
+    });
+  }
+
+  /**
+   * Objects by id, in order (undefined: not stored). An id that is a snapshot hash's hex digits
+   * answers that manifest's bytes (protocol §6 "Reading": a manifest reads like an object),
+   * assembled from its chunks.
+   */
+  async getObjects(ids: readonly ObjectId[]): Promise<(Uint8Array | undefined)[]> {
+    const vals = await this.objects.getMany(ids);
+    for (let i = 0; i < vals.length; i++) {
+      if (vals[i] === undefined) vals[i] = await this.manifests.get('sha256:' + ids[i]);
+    }
+    return vals;
+  }
+
+  /**
+   * Convert a format-1 store (whole manifests) into chunk trees (SPEC §3.1). Returns the old
+   * whole-manifest objects that nothing reaches any more, to delete once the store is marked
+   * converted. Idempotent.
+   */
+  async convertManifests(): Promise<ObjectId[]> {
+    const legacy = await convertLegacy(this.db, this.prefix, (await this.versions()).map((v) => v.snapshot));
+    if (!legacy.length) return [];
+    const reach = await this.reachable();
+    return legacy.filter((id) => !reach.has(id));
+  }
+
+  /** Every object some version reaches (its manifest's chunks and blobs). */
+  async reachable(): Promise<Set<ObjectId>> {
+    const into = new Set<ObjectId>();
+    for (const v of await this.versions()) await this.manifests.reach(v.snapshot, into);
+    return into;
+  }
+
+  /**
+   * Drop what no version reaches: objects (uploads whose version never came, old whole
+   * manifests) and `m!` keys of no version's snapshot. `keep`: objects to keep anyway (uploads
+   * in flight on a running server). Runs under the store's mutex (no version is created meanwhile).
+   */
+  gc(keep: ReadonlySet<ObjectId> = new Set()): Promise<{ objects: number; bytes: number; manifests: number; kept: number }> {
+    return this.mutex.run(async () => {
+      const versions = await this.versions();
+      const snaps = new Set(versions.map((v) => v.snapshot));
+      const reach = new Set<ObjectId>();
+      for (const s of snaps) await this.manifests.reach(s, reach);
+      const ops: BatchOp[] = [];
+      let objects = 0, bytes = 0, manifests = 0, kept = 0;
+      for await (const { snapshot } of this.manifests.snapshots()) {
+        if (!snaps.has(snapshot)) { ops.push(this.manifests.forgetOp(snapshot)); manifests++; }
+      }
+      const p = this.prefix + 'o!';
+      for await (const [k, v] of this.db.iterator({ gte: p, lt: p.slice(0, -1) + '"' })) {
+        const id = k.slice(p.length);
+        if (reach.has(id)) continue;
+        if (keep.has(id)) { kept++; continue; }
+        ops.push({ type: 'del', key: k });
+        objects++;
+        bytes += v.length;
+      }
+      for (let i = 0; i < ops.length; i += 10000) await commit(this.db, ops.slice(i, i + 10000));
+      return { objects, bytes, manifests, kept };
     });
   }
 

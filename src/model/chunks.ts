@@ -1,0 +1,161 @@
+/**
+ * Manifests stored as a tree of content-defined chunks (SPEC.md §3.1), so that a version costs
+ * what it changed: an edit rewrites one leaf and the nodes above it, every other chunk is shared
+ * with the versions before it.
+ *
+ * - A **leaf** is a run of whole manifest lines (§2.2 bytes, unchanged). The leaves of a
+ *   manifest, concatenated in order, are its bytes; so the snapshot hash is untouched.
+ * - A leaf ends after a line whose {@link lineHash} is below 2^32/16 (one line in 16 on
+ *   average), or after 128 lines. The boundary depends on the line alone, so an edit moves at
+ *   most the boundaries next to it (content-defined chunking, as in prolly trees).
+ * - A **node** lists chunks of the level below: `tree <level>\n` then one line per child,
+ *   `<64 hex id> SP <entries> SP <bytes> LF` (entries: manifest lines below it; bytes: their
+ *   size). A node ends after a child whose id's first 4 bytes, as a big-endian u32, are below
+ *   2^32/16, or after 128 children. Levels are built until one chunk remains: the root.
+ * - The empty manifest has no chunk (root null); a manifest of one leaf has that leaf as root,
+ *   whose id is then the snapshot hash's hex digits.
+ *
+ * Every chunk is an object like a blob (id = SHA-256 of its bytes). Pure: no I/O.
+ * @module
+ */
+import { blobId, type ObjectId } from './hash.js';
+
+/** One line (leaf) or one child (node) in this many ends a chunk, on average. */
+export const CHUNK_AVERAGE = 16;
+/** Most lines in a leaf, or children in a node. */
+export const CHUNK_MAX = 128;
+const LIMIT = 0x1_0000_0000 / CHUNK_AVERAGE;
+
+export interface Chunk {
+  id: ObjectId;
+  bytes: Uint8Array;
+}
+
+export interface ChildRef {
+  id: ObjectId;
+  /** Manifest lines below this child. */
+  entries: number;
+  /** Manifest bytes below this child. */
+  bytes: number;
+}
+
+export interface ChunkedManifest {
+  /** The root chunk (null: the empty manifest). */
+  root: ObjectId | null;
+  /** Tree height: 0 when the root is a leaf (or there is none). */
+  height: number;
+  /** Every chunk, leaves first, then each level of nodes; in manifest order within a level. */
+  chunks: Chunk[];
+}
+
+/**
+ * 32-bit FNV-1a of `bytes[start, end)`, finished with MurmurHash3's fmix32 so that every bit
+ * depends on every input byte. @example lineHash(enc('a'), 0, 1) // see SPEC §3.1 vectors
+ */
+export function lineHash(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const NODE_MAGIC = new TextEncoder().encode('tree ');
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+/** True when `bytes` are a node (`tree <level>\n…`), not a leaf (leaves start with a hex digit). */
+export function isNode(bytes: Uint8Array): boolean {
+  if (bytes.length < NODE_MAGIC.length) return false;
+  for (let i = 0; i < NODE_MAGIC.length; i++) if (bytes[i] !== NODE_MAGIC[i]) return false;
+  return true;
+}
+
+export function encodeNode(level: number, children: readonly ChildRef[]): Uint8Array {
+  let s = `tree ${level}\n`;
+  for (const c of children) s += `${c.id} ${c.entries} ${c.bytes}\n`;
+  return enc.encode(s);
+}
+
+const NODE_LINE = /^([0-9a-f]{64}) (0|[1-9][0-9]{0,9}) (0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Decode a node. @throws Error (with what is wrong) when the bytes are not a well-formed node;
+ * callers turn it into STORE_CORRUPT or an fsck problem.
+ */
+export function decodeNode(bytes: Uint8Array): { level: number; children: ChildRef[] } {
+  let text: string;
+  try { text = dec.decode(bytes); } catch { throw new Error('tree node is not UTF-8'); }
+  if (!text.endsWith('\n')) throw new Error('tree node does not end with a newline');
+  const lines = text.slice(0, -1).split('\n');
+  const m = /^tree ([1-9][0-9]?)$/.exec(lines[0]!);
+  if (!m) throw new Error('tree node has no valid header');
+  if (lines.length < 2) throw new Error('tree node has no child');
+  const children: ChildRef[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const l = NODE_LINE.exec(lines[i]!);
+    if (!l) throw new Error(`tree node line ${i + 1} is malformed`);
+    children.push({ id: l[1]!, entries: Number(l[2]), bytes: Number(l[3]) });
+  }
+  return { level: Number(m[1]), children };
+}
+
+/**
+ * Split manifest bytes (§2.2, already valid) into the chunk tree. Deterministic: the same
+ * manifest always gives the same chunks, whatever history led to it.
+ */
+export function chunkManifest(bytes: Uint8Array, hash: (b: Uint8Array) => ObjectId = blobId): ChunkedManifest {
+  const chunks: Chunk[] = [];
+  if (bytes.length === 0) return { root: null, height: 0, chunks };
+  let level: ChildRef[] = [];
+  let start = 0, lines = 0, lineStart = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== 0x0a) continue;
+    lines++;
+    const end = i + 1;
+    if (lines >= CHUNK_MAX || end === bytes.length || lineHash(bytes, lineStart, end) < LIMIT) {
+      const b = bytes.subarray(start, end);
+      const id = hash(b);
+      chunks.push({ id, bytes: b });
+      level.push({ id, entries: lines, bytes: end - start });
+      start = end;
+      lines = 0;
+    }
+    lineStart = end;
+  }
+  if (start !== bytes.length) throw new Error('manifest bytes do not end with a newline');
+  let height = 0;
+  while (level.length > 1) {
+    height++;
+    const next: ChildRef[] = [];
+    let group: ChildRef[] = [];
+    for (let i = 0; i < level.length; i++) {
+      const c = level[i]!;
+      group.push(c);
+      if (group.length >= CHUNK_MAX || i === level.length - 1 || parseInt(c.id.slice(0, 8), 16) < LIMIT) {
+        const b = encodeNode(height, group);
+        const id = hash(b);
+        chunks.push({ id, bytes: b });
+        next.push({ id, entries: group.reduce((n, x) => n + x.entries, 0), bytes: group.reduce((n, x) => n + x.bytes, 0) });
+        group = [];
+      }
+    }
+    level = next;
+  }
+  return { root: level[0]!.id, height, chunks };
+}
+
+/** The manifest lines' blob ids in a leaf (for reachability: gc, fsck). */
+export function leafBlobIds(leaf: Uint8Array): ObjectId[] {
+  const out: ObjectId[] = [];
+  let lineStart = 0;
+  for (let i = 0; i < leaf.length; i++) {
+    if (leaf[i] !== 0x0a) continue;
+    if (i - lineStart > 66) out.push(String.fromCharCode(...leaf.subarray(lineStart, lineStart + 64)));
+    lineStart = i + 1;
+  }
+  return out;
+}

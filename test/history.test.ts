@@ -1,0 +1,390 @@
+/**
+ * History that costs what changed (SPEC §3.1): manifests as chunk trees. Known-answer vectors;
+ * the tree against a reference (whole manifests) over random histories of adds, edits, deletes
+ * and renames; per-version cost; the upgrade of stores written by the previous release
+ * (fixtures/upgrade-v1) and a crash during it; gc keeps everything reachable.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cpSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { chunkManifest, decodeNode, encodeNode, isNode, lineHash, CHUNK_MAX } from '../src/model/chunks.js';
+import { AgentsyncError } from '../src/model/errors.js';
+import { blobId } from '../src/model/hash.js';
+import { applyChanges, diffManifests, encodeManifest, manifestObjectId, snapshotHash, snapshotHashOf, type Change, type Manifest } from '../src/model/manifest.js';
+import { compareUtf8 } from '../src/model/paths.js';
+import { dec, enc, openDb, type Db } from '../src/store/db.js';
+import { LocalStore } from '../src/store/local.js';
+import { ManifestStore, convertLegacy } from '../src/store/manifests.js';
+import { commit } from '../src/store/objects.js';
+import { RemoteStore } from '../src/store/remote-store.js';
+import { LevelStorage } from '../src/server/storage.js';
+import { startServer } from '../src/server/server.js';
+import { ROOT, cleanup, cli, tmp } from './helpers.js';
+
+const bytes = (s: string) => enc.encode(s);
+
+/** A seeded generator (mulberry32), so every run draws the same histories. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function generated(n: number): Manifest {
+  const m: Manifest = new Map();
+  for (let i = 0; i < n; i++) m.set(`agents/a${String(i).padStart(5, '0')}.yaml`, blobId(bytes(`name: a${i}\n`)));
+  return m;
+}
+
+async function rejectsCode<T>(p: Promise<T>, code: string): Promise<void> {
+  try { await p; } catch (e) {
+    assert.instance(e, AgentsyncError, String(e));
+    assert.is((e as AgentsyncError).code, code);
+    return;
+  }
+  assert.unreachable(`expected ${code}`);
+}
+
+// ------------------------------------------------------------------ model
+
+const model = suite('history: chunk trees (model)');
+
+model('known-answer vectors of SPEC §3.1', () => {
+  const h = (s: string) => lineHash(bytes(s), 0, bytes(s).length).toString(16).padStart(8, '0');
+  assert.is(h(''), 'ab3e7c0b');
+  assert.is(h('a'), '1a80b1b3');
+  assert.is(h('name: welcome\n'), 'f89db523');
+  const small = encodeManifest(generated(3));
+  const t3 = chunkManifest(small);
+  assert.is(t3.root, manifestObjectId(snapshotHashOf(small)), 'a one-leaf manifest: the root is the snapshot hash');
+  assert.is(t3.chunks.length, 1);
+  const t1k = chunkManifest(encodeManifest(generated(1000)));
+  assert.is(snapshotHash(generated(1000)), 'sha256:e142d8cff7660df462ae3c0d98aadc4347ac24ea89ea931851d82f42b91ce74b');
+  assert.is(t1k.root, 'b85c7adfc058cadf7ca7d52bdf9bc78f7b2f463e839e3a07ed48f478a62735fe');
+  assert.equal([t1k.height, t1k.chunks.length, t1k.chunks.filter((c) => !isNode(c.bytes)).length], [2, 67, 63]);
+  const t10k = chunkManifest(encodeManifest(generated(10000)));
+  assert.is(t10k.root, 'd8dc9878fc32b622eaa7713afac644b4d2f933cc1407889a00f0ef0ca81b0661');
+  assert.equal([t10k.height, t10k.chunks.length], [4, 657]);
+  assert.equal(chunkManifest(new Uint8Array(0)), { root: null, height: 0, chunks: [] });
+});
+
+model('leaves concatenate to the manifest; nodes decode to what was encoded; a leaf never exceeds CHUNK_MAX lines', () => {
+  const b = encodeManifest(generated(5000));
+  const t = chunkManifest(b);
+  const leaves = t.chunks.filter((c) => !isNode(c.bytes));
+  assert.equal(Buffer.concat(leaves.map((l) => l.bytes)), Buffer.from(b));
+  for (const l of leaves) assert.ok(l.bytes.filter((x) => x === 10).length <= CHUNK_MAX);
+  for (const c of t.chunks) assert.is(blobId(c.bytes), c.id);
+  const node = t.chunks.find((c) => isNode(c.bytes))!;
+  const d = decodeNode(node.bytes);
+  assert.equal(encodeNode(d.level, d.children), node.bytes);
+  for (const bad of ['tree 1\n', 'tree 0\n' + 'a'.repeat(64) + ' 1 2\n', 'tree 1\n' + 'A'.repeat(64) + ' 1 2\n', 'tree 1\n' + 'a'.repeat(64) + ' 01 2\n', 'tree 1\n' + 'a'.repeat(64) + ' 1 2']) {
+    assert.throws(() => decodeNode(bytes(bad)), undefined, bad);
+  }
+  // Forced boundaries: lines that are never boundaries still make leaves of at most CHUNK_MAX lines.
+  const m: Manifest = new Map();
+  for (let i = 0; m.size < 600; i++) {
+    const line = `${blobId(bytes(String(i)))}  content/x${i}.md\n`;
+    if (lineHash(bytes(line), 0, bytes(line).length) >= 0x1_0000_0000 / 16) m.set(`content/x${i}.md`, blobId(bytes(String(i))));
+  }
+  const forced = chunkManifest(encodeManifest(m)).chunks.filter((c) => !isNode(c.bytes));
+  assert.equal(forced.map((c) => c.bytes.filter((x) => x === 10).length), [128, 128, 128, 128, 88]);
+});
+
+model('an edit costs one leaf and the nodes above it: 200 one-line edits at 10k add at most 16 KB of chunks each', () => {
+  const m = generated(10000);
+  const keys = [...m.keys()];
+  const have = new Set(chunkManifest(encodeManifest(m)).chunks.map((c) => c.id));
+  const r = rng(7);
+  let total = 0;
+  for (let i = 0; i < 200; i++) {
+    m.set(keys[Math.floor(r() * keys.length)]!, blobId(bytes(`edit ${i}`)));
+    let added = 0;
+    for (const c of chunkManifest(encodeManifest(m)).chunks) if (!have.has(c.id)) { have.add(c.id); added += c.bytes.length; }
+    total += added;
+  }
+  assert.ok(total / 200 <= 16 * 1024, `average ${total / 200} bytes per edit`);
+});
+
+model.run();
+
+// ------------------------------------------------------------------ stores
+
+const dbs: Db[] = [];
+async function db(): Promise<Db> {
+  const d = await openDb(join(tmp('agentsync-history-'), 'db'));
+  dbs.push(d);
+  return d;
+}
+
+const stores = suite('history: stores against a reference');
+stores.after(async () => { for (const d of dbs.splice(0)) await d.close().catch(() => {}); });
+
+/** Random changes to `m`: adds, edits, deletes and renames (a delete plus an add of the same blob). */
+function randomChanges(m: Manifest, r: () => number, n: number, step: number): Change[] {
+  const out = new Map<string, string | null>();
+  const keys = [...m.keys()];
+  for (let i = 0; i < n; i++) {
+    const k = keys.length ? keys[Math.floor(r() * keys.length)]! : undefined;
+    const op = r();
+    if (!k || op < 0.3) out.set(`content/s${Math.floor(r() * 40)}/n${step}-${i}.md`, blobId(bytes(`new ${step} ${i}`)));
+    else if (op < 0.6) out.set(k, blobId(bytes(`edit ${step} ${i}`)));
+    else if (op < 0.8) out.set(k, null);
+    else { out.set(k, null); out.set(k.replace(/(\.\w+)$/, `-moved${step}$1`), m.get(k)!); }
+  }
+  return [...out].map(([path, id]) => ({ path, id })).filter((c) => (c.id === null ? m.has(c.path) : m.get(c.path) !== c.id)).sort((a, b) => compareUtf8(a.path, b.path));
+}
+
+stores('ManifestStore: 150 random versions read back byte for byte; stored bytes grow by what changed', async () => {
+  const d = await db();
+  const ms = new ManifestStore(d);
+  const r = rng(11);
+  let m: Manifest = new Map();
+  for (let i = 0; i < 3000; i++) m.set(`content/s${i % 40}/p${i}.md`, blobId(bytes(`p${i}`)));
+  const history: { snap: string; bytes: Uint8Array }[] = [];
+  for (let step = 0; step < 150; step++) {
+    if (step) m = applyChanges(m, randomChanges(m, r, 1 + Math.floor(r() * 4), step));
+    const b = encodeManifest(m);
+    const { ops, snapshot } = await ms.putOps(b);
+    assert.is(snapshot, snapshotHashOf(b));
+    await commit(d, ops);
+    if (step) assert.ok(ops.reduce((n, o) => n + (o.type === 'put' ? o.value.length : 0), 0) < 40 * 1024, `step ${step} wrote a whole manifest`);
+    history.push({ snap: snapshot, bytes: b });
+  }
+  for (const h of history) assert.equal(await ms.bytes(h.snap), h.bytes);
+  // Storing a manifest again writes nothing.
+  assert.equal((await ms.putOps(history[40]!.bytes)).ops, []);
+  await rejectsCode(ms.bytes('sha256:' + 'f'.repeat(64)), 'OBJECT_MISSING');
+});
+
+stores('RemoteStore: every version\'s manifest, snapshot and changesBetween equal the reference over 120 random versions', async () => {
+  const d = await db();
+  const rs = new RemoteStore(d);
+  const r = rng(5);
+  const refs: Manifest[] = [];
+  let m: Manifest = new Map();
+  let expected: number | null = null;
+  for (let step = 0; step < 120; step++) {
+    const changes = step === 0 ? [...generated(2500)].map(([path, id]) => ({ path, id })) : randomChanges(m, r, 1 + Math.floor(r() * 5), step);
+    if (!changes.length) continue;
+    const next = applyChanges(m, changes);
+    // Blobs must be stored: store a stand-in object under each id through the raw keyspace.
+    await commit(d, changes.filter((c) => c.id !== null).map((c) => ({ type: 'put' as const, key: 'o!' + c.id, value: bytes('x') })));
+    const v = await rs.createVersion({ expected, changes, snapshot: snapshotHash(next), author: 'a', message: 'm', draft: false });
+    expected = v.id;
+    m = next;
+    refs[v.id] = next;
+  }
+  for (let id = 1; id < refs.length; id++) {
+    if (!refs[id]) continue;
+    assert.equal(await rs.manifestBytes(id), encodeManifest(refs[id]!), `version ${id}`);
+    assert.is((await rs.version(id)).snapshot, snapshotHash(refs[id]!));
+  }
+  for (const [a, b] of [[1, 60], [59, 60], [30, 90], [100, refs.length - 1]] as const) {
+    assert.equal(await rs.changesBetween(a, b), diffManifests(refs[a]!, refs[b]!), `${a}..${b}`);
+  }
+  // A manifest reads like an object (protocol §6): its snapshot hex answers its bytes.
+  const [got] = await rs.getObjects([manifestObjectId(snapshotHash(refs[60]!))]);
+  assert.ok(Buffer.from(got!).equals(encodeManifest(refs[60]!)));
+});
+
+stores.run();
+
+// ------------------------------------------------------------------ upgrade
+
+const FIX = join(ROOT, 'fixtures', 'upgrade-v1');
+const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8'));
+
+/** A copy of the fixture stores; the workspace's store back at `.agentsync`. */
+function fixture(): string {
+  const dir = tmp('agentsync-upgrade-');
+  cpSync(FIX, dir, { recursive: true });
+  renameSync(join(dir, 'workspace-store'), join(dir, 'workspace', '.agentsync'));
+  return dir;
+}
+
+const upgrade = suite('history: stores of the previous release upgrade themselves');
+
+upgrade('workspace + directory remote of format 1: status, versions and fsck as before; converted once; markers bumped', async () => {
+  const dir = fixture();
+  const ws = join(dir, 'workspace');
+  assert.is(readFileSync(join(dir, 'remote', 'AGENTSYNC_REMOTE'), 'utf8'), 'agentsync remote store, format 1\n');
+  const st = await cli(ws, '--json', 'status');
+  assert.is(st.code, 0, st.err);
+  assert.equal([st.json.base, st.json.local, st.json.latestPublished], [expected.workspace.base, expected.workspace.local, expected.workspace.latestPublished]);
+  assert.equal(st.json.entries.map((e: { path: string; state: string }) => ({ path: e.path, state: e.state })), expected.workspace.entries);
+  const vs = await cli(ws, '--json', 'versions');
+  assert.is(vs.code, 0, vs.err);
+  assert.equal(vs.json.versions.map((v: Record<string, unknown>) => ({ id: v.id, state: v.state, snapshot: v.snapshot, changed: v.changed })).sort((a: { id: number }, b: { id: number }) => a.id - b.id), expected.remote);
+  assert.is(readFileSync(join(dir, 'remote', 'AGENTSYNC_REMOTE'), 'utf8'), 'agentsync remote store, format 2\n');
+  const f = await cli(ws, '--json', 'fsck');
+  assert.is(f.code, 0, JSON.stringify(f.json));
+  assert.equal(f.json.problems, []);
+  // The format key is written, and the whole-manifest objects are gone or are a one-leaf tree's root.
+  const ls = await LocalStore.open(join(ws, '.agentsync'));
+  try {
+    assert.is(dec.decode((await ls.db.get('format'))!), '2');
+    for (const s of [expected.workspace.base]) {
+      const root = await ls.manifests.root(s);
+      assert.equal(root?.legacy, false);
+    }
+  } finally { await ls.close(); }
+  // And it still syncs: push the local addition, on the upgraded remote.
+  const p = await cli(ws, '--json', 'push', '-m', 'after upgrade');
+  assert.is(p.code, 0, p.err);
+  assert.is(p.json.version.id, 4);
+  const f2 = await cli(ws, '--json', 'fsck');
+  assert.equal(f2.json.problems, []);
+});
+
+upgrade('server data of format 1: versions, manifests and fsck as before over HTTP; the marker says format 2', async () => {
+  const dir = fixture();
+  const data = join(dir, 'server');
+  const token = readFileSync(join(dir, 'server-token.txt'), 'utf8').trim();
+  const storage = await LevelStorage.open(data);
+  const srv = await startServer(storage, { host: '127.0.0.1', port: 0 });
+  try {
+    assert.is(readFileSync(join(data, 'AGENTSYNC_SERVER'), 'utf8'), 'agentsync server data, format 2\n');
+    const res = await fetch(`${srv.url}/acme/versions`, { headers: { authorization: `Bearer ${token}` } });
+    const body = await res.json() as { versions: Record<string, unknown>[] };
+    assert.equal(body.versions.map((v) => ({ id: v.id, state: v.state, snapshot: v.snapshot, changed: v.changed })), expected.server.versions);
+    // Each version's manifest still reads as an object by its snapshot hex, and hashes to it.
+    for (const v of expected.server.versions as { snapshot: string }[]) {
+      const r = await fetch(`${srv.url}/acme/objects/get`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: [manifestObjectId(v.snapshot)] }) });
+      assert.is(r.status, 200);
+      const frame = new Uint8Array(await r.arrayBuffer());
+      assert.is(snapshotHashOf(frame.subarray(36)), v.snapshot);
+    }
+    const f = await storage.fsck();
+    assert.equal(f.problems, []);
+    assert.is(f.versions, 2);
+  } finally {
+    await srv.close();
+  }
+});
+
+upgrade('a crash during the conversion leaves a store the old release reads; the next open finishes it', async () => {
+  // A format-1 workspace store by hand: a 3000-artifact manifest stored whole, named by base and fetch record.
+  const dir = tmp('agentsync-upgrade-crash-');
+  const d = await openDb(join(dir, 'store'));
+  const m = generated(3000);
+  const b = encodeManifest(m);
+  const snap = snapshotHashOf(b);
+  const track = { url: '/r', fetchedAt: new Date(0).toISOString(), head: { latestPublished: 1, current: 1, lastId: 1 }, versions: [], latestSnapshot: snap };
+  await commit(d, [
+    { type: 'put', key: 'o!' + manifestObjectId(snap), value: b },
+    ...[...new Set(m.values())].map((id) => ({ type: 'put' as const, key: 'o!' + id, value: bytes('blob') })),
+    { type: 'put', key: 'base!origin', value: bytes(snap) },
+    { type: 'put', key: 'track!origin', value: bytes(JSON.stringify(track)) },
+  ]);
+  // The conversion's first step ran, then the process died before the batch that ends it.
+  const legacy = await convertLegacy(d, '', [snap]);
+  assert.equal(legacy, [manifestObjectId(snap)]);
+  // What the old release reads is all still there, byte for byte, and no format key claims otherwise.
+  assert.ok(Buffer.from((await d.get('o!' + manifestObjectId(snap)))!).equals(b));
+  assert.is(await d.get('format'), undefined);
+  await d.close();
+  // The new release opens it: finishes the conversion, drops the whole object, reads the manifest from its tree.
+  const ls = await LocalStore.open(join(dir, 'store'));
+  try {
+    assert.is(dec.decode((await ls.db.get('format'))!), '2');
+    assert.is(await ls.db.get('o!' + manifestObjectId(snap)), undefined);
+    assert.equal(await ls.manifest(snap), m);
+    assert.equal((await ls.manifests.root(snap))?.legacy, false);
+    // A second open converts nothing again.
+    assert.equal(await convertLegacy(ls.db, '', [snap]), []);
+  } finally { await ls.close(); }
+});
+
+upgrade('a store of a newer format is refused with one line, not misread', async () => {
+  const dir = tmp('agentsync-upgrade-newer-');
+  const d = await openDb(join(dir, 'store'));
+  await commit(d, [{ type: 'put', key: 'format', value: bytes('3') }]);
+  await d.close();
+  await rejectsCode(LocalStore.open(join(dir, 'store')), 'STORE_CORRUPT');
+});
+
+upgrade.after(() => cleanup());
+upgrade.run();
+
+// ------------------------------------------------------------------ gc
+
+const gc = suite('history: gc drops only what nothing reaches');
+
+gc('workspace: orphan objects and manifests go; every reachable object stays; fsck and status unchanged', async () => {
+  const dir = fixture();
+  const ws = join(dir, 'workspace');
+  const before = await cli(ws, '--json', 'status');
+  // The fixture's own garbage: the whole manifests of versions 1 and 2 (no ref names them since
+  // version 3) and the two blobs versions 2 and 3 replaced (welcome.yaml's first text, the deleted page).
+  const first = await cli(ws, '--json', 'gc');
+  assert.is(first.code, 0, first.err);
+  assert.equal([first.json.objects, first.json.manifests], [4, 0]);
+  assert.equal((await cli(ws, '--json', 'fsck')).json.problems, []);
+  // Orphans: two blobs and a manifest tree nothing names.
+  const ls = await LocalStore.open(join(ws, '.agentsync'));
+  const orphanBlobs = [bytes('orphan one\n'), bytes('orphan two\n')];
+  const orphanManifest = encodeManifest(generated(400));
+  let reach: Set<string>;
+  try {
+    await ls.objects.put(orphanBlobs);
+    const { ops } = await ls.manifests.putOps(orphanManifest);
+    await commit(ls.db, ops);
+    reach = await ls.reachable();
+  } finally { await ls.close(); }
+  const dry = await cli(ws, '--json', 'gc', '--dry-run');
+  assert.is(dry.code, 0, dry.err);
+  const orphanChunks = chunkManifest(orphanManifest).chunks.length;
+  assert.equal([dry.json.objects, dry.json.manifests, dry.json.dryRun], [2 + orphanChunks, 1, true]);
+  const r = await cli(ws, '--json', 'gc');
+  assert.is(r.code, 0, r.err);
+  assert.equal([r.json.objects, r.json.manifests], [2 + orphanChunks, 1]);
+  assert.is(r.json.bytes, orphanBlobs.reduce((n, x) => n + x.length, 0) + chunkManifest(orphanManifest).chunks.reduce((n, c) => n + c.bytes.length, 0));
+  const ls2 = await LocalStore.open(join(ws, '.agentsync'));
+  try {
+    assert.equal(await ls2.objects.missing([...reach]), []);
+    assert.equal(await ls2.objects.missing(orphanBlobs.map((x) => blobId(x))), orphanBlobs.map((x) => blobId(x)));
+  } finally { await ls2.close(); }
+  const again = await cli(ws, '--json', 'gc');
+  assert.equal([again.json.objects, again.json.manifests], [0, 0]);
+  const f = await cli(ws, '--json', 'fsck');
+  assert.equal(f.json.problems, []);
+  assert.equal((await cli(ws, '--json', 'status')).json.entries, before.json.entries);
+});
+
+gc('server: admin gc drops an upload no version names, keeps a recent one through the running server, and every version stays whole', async () => {
+  const dir = fixture();
+  const data = join(dir, 'server');
+  const token = readFileSync(join(dir, 'server-token.txt'), 'utf8').trim();
+  const storage = await LevelStorage.open(data);
+  const store = storage.remote('acme');
+  const stale = bytes('uploaded, never named\n');
+  await store.putObjects([{ id: blobId(stale), bytes: stale }]);
+  const fresh = bytes('uploaded a moment ago\n');
+  // The stale one: written as if by an earlier process (no memory of the upload).
+  await storage.close();
+  const s2 = await LevelStorage.open(data);
+  await s2.remote('acme').putObjects([{ id: blobId(fresh), bytes: fresh }]);
+  const srv = await startServer(s2, { host: '127.0.0.1', port: 0 });
+  try {
+    const r = await s2.gc();
+    assert.equal([r.objects, r.kept], [1, 1]);
+    assert.equal(await s2.remote('acme').missing([blobId(stale), blobId(fresh)]), [blobId(stale)]);
+    const f = await s2.fsck();
+    assert.equal(f.problems, []);
+    const res = await fetch(`${srv.url}/acme/versions`, { headers: { authorization: `Bearer ${token}` } });
+    assert.is(((await res.json()) as { versions: unknown[] }).versions.length, 2);
+  } finally {
+    await srv.close();
+  }
+  assert.ok(existsSync(join(data, 'store')));
+});
+
+gc.after(() => cleanup());
+gc.run();
