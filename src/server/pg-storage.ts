@@ -447,9 +447,12 @@ export class PgTenantStore implements TenantStore {
   async createVersion(req: CreateVersionRequest): Promise<Version> {
     req = checkCreateRequest(req);
     // Everything that needs no lock first: most refusals never open a transaction.
-    const head = await this.head();
+    // The head and the latest published version's snapshot in one round trip.
+    const hr = (await this.q(`SELECT h.latest_published, h.current, h.last_id, v.snapshot FROM heads h
+      LEFT JOIN versions v ON v.tenant = h.tenant AND v.id = h.latest_published WHERE h.tenant = $1`, [this.tenant])).rows[0];
+    const head = headOf(hr);
     if (head.latestPublished !== req.expected) staleRemote(head, req);
-    const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : (await this.version(req.expected)).snapshot;
+    const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : hr.snapshot as SnapshotHash;
     const parent = await this.manifest(parentSnap);
     const { bytes, snapshot } = buildVersionManifest(req, parent.bytes);
     const tree = chunkManifest(bytes);
