@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chunkManifest, decodeNode, encodeNode, isNode, lineHash, CHUNK_MAX } from '../src/model/chunks.js';
 import { AgentsyncError } from '../src/model/errors.js';
@@ -20,7 +20,7 @@ import { commit } from '../src/store/objects.js';
 import { RemoteStore } from '../src/store/remote-store.js';
 import { LevelStorage } from '../src/server/storage.js';
 import { startServer } from '../src/server/server.js';
-import { ROOT, cleanup, cli, tmp } from './helpers.js';
+import { ROOT, cleanup, cli, pair, read, tmp, workspace, write } from './helpers.js';
 import { prng } from '../fixtures/generate.js';
 
 const bytes = (s: string) => enc.encode(s);
@@ -376,6 +376,70 @@ upgrade('a store of a newer format is refused with one line, not misread', async
 upgrade.after(() => cleanup());
 upgrade.run();
 
+// ------------------------------------------------------------------ fetch reads only what changed
+
+const incr = suite('history: fetch reads the versions that may have changed, and stays exact');
+incr.after(() => cleanup());
+
+incr('a draft deployed after it was fetched shows published at the next fetch; a gap left by a push is filled', async () => {
+  const { remote, a, b } = await pair();
+  write(b, 'agents/welcome.yaml', read(b, 'agents/welcome.yaml') + '# draft\n');
+  assert.is((await cli(b, '--json', 'push', '--draft', '-m', 'draft')).code, 0);
+  assert.is((await cli(a, '--json', 'fetch')).code, 0);
+  const seen = (await cli(a, '--json', 'versions')).json.versions as { id: number; state: string }[];
+  assert.equal(seen.map((v) => [v.id, v.state]), [[1, 'published'], [2, 'draft']]);
+  assert.is((await cli(b, '--json', 'deploy', '2')).code, 0);
+  // Another writer's version (3), then A pushes (4): A's record had a gap at 3.
+  write(b, 'mcp/github.yaml', read(b, 'mcp/github.yaml') + '# b\n');
+  assert.is((await cli(b, '--json', 'push', '-m', 'b')).code, 0);
+  write(a, 'skills/blog-writer.yaml', read(a, 'skills/blog-writer.yaml') + '# a\n');
+  const p = await cli(a, '--json', 'push', '-m', 'a');
+  assert.is(p.code, 0, p.err);
+  const after = (await cli(a, '--json', 'versions')).json.versions as { id: number; state: string }[];
+  const truth = (await cli(b, '--json', 'versions')).json.versions as { id: number; state: string }[];
+  assert.equal(after.map((v) => [v.id, v.state]), [[1, 'published'], [2, 'published'], [3, 'published'], [4, 'published']]);
+  assert.equal(after, truth);
+  assert.ok(remote);
+});
+
+incr('a fetch record with a gap (a push that went on top of an unseen version) gets the missing version', async () => {
+  const { a, b } = await pair();
+  for (const [i, f] of ['mcp/github.yaml', 'skills/blog-writer.yaml', 'agents/welcome.yaml'].entries()) {
+    write(b, f, read(b, f) + `# ${i}\n`);
+    assert.is((await cli(b, '--json', 'push', '-m', `b${i}`)).code, 0);
+  }
+  assert.is((await cli(a, '--json', 'fetch')).code, 0);
+  // What a push leaves after its compare-and-swap retry went on top of version 3, unseen: the
+  // record knows 1, 2 and its own 4, and keeps lastId 2 so that the next fetch reads again.
+  const ls = await LocalStore.open(join(a, '.agentsync'));
+  try {
+    const t = (await ls.tracking('origin'))!;
+    const gap = { ...t, head: { ...t.head, lastId: 2 }, versions: t.versions.filter((v) => v.id !== 3) };
+    await commit(ls.db, [ls.trackingOp('origin', gap)]);
+  } finally { await ls.close(); }
+  const seen = (await cli(a, '--json', 'versions')).json.versions;
+  const truth = (await cli(b, '--json', 'versions')).json.versions;
+  assert.equal(seen.map((v: { id: number }) => v.id), [1, 2, 3, 4]);
+  assert.equal(seen, truth);
+});
+
+incr('a remote recreated at the same URL is read whole again, not mixed with the old one', async () => {
+  const { remote, a } = await pair();
+  write(a, 'agents/welcome.yaml', read(a, 'agents/welcome.yaml') + '# two\n');
+  assert.is((await cli(a, '--json', 'push', '-m', 'two')).code, 0);
+  assert.is((await cli(a, '--json', 'fetch')).code, 0);
+  // The remote is replaced by another with more versions, at the same path.
+  rmSync(remote, { recursive: true, force: true });
+  const other = await workspace(remote);
+  for (let i = 0; i < 3; i++) {
+    write(other, 'agents/welcome.yaml', read(other, 'agents/welcome.yaml') + `# other ${i}\n`);
+    assert.is((await cli(other, '--json', 'push', '-m', `other ${i}`)).code, 0);
+  }
+  const truth = (await cli(other, '--json', 'versions')).json.versions;
+  const seen = (await cli(a, '--json', 'versions')).json.versions;
+  assert.equal(seen, truth);
+});
+
 // ------------------------------------------------------------------ gc
 
 const gc = suite('history: gc drops only what nothing reaches');
@@ -450,4 +514,5 @@ gc('server: admin gc drops an upload no version names, keeps a recent one throug
 });
 
 gc.after(() => cleanup());
+incr.run();
 gc.run();
