@@ -3,7 +3,8 @@
  * browser download), against a real server on 127.0.0.1, with the CLI on the other side:
  * read views, an edit published in the page reaching a workspace byte for byte, a CLI push
  * appearing after a reload, the stale-save conflict, read-only tokens, inert XSS artifacts,
- * deploy/rollback, diff, tokens, sign-out. Without Chromium every test is a visible skip.
+ * deploy/rollback, diff, tokens, sign-out; the whole edit flow with the keyboard alone; create and
+ * delete. Without Chromium every test is a visible skip.
  *
  * Set AGENTSYNC_DASHBOARD_SCREENSHOTS=<dir> to keep the screenshots (the README's comes from it).
  */
@@ -11,7 +12,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { applyChanges } from '../src/model/manifest.js';
 import { createToken } from '../src/server/auth.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { LevelStorage } from '../src/server/storage.js';
@@ -72,6 +74,46 @@ async function signIn(p: Page, s: RunningServer, token: string): Promise<void> {
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.getByRole('button', { name: 'Sign out' }).waitFor();
 }
+
+/** The paths of the tenant's latest published version, read from the server's storage. */
+async function latestPaths(s: RunningServer, tenant: string): Promise<string[]> {
+  const store = s.storage.remote(tenant);
+  const { latestPublished } = await store.head();
+  return latestPublished === null ? [] : [...applyChanges(new Map(), await store.changesBetween(null, latestPublished)).keys()].sort();
+}
+
+/** What has keyboard focus, and whether it shows a focus ring (the editor's ring is on its .cm-editor). */
+async function focusState(p: Page): Promise<{ where: string; ring: boolean }> {
+  return p.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body) return { where: 'body', ring: false };
+    const box = (el.closest('.cm-editor') as HTMLElement | null) ?? el;
+    const cs = getComputedStyle(box);
+    const name = el.getAttribute('aria-label') ?? (el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null) ?? el.textContent ?? '';
+    return { where: `${el.tagName.toLowerCase()} ${name.slice(0, 40)}`, ring: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0 };
+  });
+}
+
+/**
+ * Press `key` (Tab, or Shift+Tab) until `target` has focus; every element focused on the way
+ * must show a focus ring. Fails when `target` is not reached in `max` presses.
+ */
+async function tabTo(p: Page, target: Locator, key = 'Tab', max = 40): Promise<void> {
+  await target.waitFor();
+  const seen: string[] = [];
+  for (let i = 0; i < max; i++) {
+    await p.keyboard.press(key);
+    let f = await focusState(p);
+    // The editor marks itself focused (.cm-focused) on its next update, not in the focus event.
+    if (!f.ring && f.where !== 'body') f = await p.waitForFunction(() => document.activeElement?.closest('.cm-focused') !== null, undefined, { timeout: 2000 }).then(() => focusState(p), () => f);
+    seen.push(f.where);
+    assert.ok(f.ring, `no visible focus on ${f.where}`);
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+  }
+  assert.unreachable(`${key} never reached the target; focus went: ${seen.join(' → ')}`);
+}
+
+const isFocused = (l: Locator) => l.evaluate((el) => el === document.activeElement);
 
 async function shot(p: Page, name: string): Promise<void> {
   const dir = shots ?? tmp('agentsync-shots-');
@@ -339,6 +381,174 @@ it('deploy a draft, roll back, diff two versions, admin tokens, sign out', async
     await p.getByRole('button', { name: 'Sign in' }).waitFor();
   } finally {
     await p.close();
+  }
+});
+
+it('the keyboard alone: sign in, open an artifact, edit, leave the editor (Escape, Tab), publish; the CLI pulls exactly those bytes; deploy and roll back', async () => {
+  const t = await pushedTenant('write');
+  const path = join(t.ws, 'services', 'agents', 'welcome.yaml');
+  const before = readFileSync(path, 'utf8');
+  const firstLine = before.slice(0, before.indexOf('\n'));
+  const typed = `${firstLine} Edited at the keyboard.${before.slice(firstLine.length)}keyboard_note: typed key by key\n`;
+  const p = await page();
+  try {
+    await p.goto(`${t.s.url}/`);
+    const token = p.getByLabel('Token');
+    await token.waitFor();
+    assert.ok(await isFocused(token), 'the Token field has focus on arrival');
+    await p.keyboard.type(t.token);
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Artifacts of version 1' }).waitFor();
+    // Filter, then Tab to the one link left, Enter.
+    await tabTo(p, p.getByLabel('Filter by path'));
+    await p.keyboard.type('welcome');
+    const link = p.getByRole('link', { name: 'agents/welcome.yaml', exact: true });
+    await tabTo(p, link, 'Tab', 1);
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'agents/welcome.yaml' }).waitFor();
+    await tabTo(p, p.getByRole('button', { name: 'Edit' }));
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Edit agents/welcome.yaml' }).waitFor();
+    const editor = p.getByRole('textbox', { name: 'Content' });
+    await tabTo(p, editor);
+    await p.keyboard.press('Control+Home');
+    await p.keyboard.press('End');
+    await p.keyboard.type(' Edited at the keyboard.');
+    await p.keyboard.press('Control+End');
+    await p.keyboard.type('keyboard_note: typed key by key');
+    await p.keyboard.press('Enter');
+    // Tab indents inside the editor (focus stays), Shift+Tab unindents; Escape then Tab leaves.
+    await p.keyboard.press('Tab');
+    assert.ok(await isFocused(editor), 'Tab indents: focus stays in the editor');
+    await p.keyboard.press('Shift+Tab');
+    assert.ok(await isFocused(editor), 'Shift+Tab unindents: focus stays in the editor');
+    await p.keyboard.press('Escape');
+    await p.keyboard.press('Tab');
+    const message = p.getByLabel('Message');
+    assert.ok(await isFocused(message), `Escape then Tab moves to the Message field, not ${(await focusState(p)).where}`);
+    await p.keyboard.press('Control+A');
+    await p.keyboard.type('typed at the keyboard');
+    await tabTo(p, p.getByRole('button', { name: 'Publish' }));
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/#\/artifact\/2\//);
+    await p.getByRole('heading', { name: 'agents/welcome.yaml' }).waitFor();
+    // The CLI side: exactly those bytes, with that message.
+    let r = await t.cli('status', '--fetch', '--json');
+    assert.equal(r.json.entries, [{ path: 'agents/welcome.yaml', kind: 'agents', local: 'unchanged', remote: 'modified', state: 'pull' }]);
+    r = await t.cli('pull', '--json');
+    assert.is(r.code, 0, r.err);
+    assert.is(readFileSync(path, 'utf8'), typed);
+    r = await t.cli('versions', '--json');
+    assert.equal(r.json.versions.map((v: any) => [v.id, v.state, v.message]), [[1, 'published', 'first'], [2, 'published', 'typed at the keyboard']]);
+    // Deploy a draft the CLI pushed, from the Versions view, by keyboard (Space on the button).
+    write(t.ws, 'mcp/github.yaml', readFileSync(join(t.ws, 'services', 'mcp', 'github.yaml'), 'utf8') + 'note: drafted\n');
+    assert.is((await t.cli('push', '--draft', '-m', 'a draft', '--json')).code, 0);
+    await tabTo(p, p.getByRole('link', { name: 'Versions', exact: true }), 'Shift+Tab');
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Versions' }).waitFor();
+    await tabTo(p, p.getByRole('link', { name: 'v3', exact: true }));
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Version 3' }).waitFor();
+    await tabTo(p, p.getByRole('button', { name: 'Deploy' }));
+    await p.keyboard.press('Space');
+    await p.getByRole('status').waitFor();
+    assert.equal(await t.s.storage.remote(t.name).head(), { latestPublished: 3, current: 3, lastId: 3 });
+    assert.ok(await isFocused(p.getByRole('heading', { name: 'Version 3' })), `focus after deploy: ${(await focusState(p)).where}`);
+    // Roll back to version 1 the same way (Enter on the button).
+    await tabTo(p, p.getByRole('link', { name: 'Versions', exact: true }), 'Shift+Tab');
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Versions' }).waitFor();
+    await tabTo(p, p.getByRole('link', { name: 'v1', exact: true }));
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Version 1' }).waitFor();
+    await tabTo(p, p.getByRole('button', { name: 'Roll back' }));
+    await p.keyboard.press('Enter');
+    await p.getByRole('status').waitFor();
+    assert.equal(await t.s.storage.remote(t.name).head(), { latestPublished: 3, current: 1, lastId: 3 });
+    assert.ok(await isFocused(p.getByRole('heading', { name: 'Version 1' })), `focus after rollback: ${(await focusState(p)).where}`);
+  } finally {
+    await p.close();
+  }
+});
+
+it('create and delete in the page: the remote\'s latest version has the new artifact and not the deleted one; status says pull (remote deleted); a draft delete publishes nothing; read scope has no Delete and the server refuses one', async () => {
+  const t = await pushedTenant('write');
+  const p = await page();
+  try {
+    await signIn(p, t.s, t.token);
+    // Create.
+    await p.getByRole('link', { name: 'New artifact' }).click();
+    await p.getByRole('heading', { name: 'New artifact' }).waitFor();
+    await p.getByLabel('Path').fill('agents/created.yaml');
+    await p.getByRole('textbox', { name: 'Content' }).click();
+    await p.keyboard.insertText('name: created\ndescription: made in the page\n');
+    await p.getByLabel('Message').fill('create one');
+    await p.getByRole('button', { name: 'Publish' }).click();
+    await p.waitForURL(/#\/artifact\/2\/agents%2Fcreated\.yaml$/);
+    assert.ok((await latestPaths(t.s, t.name)).includes('agents/created.yaml'));
+    let r = await t.cli('pull', '--json');
+    assert.is(r.code, 0, r.err);
+    assert.equal(r.json.pulled, [{ path: 'agents/created.yaml', state: 'pull', remote: 'added' }]);
+    assert.is(readFileSync(join(t.ws, 'services', 'agents', 'created.yaml'), 'utf8'), 'name: created\ndescription: made in the page\n');
+    // Delete, published: asked in the page (message focused), no browser dialog.
+    const dialogs: string[] = [];
+    p.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    await p.goto(`${t.s.url}/#/artifact/2/${encodeURIComponent('agents/welcome.yaml')}`);
+    await p.getByRole('button', { name: 'Delete' }).click();
+    const message = p.getByLabel('Message');
+    await message.waitFor();
+    assert.ok(await isFocused(message), 'the delete message has focus');
+    await message.fill('remove welcome');
+    await p.getByRole('button', { name: 'Publish' }).click();
+    await p.waitForURL(/#\/version\/3$/);
+    await p.getByRole('heading', { name: 'Version 3' }).waitFor();
+    assert.equal(await p.locator('main ul li').allInnerTexts(), ['deleted agents/welcome.yaml']);
+    const all = (await latestPaths(t.s, t.name));
+    assert.is(all.length, 16, 'sample 16 + created - welcome');
+    assert.not.ok(all.includes('agents/welcome.yaml'));
+    assert.ok(all.includes('agents/created.yaml'));
+    r = await t.cli('status', '--fetch', '--json');
+    assert.equal(r.json.entries, [{ path: 'agents/welcome.yaml', kind: 'agents', local: 'unchanged', remote: 'deleted', state: 'pull' }]);
+    r = await t.cli('versions', '--json');
+    assert.equal(r.json.versions.map((v: any) => [v.id, v.state, v.message]), [[1, 'published', 'first'], [2, 'published', 'create one'], [3, 'published', 'remove welcome']]);
+    r = await t.cli('pull', '--json');
+    assert.is(r.code, 0, r.err);
+    assert.not.ok(existsSync(join(t.ws, 'services', 'agents', 'welcome.yaml')));
+    // Escape closes the question (focus back on Delete); a draft delete publishes nothing.
+    await p.goto(`${t.s.url}/#/artifact/3/${encodeURIComponent('skills/blog-writer.yaml')}`);
+    const del = p.getByRole('button', { name: 'Delete' });
+    await del.click();
+    await p.getByLabel('Message').waitFor();
+    await p.keyboard.press('Escape');
+    await p.getByLabel('Message').waitFor({ state: 'detached' });
+    assert.ok(await isFocused(del), 'Escape gives focus back to Delete');
+    await del.click();
+    await p.getByRole('button', { name: 'Save draft' }).click();
+    await p.waitForURL(/#\/version\/4$/);
+    assert.equal(await t.s.storage.remote(t.name).head(), { latestPublished: 3, current: 3, lastId: 4 });
+    assert.ok((await latestPaths(t.s, t.name)).includes('skills/blog-writer.yaml'), 'a draft changes no published version');
+    assert.is((await t.cli('sync', '--check', '--json')).code, 0);
+    assert.equal(dialogs, []);
+  } finally {
+    await p.close();
+  }
+  // Read scope: no Delete in the page, and the server refuses a delete from its session.
+  const read = (await createToken(t.s.storage, { tenant: t.name, scope: 'read', expiresInMs: null, label: 'viewer' })).token;
+  const q = await page();
+  try {
+    await signIn(q, t.s, read);
+    await q.getByRole('link', { name: 'agents/created.yaml', exact: true }).click();
+    await q.getByRole('heading', { name: 'agents/created.yaml' }).waitFor();
+    assert.is(await q.getByRole('button', { name: /^(Delete|Edit)$/ }).count(), 0);
+    const refused = await q.evaluate(async () => {
+      const me = await (await fetch('/_dashboard/api/session')).json() as { csrf: string };
+      const res = await fetch('/_dashboard/api/save', { method: 'POST', headers: { 'content-type': 'application/json', 'x-agentsync-csrf': me.csrf }, body: JSON.stringify({ base: 3, path: 'agents/created.yaml', text: null, message: 'm', draft: false }) });
+      return [res.status, (await res.json()).error.code];
+    });
+    assert.equal(refused, [403, 'AUTH_FORBIDDEN']);
+    assert.is((await t.s.storage.remote(t.name).head()).lastId, 4);
+  } finally {
+    await q.close();
   }
 });
 

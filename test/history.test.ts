@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chunkManifest, decodeNode, encodeNode, isNode, lineHash, CHUNK_MAX } from '../src/model/chunks.js';
 import { AgentsyncError } from '../src/model/errors.js';
@@ -20,21 +20,13 @@ import { commit } from '../src/store/objects.js';
 import { RemoteStore } from '../src/store/remote-store.js';
 import { LevelStorage } from '../src/server/storage.js';
 import { startServer } from '../src/server/server.js';
-import { ROOT, cleanup, cli, tmp } from './helpers.js';
+import { ROOT, cleanup, cli, pair, read, tmp, workspace, write } from './helpers.js';
+import { prng } from '../fixtures/generate.js';
 
 const bytes = (s: string) => enc.encode(s);
 
-/** A seeded generator (mulberry32), so every run draws the same histories. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so every run draws the same histories. */
+const rng = prng;
 
 function generated(n: number): Manifest {
   const m: Manifest = new Map();
@@ -302,6 +294,77 @@ upgrade('a crash during the conversion leaves a store the old release reads; the
   } finally { await ls.close(); }
 });
 
+/**
+ * A format-1 directory remote with large manifests: versions made by this release, then turned
+ * back into the old layout (whole manifests at `o!<snapshot hex>`, no `m!` keys, no `format`).
+ */
+async function legacyRemote(n: number): Promise<{ remote: string; snaps: string[] }> {
+  const remote = join(tmp('agentsync-legacy-remote-'), 'remote');
+  const d = await openDb(join(remote, 'store'));
+  const rs = new RemoteStore(d);
+  let m = generated(n);
+  const snaps: string[] = [];
+  let expectedId: number | null = null;
+  for (let step = 0; step < 3; step++) {
+    const texts = step === 0 ? [...Array(n).keys()].map((i) => `name: a${i}\n`) : [`step ${step}\n`];
+    const changes: Change[] = step === 0 ? [...m].map(([path, id]) => ({ path, id })) : [{ path: `agents/a${String(step).padStart(5, '0')}.yaml`, id: blobId(bytes(texts[0]!)) }];
+    await commit(d, texts.map((t) => ({ type: 'put' as const, key: 'o!' + blobId(bytes(t)), value: bytes(t) })));
+    m = applyChanges(m, changes);
+    const v = await rs.createVersion({ expected: expectedId, changes, snapshot: snapshotHash(m), author: 'a', message: 'm', draft: false });
+    expectedId = v.id;
+    snaps.push(v.snapshot);
+  }
+  const ops: { type: 'put' | 'del'; key: string; value?: Uint8Array }[] = [];
+  for (const s of snaps) ops.push({ type: 'put', key: 'o!' + manifestObjectId(s), value: await rs.manifests.bytes(s) });
+  for await (const k of d.keys({ gte: 'm!', lt: 'm"' })) ops.push({ type: 'del', key: k });
+  ops.push({ type: 'del', key: 'format' });
+  await commit(d, ops as never);
+  await d.close();
+  writeFileSync(join(remote, 'AGENTSYNC_REMOTE'), 'agentsync remote store, format 1\n');
+  return { remote, snaps };
+}
+
+upgrade('a directory remote whose conversion died after its marker was bumped: the next open finishes it', async () => {
+  const { remote, snaps } = await legacyRemote(2000);
+  const d = await openDb(join(remote, 'store'));
+  const legacy = await convertLegacy(d, '', snaps);
+  assert.is(legacy.length, 3, 'each 2000-artifact manifest was a whole object, not a one-leaf tree');
+  await d.close();
+  // Step 2 done (an old release now refuses the folder: it compares the marker's whole text), step 3 not.
+  writeFileSync(join(remote, 'AGENTSYNC_REMOTE'), 'agentsync remote store, format 2\n');
+  const ws = tmp('agentsync-ws-');
+  const init = await cli(ws, 'init', '--remote', remote);
+  assert.is(init.code, 0, init.err);
+  const vs = await cli(ws, '--json', 'versions');
+  assert.is(vs.code, 0, vs.err);
+  assert.equal(vs.json.versions.map((v: { snapshot: string }) => v.snapshot).sort(), [...snaps].sort());
+  const d2 = await openDb(join(remote, 'store'));
+  try {
+    assert.is(dec.decode((await d2.get('format'))!), '2');
+    for (const id of legacy) assert.is(await d2.get('o!' + id), undefined, `whole manifest ${id} left behind`);
+    const rs = new RemoteStore(d2);
+    for (const s of snaps) assert.is(snapshotHashOf(await rs.manifests.bytes(s)), s);
+  } finally { await d2.close(); }
+  // The whole history pulls into the workspace from the tree form.
+  const p = await cli(ws, '--json', 'pull');
+  assert.is(p.code, 0, p.err);
+  assert.is((await cli(ws, '--json', 'status')).json.base, snaps[2]);
+});
+
+upgrade('a format-1 directory remote with large manifests upgrades on first use, in one go', async () => {
+  const { remote, snaps } = await legacyRemote(2000);
+  const ws = tmp('agentsync-ws-');
+  const init = await cli(ws, 'init', '--remote', remote);
+  assert.is(init.code, 0, init.err);
+  assert.is((await cli(ws, '--json', 'fetch')).code, 0);
+  assert.is(readFileSync(join(remote, 'AGENTSYNC_REMOTE'), 'utf8'), 'agentsync remote store, format 2\n');
+  const d = await openDb(join(remote, 'store'));
+  try {
+    for (const s of snaps) assert.is(await d.get('o!' + manifestObjectId(s)), undefined);
+    assert.is(dec.decode((await d.get('format'))!), '2');
+  } finally { await d.close(); }
+});
+
 upgrade('a store of a newer format is refused with one line, not misread', async () => {
   const dir = tmp('agentsync-upgrade-newer-');
   const d = await openDb(join(dir, 'store'));
@@ -312,6 +375,70 @@ upgrade('a store of a newer format is refused with one line, not misread', async
 
 upgrade.after(() => cleanup());
 upgrade.run();
+
+// ------------------------------------------------------------------ fetch reads only what changed
+
+const incr = suite('history: fetch reads the versions that may have changed, and stays exact');
+incr.after(() => cleanup());
+
+incr('a draft deployed after it was fetched shows published at the next fetch; a gap left by a push is filled', async () => {
+  const { remote, a, b } = await pair();
+  write(b, 'agents/welcome.yaml', read(b, 'agents/welcome.yaml') + '# draft\n');
+  assert.is((await cli(b, '--json', 'push', '--draft', '-m', 'draft')).code, 0);
+  assert.is((await cli(a, '--json', 'fetch')).code, 0);
+  const seen = (await cli(a, '--json', 'versions')).json.versions as { id: number; state: string }[];
+  assert.equal(seen.map((v) => [v.id, v.state]), [[1, 'published'], [2, 'draft']]);
+  assert.is((await cli(b, '--json', 'deploy', '2')).code, 0);
+  // Another writer's version (3), then A pushes (4): A's record had a gap at 3.
+  write(b, 'mcp/github.yaml', read(b, 'mcp/github.yaml') + '# b\n');
+  assert.is((await cli(b, '--json', 'push', '-m', 'b')).code, 0);
+  write(a, 'skills/blog-writer.yaml', read(a, 'skills/blog-writer.yaml') + '# a\n');
+  const p = await cli(a, '--json', 'push', '-m', 'a');
+  assert.is(p.code, 0, p.err);
+  const after = (await cli(a, '--json', 'versions')).json.versions as { id: number; state: string }[];
+  const truth = (await cli(b, '--json', 'versions')).json.versions as { id: number; state: string }[];
+  assert.equal(after.map((v) => [v.id, v.state]), [[1, 'published'], [2, 'published'], [3, 'published'], [4, 'published']]);
+  assert.equal(after, truth);
+  assert.ok(remote);
+});
+
+incr('a fetch record with a gap (a push that went on top of an unseen version) gets the missing version', async () => {
+  const { a, b } = await pair();
+  for (const [i, f] of ['mcp/github.yaml', 'skills/blog-writer.yaml', 'agents/welcome.yaml'].entries()) {
+    write(b, f, read(b, f) + `# ${i}\n`);
+    assert.is((await cli(b, '--json', 'push', '-m', `b${i}`)).code, 0);
+  }
+  assert.is((await cli(a, '--json', 'fetch')).code, 0);
+  // What a push leaves after its compare-and-swap retry went on top of version 3, unseen: the
+  // record knows 1, 2 and its own 4, and keeps lastId 2 so that the next fetch reads again.
+  const ls = await LocalStore.open(join(a, '.agentsync'));
+  try {
+    const t = (await ls.tracking('origin'))!;
+    const gap = { ...t, head: { ...t.head, lastId: 2 }, versions: t.versions.filter((v) => v.id !== 3) };
+    await commit(ls.db, [ls.trackingOp('origin', gap)]);
+  } finally { await ls.close(); }
+  const seen = (await cli(a, '--json', 'versions')).json.versions;
+  const truth = (await cli(b, '--json', 'versions')).json.versions;
+  assert.equal(seen.map((v: { id: number }) => v.id), [1, 2, 3, 4]);
+  assert.equal(seen, truth);
+});
+
+incr('a remote recreated at the same URL is read whole again, not mixed with the old one', async () => {
+  const { remote, a } = await pair();
+  write(a, 'agents/welcome.yaml', read(a, 'agents/welcome.yaml') + '# two\n');
+  assert.is((await cli(a, '--json', 'push', '-m', 'two')).code, 0);
+  assert.is((await cli(a, '--json', 'fetch')).code, 0);
+  // The remote is replaced by another with more versions, at the same path.
+  rmSync(remote, { recursive: true, force: true });
+  const other = await workspace(remote);
+  for (let i = 0; i < 3; i++) {
+    write(other, 'agents/welcome.yaml', read(other, 'agents/welcome.yaml') + `# other ${i}\n`);
+    assert.is((await cli(other, '--json', 'push', '-m', `other ${i}`)).code, 0);
+  }
+  const truth = (await cli(other, '--json', 'versions')).json.versions;
+  const seen = (await cli(a, '--json', 'versions')).json.versions;
+  assert.equal(seen, truth);
+});
 
 // ------------------------------------------------------------------ gc
 
@@ -387,4 +514,5 @@ gc('server: admin gc drops an upload no version names, keeps a recent one throug
 });
 
 gc.after(() => cleanup());
+incr.run();
 gc.run();

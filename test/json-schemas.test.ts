@@ -4,16 +4,24 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { cleanup, cli, pair, read, ROOT, tmp, write, type CliResult } from './helpers.js';
+import { cleanup, cli, needs, pair, read, ROOT, tmp, write, type CliResult } from './helpers.js';
 import { httpRemote, httpTenant } from './remotes.js';
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 const DIR = join(ROOT, 'schemas');
 for (const f of readdirSync(DIR)) ajv.addSchema(JSON.parse(readFileSync(join(DIR, f), 'utf8')), f.replace(/\.schema\.json$/, ''));
 const seen = new Set<string>();
+const hasGit = spawnSync('git', ['--version']).status === 0;
+
+function git(cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
 
 /** Run the command and check its stdout against schemas/<schema>.schema.json; return the result. */
 async function check(schema: string, code: number, cwd: string, ...argv: string[]): Promise<CliResult> {
@@ -117,6 +125,101 @@ test('errors match error.schema.json in each exit class', async () => {
   writeFileSync(current, 'MANIFEST-999999\n');
   const corrupt = await check('error', 4, a, 'status');
   assert.is(corrupt.json.error.code, 'STORE_CORRUPT');
+});
+
+test('status: outside (a path of another workspace\'s kind), formatOnly (a YAML edit of form only) and merging (a merge in progress), exactly', async () => {
+  const { a, b } = await pair();
+  // a has one kind more than b and pushes a file of it: b sees that path as outside its kinds.
+  writeFileSync(join(a, 'agentsync.yaml'), readFileSync(join(a, 'agentsync.yaml'), 'utf8') + 'kinds:\n  prompts:\n    pattern: prompts/*.md\n    schema: none\n');
+  write(a, 'prompts/hello.md', '# hello\n');
+  await check('push', 0, a, 'push', '-m', 'a prompt');
+  await check('fetch', 0, b, 'fetch');
+  const clean = await check('status', 0, b, 'status');
+  assert.equal(clean.json.entries, []);
+  assert.equal(clean.json.outside, ['prompts/hello.md']);
+  // b: a change of form only (comment, quoting, flow list) of welcome, a true conflict on github.
+  const welcome = read(b, 'agents/welcome.yaml')!;
+  write(b, 'agents/welcome.yaml', welcome.replace('# Keep the persona short', '# Keep it short').replace('model: claude-sonnet-4-5', 'model: "claude-sonnet-4-5"'));
+  await check('fetch', 0, b, 'fetch');
+  let st = await check('status', 0, b, 'status');
+  assert.equal(st.json.outside, ['prompts/hello.md']);
+  assert.equal(st.json.entries, [{ path: 'agents/welcome.yaml', kind: 'agents', local: 'modified', remote: 'unchanged', state: 'push', formatOnly: true }]);
+  assert.is(st.json.gitDirty, undefined, 'not in a git work tree: no gitDirty');
+  // A merge in progress: both sides change the same line of github.yaml, b runs merge.
+  const github = read(a, 'mcp/github.yaml')!;
+  write(a, 'mcp/github.yaml', github + 'note: from a\n');
+  await check('push', 0, a, 'push', '-m', 'a note');
+  write(b, 'mcp/github.yaml', github + 'note: from b\n');
+  await check('fetch', 0, b, 'fetch');
+  assert.is((await cli(b, 'merge', 'mcp/github.yaml')).code, 1);
+  st = await check('status', 0, b, 'status');
+  assert.equal(st.json.entries, [
+    { path: 'agents/welcome.yaml', kind: 'agents', local: 'modified', remote: 'unchanged', state: 'push', formatOnly: true },
+    { path: 'mcp/github.yaml', kind: 'mcp', local: 'modified', remote: 'modified', state: 'conflict', merging: true, merge: 'conflict' },
+  ]);
+  assert.equal(st.json.outside, ['prompts/hello.md']);
+});
+
+test('a kind removed from agentsync.yaml: its files are outside, not local deletions, on the stat-cache path and the full walk alike', async () => {
+  const { a } = await pair();
+  writeFileSync(join(a, 'agentsync.yaml'), readFileSync(join(a, 'agentsync.yaml'), 'utf8') + 'kinds:\n  playbooks: null\n');
+  const playbooks = ['playbook/releases/publish-release-notes.md', 'playbook/rotate-api-keys.md'];
+  for (let i = 0; i < 2; i++) { // the first status compares with the stat cache's rows, the second walks base and remote
+    const st = await check('status', 0, a, 'status');
+    assert.equal(st.json.entries, [], `status ${i + 1}`);
+    assert.equal(st.json.outside, playbooks, `status ${i + 1}`);
+  }
+  const pushed = await check('push', 0, a, 'push');
+  assert.is(pushed.json.version, null, 'nothing to push: the files are not deleted');
+});
+
+needs(test, hasGit, 'json schemas: git', 'git is not on PATH; .ci/run installs it')('status gitDirty, pull uncommitted and the git-dirty block (dry run) and refusal, exactly', async () => {
+  const { a, b } = await pair();
+  writeFileSync(join(a, '.gitignore'), '.agentsync/\n');
+  git(a, 'init', '-q');
+  git(a, 'add', '-A');
+  git(a, 'commit', '-qm', 'start');
+  // In git and nothing drifted: no gitDirty (SPEC §4: it lists drifted artifacts only).
+  let st = await check('status', 0, a, 'status');
+  assert.equal(st.json.entries, []);
+  assert.is(st.json.gitDirty, undefined);
+  // A drifted artifact with uncommitted edits is listed; one committed but drifted is not.
+  const doc = 'content/docs/getting-started.md';
+  write(a, 'skills/sql-helper.yaml', read(a, 'skills/sql-helper.yaml') + 'committed: true\n');
+  git(a, 'commit', '-qam', 'skill edit');
+  write(a, doc, read(a, doc)!.replace('# Getting started', '# Getting started, by a'));
+  st = await check('status', 0, a, 'status');
+  assert.equal(st.json.entries.map((e: { path: string; state: string }) => [e.path, e.state]), [[doc, 'push'], ['skills/sql-helper.yaml', 'push']]);
+  assert.equal(st.json.gitDirty, [doc]);
+  // b changes another line of the doc and the welcome agent: a's pull --commit merges the doc
+  // into a's uncommitted edit (left out of the commit) and commits welcome.
+  write(b, doc, read(b, doc)!.replace('## Daily workflow', '## Daily workflow, by b'));
+  write(b, 'agents/welcome.yaml', read(b, 'agents/welcome.yaml') + '# by b\n');
+  await check('push', 0, b, 'push', '-m', 'b edits');
+  const pulled = await check('pull', 0, a, 'pull', '--commit');
+  assert.equal(pulled.json.pulled, [{ path: 'agents/welcome.yaml', state: 'pull', remote: 'modified' }]);
+  assert.equal(pulled.json.merged, [doc]);
+  assert.equal(pulled.json.uncommitted, [doc]);
+  assert.match(pulled.json.commit, /^[0-9a-f]{40}$/);
+  assert.is(pulled.json.blocked, undefined, 'blocked is a dry run\'s');
+  assert.is(git(a, 'show', '--name-only', '--format=', 'HEAD'), 'services/agents/welcome.yaml\n');
+  assert.is(read(a, doc), read(b, doc)!.replace('# Getting started', '# Getting started, by a'));
+  // The git-dirty block: welcome is clean for agentsync but not for git (staged away), and b changes it again.
+  git(a, 'rm', '-q', '--cached', 'services/agents/welcome.yaml');
+  write(b, 'agents/welcome.yaml', read(b, 'agents/welcome.yaml') + '# again by b\n');
+  await check('push', 0, b, 'push', '-m', 'b again');
+  const dry = await check('pull', 1, a, 'pull', '--dry-run');
+  assert.equal(dry.json.blocked, [{ path: 'agents/welcome.yaml', state: 'pull', reason: 'git-dirty' }]);
+  assert.equal(dry.json.pulled, [{ path: 'agents/welcome.yaml', state: 'pull', remote: 'modified' }]);
+  assert.is(dry.json.dryRun, true);
+  assert.is(dry.json.uncommitted, undefined);
+  const before = read(a, 'agents/welcome.yaml');
+  const refused = await check('error', 1, a, 'pull');
+  assert.is(refused.json.error.code, 'GIT_DIRTY');
+  assert.equal(refused.json.error.data.paths, ['agents/welcome.yaml']);
+  assert.is(read(a, 'agents/welcome.yaml'), before, 'nothing written');
+  st = await check('status', 0, a, 'status');
+  assert.equal(st.json.gitDirty, ['agents/welcome.yaml', doc]);
 });
 
 test('every schema file is exercised by a test above', () => {

@@ -492,6 +492,27 @@ test(`two serve processes on one database, ${N} concurrent pushers over both: no
   }
 });
 
+test('dashboard sessions live in the database: signed in at one server, the other knows the session; signed out at it, neither does', async () => {
+  const { db, token } = await readyDb();
+  const a = await serve(db), b = await serve(db);
+  try {
+    const signIn = await fetch(`${a.base}/_dashboard/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    assert.is(signIn.status, 200, await signIn.clone().text());
+    const cookie = String(signIn.headers.get('set-cookie')).split(';')[0]!;
+    const { csrf } = await signIn.json() as { csrf: string };
+    const who = async (srv: Served) => (await fetch(`${srv.base}/_dashboard/api/session`, { headers: { cookie } })).status;
+    assert.equal([await who(a), await who(b)], [200, 200]);
+    const r = await fetch(`${b.base}/_dashboard/api/signout`, { method: 'POST', headers: { cookie, 'x-agentsync-csrf': csrf, 'content-type': 'application/json' }, body: '{}' });
+    assert.is(r.status, 200);
+    assert.equal([await who(a), await who(b)], [401, 401]);
+    const rows = await sql(db, 'SELECT key FROM sessions');
+    assert.equal(rows, []);
+  } finally {
+    await a.kill();
+    await b.kill();
+  }
+});
+
 test(`kill -9 of one server during the load: the other keeps serving, clients of the dead one fail with exit 3, nothing acknowledged is lost, fsck clean`, async () => {
   const { db, token } = await readyDb();
   const a = await serve(db), b = await serve(db);

@@ -345,6 +345,32 @@ async function adminToken(data: string, tenant: string): Promise<string> {
   return r.out.trim();
 }
 
+test('admin gc through the running server keeps an upload of the last hour; run on the stopped server\'s data it drops it', async () => {
+  const data = join(tmp(), 'data');
+  assert.is((await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data)).code, 0);
+  const s = await serve(data);
+  let stopped = false;
+  try {
+    const token = await adminToken(data, 'acme');
+    const remote = new HttpRemote(`${s.url}/acme`, { token, env: {} });
+    const orphan = bytes('uploaded; its version never came\n');
+    await remote.putObjects([{ id: blobId(orphan), bytes: orphan }]);
+    const live = await cli(tmp(), '--json', 'admin', 'gc', '--data', data);
+    assert.is(live.code, 0, live.err);
+    assert.equal([live.json.objects, live.json.kept], [0, 1]);
+    assert.equal(await remote.missing([blobId(orphan)]), []);
+    const done = exited(s.child);
+    s.child.kill('SIGTERM');
+    await done;
+    stopped = true;
+    const offline = await cli(tmp(), '--json', 'admin', 'gc', '--data', data);
+    assert.is(offline.code, 0, offline.err);
+    assert.equal([offline.json.objects, offline.json.bytes, offline.json.kept], [1, orphan.length, 0]);
+  } finally {
+    if (!stopped) s.child.kill('SIGKILL');
+  }
+});
+
 test('serve: admin commands work while it runs; SIGTERM finishes in-flight requests and exits 0', async () => {
   const data = join(tmp(), 'data');
   assert.is((await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data)).code, 0);

@@ -3,13 +3,13 @@
  * return the exit code. One function per command.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openContext, type Context } from '../engine/context.js';
 import { computeStatus, previewConflicts, type Entry } from '../engine/status.js';
 import { EXIT, fail } from '../model/errors.js';
 import { CONFIG_FILE, CONFIG_TEMPLATE, SERVICES_DIR, STORE_DIR, CONFIG_KEYS, checkRemoteUrl, editRemotes, findRoot, loadWorkspace, parseConfig, readConfigDoc, type Workspace } from '../workspace/config.js';
-import { atomicWrite } from '../workspace/fsio.js';
+import { atomicWrite, folderBytes } from '../workspace/fsio.js';
 import { readArtifact } from '../workspace/scan.js';
 import { LocalStore } from '../store/local.js';
 import { author, colors, formatBytes, json, warn, type Io } from './io.js';
@@ -418,16 +418,6 @@ export async function cmdFsck(io: Io, o: Opts): Promise<number> {
     }
     return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
   });
-}
-
-/** Bytes of the files below `dir` (the store's size on disk). */
-function folderBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? folderBytes(p) : e.isFile() ? statSync(p).size : 0;
-  }
-  return n;
 }
 
 export async function cmdGc(io: Io, o: Opts): Promise<number> {

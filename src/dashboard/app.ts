@@ -7,7 +7,7 @@
  */
 import { EditorState, type Extension } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } from '@codemirror/view';
-import { defaultKeymap, history as cmHistory, historyKeymap } from '@codemirror/commands';
+import { defaultKeymap, history as cmHistory, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { syntaxHighlighting, defaultHighlightStyle } from '@codemirror/language';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { yaml } from '@codemirror/lang-yaml';
@@ -46,6 +46,13 @@ const canWrite = () => me !== null && me.scope !== 'read';
 
 function alertBox(msg: string, ...extra: Child[]): HTMLElement {
   return h('div', { role: 'alert', class: 'alert' }, msg, ...extra);
+}
+
+/** After an action redraws the view, keyboard focus goes to its heading (never lost to <body>), with a status line. */
+function settle(said: string): void {
+  const h1 = app.querySelector('h1');
+  h1?.after(h('p', { role: 'status' }, said));
+  (h1 as HTMLElement | null)?.focus();
 }
 
 // ------------------------------------------------------------------ API
@@ -137,6 +144,7 @@ async function versionView(id: number): Promise<void> {
     try {
       await api('POST', `${op}/${v.id}`, {});
       await versionView(id);
+      if (g === gen) settle(op === 'deploy' ? `Version ${v.id} deployed: it is published and current.` : `Rolled back: version ${v.id} is current.`);
     } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
   };
   frame(g, `Version ${v.id}`,
@@ -195,18 +203,38 @@ async function artifactView(version: number, path: string): Promise<void> {
   const g = gen;
   const r = await api<ArtifactR>('GET', `artifact?version=${version}&path=${enc(path)}`);
   const status = h('div', {});
-  const del = async () => {
-    const message = window.prompt(`Delete ${path}? Message for the new version:`, `delete ${path}`);
-    if (message === null) return;
-    try {
-      const { version: v } = await api<{ version: Version }>('POST', 'save', { base: r.version.id, path, text: null, message, draft: false });
-      location.hash = `#/version/${v.id}`;
-    } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
+  const confirmBox = h('div', {});
+  const deleteButton = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': 'delete-confirm' }, 'Delete');
+  /** Delete asks in the page (not a browser dialog): a message, then a draft or a published version without the artifact. */
+  const askDelete = () => {
+    const message = h('input', { id: 'message', autocomplete: 'off', value: `delete ${path}` });
+    const del = (draft: boolean) => async () => {
+      status.replaceChildren();
+      try {
+        const { version: v } = await api<{ version: Version }>('POST', 'save', { base: r.version.id, path, text: null, message: message.value, draft });
+        location.hash = `#/version/${v.id}`;
+      } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
+    };
+    const close = () => { confirmBox.replaceChildren(); deleteButton.setAttribute('aria-expanded', 'false'); deleteButton.focus(); };
+    const form = h('form', { id: 'delete-confirm', class: 'confirm', 'aria-label': `Delete ${path}` },
+      h('p', {}, `Delete ${path}? The new version will not have it.`),
+      h('p', {}, h('label', { for: 'message' }, 'Message'), message),
+      h('p', {}, h('button', { type: 'button', onclick: () => void del(true)() }, 'Save draft'), ' ',
+        h('button', { type: 'submit' }, 'Publish'), ' ',
+        h('button', { type: 'button', onclick: close }, 'Cancel')));
+    form.addEventListener('submit', (e) => { e.preventDefault(); void del(false)(); });
+    form.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); close(); } });
+    confirmBox.replaceChildren(form);
+    deleteButton.setAttribute('aria-expanded', 'true');
+    message.focus();
+    message.select();
   };
+  deleteButton.addEventListener('click', askDelete);
   frame(g, path,
     h('p', {}, `${r.kind} · version ${r.version.id} `, badges(r.version)),
     canWrite() ? h('p', {}, h('button', { type: 'button', onclick: () => { location.hash = `#/edit/${r.version.id}/${enc(path)}`; } }, 'Edit'), ' ',
-      h('button', { type: 'button', onclick: () => void del() }, 'Delete')) : null,
+      deleteButton) : null,
+    confirmBox,
     status,
     viewer(path, r.text),
     h('h2', {}, 'History'),
@@ -231,6 +259,7 @@ async function editView(version: number | null, path: string | null): Promise<vo
   const status = h('div', {});
   const problemsBox = h('div', {});
   const host = h('div', { class: 'code editor' });
+  const hint = h('p', { id: 'editor-keys', class: 'hint' }, 'In the editor Tab indents and Shift+Tab unindents; to leave it with the keyboard press Escape, then Tab (or Shift+Tab). Ctrl+M makes Tab move focus until pressed again.');
   const pathOf = () => path ?? pathInput!.value.trim();
   let view: EditorView;
   let timer: number | undefined;
@@ -252,8 +281,8 @@ async function editView(version: number | null, path: string | null): Promise<vo
     parent: host,
     state: EditorState.create({
       doc: text,
-      extensions: [EditorView.cspNonce.of(nonce), lineNumbers(), highlightActiveLine(), drawSelection(), cmHistory(), keymap.of([...defaultKeymap, ...historyKeymap]),
-        syntaxHighlighting(defaultHighlightStyle), language(path ?? ''), lintGutter(), EditorView.contentAttributes.of({ 'aria-label': 'Content' }),
+      extensions: [EditorView.cspNonce.of(nonce), lineNumbers(), highlightActiveLine(), drawSelection(), cmHistory(), keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+        syntaxHighlighting(defaultHighlightStyle), language(path ?? ''), lintGutter(), EditorView.contentAttributes.of({ 'aria-label': 'Content', 'aria-describedby': 'editor-keys' }),
         EditorView.updateListener.of((u) => { if (u.docChanged) { clearTimeout(timer); timer = window.setTimeout(() => void check().catch(() => undefined), 400); } })],
     }),
   });
@@ -280,6 +309,7 @@ async function editView(version: number | null, path: string | null): Promise<vo
         view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: m.text } });
         base = m.latestPublished;
         status.replaceChildren(h('p', { role: 'status' }, `Your edit is reapplied on version ${m.latestPublished}; review it and save again.`));
+        view.focus();
       } }, 'Reapply my edit'), ' ',
       h('button', { type: 'button', onclick: () => { location.hash = `#/artifact/${m.latestPublished}/${enc(p)}`; } }, 'Discard')));
     (status.querySelector('button') as HTMLButtonElement | null)?.focus();
@@ -287,7 +317,7 @@ async function editView(version: number | null, path: string | null): Promise<vo
   frame(g, path ? `Edit ${path}` : 'New artifact',
     base !== null ? h('p', {}, `Editing on version ${base}.`) : null,
     pathInput ? h('p', {}, h('label', { for: 'path' }, 'Path'), pathInput) : null,
-    host, problemsBox,
+    hint, host, problemsBox,
     h('p', {}, h('label', { for: 'message' }, 'Message'), message),
     h('p', {}, h('button', { type: 'button', onclick: () => void save(true)() }, 'Save draft'), ' ',
       h('button', { type: 'button', onclick: () => void save(false)() }, 'Publish'), ' ',
@@ -342,11 +372,13 @@ async function tokensView(): Promise<void> {
       const t = await api<{ token: string }>('POST', 'tokens', { scope: scope.value, ...(label.value.trim() ? { label: label.value.trim() } : {}) });
       await tokensView();
       const shown = h('output', { class: 'secret' }, t.token);
-      app.append(h('div', { role: 'status' }, 'New token (shown once, copy it now): ', shown));
+      const box = h('div', { role: 'status', tabindex: '-1' }, 'New token (shown once, copy it now): ', shown);
+      app.append(box);
+      box.focus();
     } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
   };
   const revoke = (id: string) => async () => {
-    try { await api('POST', `tokens/${id}/revoke`, {}); await tokensView(); } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
+    try { await api('POST', `tokens/${id}/revoke`, {}); await tokensView(); settle(`Token ${id} revoked.`); } catch (e) { status.replaceChildren(alertBox((e as Error).message)); }
   };
   frame(g, `Tenant ${r.tenant.name}`,
     h('p', {}, `Created ${new Date(r.tenant.createdAt).toLocaleString()}.`),

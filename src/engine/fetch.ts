@@ -76,7 +76,7 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
     if (!o.dryRun) await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
     return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: prev.latestSnapshot, newVersions: 0, objectsFetched: 0, tracking };
   }
-  const versions: Version[] = head.lastId === 0 ? [] : await remote.versions(0);
+  const versions: Version[] = head.lastId === 0 ? [] : await versionsSince(remote, prev, head);
   const newVersions = versions.filter((v) => v.id > (prev?.head.lastId ?? 0)).length;
   let latestSnapshot: SnapshotHash | null = null;
   let objectsFetched = 0;
@@ -121,6 +121,26 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
   if (head.lastId === 0 && (await ctx.store.baseSnapshot(name)) !== EMPTY_SNAPSHOT) ops.push(...(await ctx.store.baseOps(name, new Map())).ops);
   if (!o.dryRun) await commit(ctx.store.db, ops);
   return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: latestSnapshot, newVersions, objectsFetched, tracking };
+}
+
+/**
+ * The remote's whole version list, reading only what may have changed since the last fetch:
+ * versions are immutable but for a draft's publication, so the known list is kept up to (not
+ * including) its oldest draft, and the rest is read again — from the last known version on, which
+ * must come back unchanged (same snapshot and creation time), or the remote is not the one we
+ * knew (recreated at the same URL) and everything is read again. O(new versions), not O(history).
+ */
+async function versionsSince(remote: Remote, prev: Tracking | undefined, head: Head): Promise<Version[]> {
+  const known = prev?.versions ?? [];
+  // The record is complete up to its head's lastId (a push that saw a gap in ids keeps the old one).
+  const last = prev ? known.find((v) => v.id === prev.head.lastId) : undefined;
+  if (!last || head.lastId < last.id) return remote.versions(0);
+  const firstDraft = known.find((v) => v.state === 'draft')?.id ?? Infinity;
+  const after = Math.min(last.id, firstDraft) - 1;
+  const fresh = await remote.versions(after);
+  const again = fresh.find((v) => v.id === last.id);
+  if (!again || again.snapshot !== last.snapshot || again.createdAt !== last.createdAt) return remote.versions(0);
+  return [...known.filter((v) => v.id <= after), ...fresh];
 }
 
 function sameHead(a: Head, b: Head): boolean {

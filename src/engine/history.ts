@@ -63,13 +63,34 @@ export async function log(ctx: Context, path?: string): Promise<{ remote: string
   const remote = ctx.remote();
   // A version's change list is relative to its parent; whether the path existed before tells add from modify.
   const present = new Map<number, boolean>();
-  for (const v of [...versions].reverse()) {
-    const c = (await remote.versionChanges(v.id)).find((x) => x.path === p);
+  const oldest = [...versions].reverse();
+  // One request per version: several in flight (the HTTP remote keeps up to 16 connections), so
+  // a long history costs round trips in parallel, not in a row.
+  const lists = await mapLimit(oldest, LOG_PARALLEL, (v) => remote.versionChanges(v.id));
+  for (const [i, v] of oldest.entries()) {
+    const c = lists[i]!.find((x) => x.path === p);
     const before = v.parent === null ? false : present.get(v.parent) ?? false;
     present.set(v.id, c ? c.id !== null : before);
     if (c) entries.unshift({ ...v, change: c.id === null ? 'deleted' : before ? 'modified' : 'added' });
   }
   return { remote: f.remote, head: f.tracking.head, entries };
+}
+
+/** Change lists `log <path>` asks for at once. */
+const LOG_PARALLEL = 8;
+
+/** `fn` over `items` with at most `limit` calls in flight; results in item order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 export async function localHash(ctx: Context): Promise<{ snapshot: SnapshotHash; artifacts: number }> {

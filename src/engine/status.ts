@@ -122,7 +122,10 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     const sel = compileSelectors(selectors, ctx.ws.kinds, known);
     for (const path of new Set([...prev.keys(), ...merging])) {
       const kind = kindFor(ctx.ws, path);
-      if (!sel(path, kind ?? undefined)) continue;
+      // A base path no kind matches any more (the kinds changed since the cache was written):
+      // outside, as in the full walk below, not a local deletion.
+      if (kind === null) { if (prev.get(path)) outside.push(path); continue; }
+      if (!sel(path, kind)) continue;
       const l = local.get(path), b = prev.has(path) ? prev.get(path) ?? undefined : l;
       add(path, kind, l, b, b);
     }

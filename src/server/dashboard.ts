@@ -14,7 +14,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fail, isAgentsyncError } from '../model/errors.js';
@@ -37,8 +37,8 @@ export const SESSION_TTL_MS = 8 * 3600 * 1000;
 /** Sign-in attempts allowed per client address per window. */
 export const SIGNIN_LIMIT = 10;
 export const SIGNIN_WINDOW_MS = 60 * 1000;
-/** Most sessions kept; the oldest go first. */
-const MAX_SESSIONS = 10000;
+/** Client addresses whose sign-in attempts are remembered before old ones are swept. */
+const MAX_ADDRESSES = 10000;
 /** Largest artifact text the editor saves (the server's object cap applies too). */
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -170,7 +170,13 @@ const isBase = (v: unknown) => v === null || (typeof v === 'number' && Number.is
 /** The dashboard's request handler; answers `false` for a path that is not the dashboard's. */
 export function makeDashboard(storage: Storage, o: DashboardOptions) {
   const now = o.now ?? Date.now;
-  const sessions = new Map<string, Session>();
+  // Sessions live in the storage (shared by every server on it), keyed by the hash of the id.
+  const keyOf = (sid: string) => createHash('sha256').update(sid).digest('hex');
+  const sessions = {
+    get: (sid: string) => storage.sessions.get(keyOf(sid)),
+    set: (sid: string, s: Session) => storage.sessions.put(keyOf(sid), s),
+    delete: (sid: string) => storage.sessions.delete(keyOf(sid)),
+  };
   const attempts = new Map<string, number[]>();
   const assetsDir = o.assetsDir ?? findAssets();
   const assetCache = new Map<string, Buffer>();
@@ -180,16 +186,16 @@ export function makeDashboard(storage: Storage, o: DashboardOptions) {
   /** The session of the request, its token still valid and with at least `need`. */
   async function session(req: IncomingMessage, need: Scope): Promise<Authed> {
     const sid = cookies(req).get(SESSION_COOKIE);
-    const s = sid ? sessions.get(sid) : undefined;
+    const s = sid ? await sessions.get(sid) : undefined;
     if (!sid || !s) fail('AUTH_REQUIRED', 'sign in to the dashboard with a token', { reason: 'session' });
     if (s.expiresAt <= now()) {
-      sessions.delete(sid);
+      await sessions.delete(sid);
       fail('AUTH_REQUIRED', 'the session expired; sign in again', { reason: 'expired' });
     }
     const rec = await storage.token(s.tokenId);
-    if (!rec || rec.tenant !== s.tenant) { sessions.delete(sid); fail('AUTH_REQUIRED', 'the token of this session no longer exists; sign in again', { reason: 'invalid' }); }
-    if (rec.revokedAt) { sessions.delete(sid); fail('AUTH_REQUIRED', 'the token of this session was revoked; sign in again', { reason: 'revoked' }); }
-    if (rec.expiresAt !== null && Date.parse(rec.expiresAt) <= now()) { sessions.delete(sid); fail('AUTH_REQUIRED', 'the token of this session expired', { reason: 'expired' }); }
+    if (!rec || rec.tenant !== s.tenant) { await sessions.delete(sid); fail('AUTH_REQUIRED', 'the token of this session no longer exists; sign in again', { reason: 'invalid' }); }
+    if (rec.revokedAt) { await sessions.delete(sid); fail('AUTH_REQUIRED', 'the token of this session was revoked; sign in again', { reason: 'revoked' }); }
+    if (rec.expiresAt !== null && Date.parse(rec.expiresAt) <= now()) { await sessions.delete(sid); fail('AUTH_REQUIRED', 'the token of this session expired', { reason: 'expired' }); }
     if (!scopeAllows(rec.scope, need)) fail('AUTH_FORBIDDEN', `the token's scope is ${rec.scope}; this needs ${need}`, { scope: rec.scope, need });
     if (!(await storage.tenant(rec.tenant))) fail('TENANT_UNKNOWN', `no tenant ${rec.tenant} on this server`, { tenant: rec.tenant });
     return { sid, session: s, tenant: rec.tenant, scope: rec.scope, label: rec.label ?? `token ${rec.id}`, store: storage.remote(rec.tenant) };
@@ -229,7 +235,7 @@ export function makeDashboard(storage: Storage, o: DashboardOptions) {
     const recent = (attempts.get(who) ?? []).filter((x) => x > t - SIGNIN_WINDOW_MS);
     recent.push(t);
     attempts.set(who, recent);
-    if (attempts.size > MAX_SESSIONS) for (const [k, v] of attempts) if (!v.some((x) => x > t - SIGNIN_WINDOW_MS)) attempts.delete(k);
+    if (attempts.size > MAX_ADDRESSES) for (const [k, v] of attempts) if (!v.some((x) => x > t - SIGNIN_WINDOW_MS)) attempts.delete(k);
   }
 
   const json = async (req: IncomingMessage, fields: Parameters<typeof parseBody>[1]) => parseBody(await readBody(req, MAX_BODY), fields);
@@ -296,20 +302,19 @@ export function makeDashboard(storage: Storage, o: DashboardOptions) {
       const sid = randomBytes(32).toString('base64url');
       const t = now();
       const expiresAt = Math.min(t + SESSION_TTL_MS, rec.expiresAt === null ? Infinity : Date.parse(rec.expiresAt));
-      if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
       const s: Session = { tokenId: rec.id, tenant: rec.tenant, csrf: randomBytes(32).toString('base64url'), expiresAt };
-      sessions.set(sid, s);
+      await sessions.set(sid, s);
       const maxAge = Math.max(1, Math.floor((expiresAt - t) / 1000));
       res.setHeader('set-cookie', `${SESSION_COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${isHttps(req) ? '; Secure' : ''}`);
       sendJson(res, 200, { tenant: rec.tenant, scope: rec.scope, label: rec.label ?? `token ${rec.id}`, csrf: s.csrf, expiresAt: new Date(expiresAt).toISOString() });
     },
     async 'POST signout'(req, res) {
       const sid = cookies(req).get(SESSION_COOKIE);
-      const s = sid ? sessions.get(sid) : undefined;
+      const s = sid ? await sessions.get(sid) : undefined;
       if (!sid || !s) fail('AUTH_REQUIRED', 'not signed in', { reason: 'session' });
       checkWrite(req, s);
       await json(req, {});
-      sessions.delete(sid);
+      await sessions.delete(sid);
       res.setHeader('set-cookie', clearCookie(req));
       sendJson(res, 200, { ok: true });
     },

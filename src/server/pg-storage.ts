@@ -30,7 +30,7 @@ import type { Db } from '../store/db.js';
 import { ManifestStore } from '../store/manifests.js';
 import { buildVersionManifest, checkCreateRequest, staleRemote, type CreateVersionRequest } from '../store/remote-store.js';
 import { checkSnapshot, type FsckProblem } from '../engine/fsck.js';
-import { checkTenantName, isTenantName, type ServerFsckResult, type ServerGcResult, type Storage, type TenantRecord, type TenantStore, type TokenRecord } from './storage.js';
+import { checkTenantName, isTenantName, type ServerFsckResult, type ServerGcResult, type SessionRecord, type SessionStore, type Storage, type TenantRecord, type TenantStore, type TokenRecord } from './storage.js';
 
 /** Default bound of the connection pool (`--db-pool`). */
 export const DEFAULT_DB_POOL = 10;
@@ -139,6 +139,20 @@ ALTER TABLE objects ADD COLUMN stored_at timestamptz NOT NULL DEFAULT now();
       }
       await q('DROP TABLE manifests');
     },
+  },
+  {
+    version: 3,
+    name: 'dashboard sessions',
+    sql: `
+CREATE TABLE sessions (
+  key text PRIMARY KEY COLLATE "C",
+  token_id text NOT NULL,
+  tenant text NOT NULL,
+  csrf text NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+`,
   },
 ];
 
@@ -578,6 +592,28 @@ export class PgTenantStore implements TenantStore {
   }
 }
 
+/**
+ * Dashboard sessions in the database, so that every server on it knows every session. Expired
+ * ones are deleted now and then as new ones are made.
+ */
+class PgSessions implements SessionStore {
+  private puts = 0;
+  constructor(private readonly st: PgStorage) {}
+  async get(key: string): Promise<SessionRecord | undefined> {
+    const r = await this.st.query('SELECT token_id, tenant, csrf, expires_at FROM sessions WHERE key = $1', [key]);
+    const x = r.rows[0];
+    return x ? { tokenId: x.token_id, tenant: x.tenant, csrf: x.csrf, expiresAt: Number(x.expires_at) } : undefined;
+  }
+  async put(key: string, s: SessionRecord): Promise<void> {
+    await this.st.query(`INSERT INTO sessions (key, token_id, tenant, csrf, expires_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (key) DO UPDATE SET token_id = $2, tenant = $3, csrf = $4, expires_at = $5`, [key, s.tokenId, s.tenant, s.csrf, s.expiresAt]);
+    if (++this.puts % 100 === 1) await this.st.query('DELETE FROM sessions WHERE expires_at < $1', [Date.now()]);
+  }
+  async delete(key: string): Promise<void> {
+    await this.st.query('DELETE FROM sessions WHERE key = $1', [key]);
+  }
+}
+
 /** Open options of {@link PgStorage}. */
 export interface PgOptions {
   /** Most connections (default {@link DEFAULT_DB_POOL}). */
@@ -602,6 +638,7 @@ async function schemaOf(query: Q): Promise<number> {
  */
 export class PgStorage implements Storage {
   readonly manifests = new ManifestCache();
+  readonly sessions: SessionStore = new PgSessions(this);
   private readonly apis = new Map<string, PgTenantStore>();
   private closed = false;
 

@@ -83,7 +83,39 @@ export interface ServerGcResult {
   kept: number;
 }
 
+/** A dashboard session: the token it was opened with, its CSRF token, when it ends (ms). */
+export interface SessionRecord {
+  tokenId: string;
+  tenant: string;
+  csrf: string;
+  expiresAt: number;
+}
+
+/**
+ * Dashboard sessions, keyed by the SHA-256 (hex) of the session id — the store never holds a
+ * live cookie. Kept by the storage so that every `serve` process on it knows every session.
+ */
+export interface SessionStore {
+  get(key: string): Promise<SessionRecord | undefined>;
+  put(key: string, s: SessionRecord): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Sessions in this process's memory (one `serve` per LevelDB data folder): at most `max`, oldest dropped first. */
+export class MemorySessions implements SessionStore {
+  private readonly map = new Map<string, SessionRecord>();
+  constructor(private readonly max = 10000) {}
+  async get(key: string) { return this.map.get(key); }
+  async put(key: string, s: SessionRecord) {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, s);
+  }
+  async delete(key: string) { this.map.delete(key); }
+}
+
 export interface Storage {
+  /** Dashboard sessions (shared by every server process on this storage). */
+  readonly sessions: SessionStore;
   tenants(): Promise<TenantRecord[]>;
   tenant(name: string): Promise<TenantRecord | undefined>;
   /** @throws TENANT_EXISTS, USAGE (bad name) */
@@ -196,6 +228,8 @@ export class LevelStorage implements Storage {
   private readonly stores = new Map<string, RemoteStore>();
   private readonly apis = new Map<string, LevelTenantStore>();
   private readonly adminMutex = new Mutex();
+  /** One process serves a LevelDB data folder, so its memory is where sessions live (a restart signs everyone out). */
+  readonly sessions: SessionStore = new MemorySessions();
   /** Operations in flight, and the reopen waiting for them to finish. */
   private active = 0;
   private drained: (() => void) | undefined;

@@ -60,7 +60,7 @@ export function checkVersionText(field: 'author' | 'message', v: unknown): strin
 }
 
 /** Longest parent chain, and most changes, `changesBetween` composes before falling back to a full diff. */
-const CHAIN_MAX_VERSIONS = 64;
+const CHAIN_MAX_VERSIONS = 512;
 const CHAIN_MAX_CHANGES = 20000;
 
 

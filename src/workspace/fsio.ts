@@ -221,3 +221,13 @@ function emptiedBy(abs: string, rel: string, deleted: ReadonlySet<string>): bool
   };
   return walk(abs, rel);
 }
+
+/** Bytes of the regular files below `dir` (links not followed): a store's size on disk. */
+export function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? folderBytes(p) : e.isFile() ? statSync(p).size : 0;
+  }
+  return n;
+}
