@@ -160,7 +160,7 @@ CREATE INDEX sessions_expires_at ON sessions (expires_at);
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
 
 /** Longest parent chain, and most changes, `changesBetween` composes before a full diff (as RemoteStore). */
-const CHAIN_MAX_VERSIONS = 64;
+const CHAIN_MAX_VERSIONS = 512;
 const CHAIN_MAX_CHANGES = 20000;
 /** How long gc spares an unreachable object after it was stored (a push may be on its way). */
 const GC_GRACE_MS = 60 * 60 * 1000;
@@ -390,30 +390,36 @@ export class PgTenantStore implements TenantStore {
     return diffManifests(a, b);
   }
 
-  /** The change lists from `to` back to (not including) `from` through `parent`, composed; one query. */
+  /**
+   * The change lists from `to` back to (not including) `from` through `parent`, composed (as
+   * RemoteStore's): one query walks the chain summing the lists' lengths (stopping past the
+   * bounds), a second reads the lists when the chain reaches `from` within them.
+   */
   private async composeChain(from: number, to: Version): Promise<Change[] | undefined> {
     if (to.id === from) return [];
     if (to.parent === null || to.parent < from) return undefined;
     const r = await this.q(`
-      WITH RECURSIVE chain(id, parent, depth) AS (
-        SELECT id, parent, 1 FROM versions WHERE tenant = $1 AND id = $2
+      WITH RECURSIVE chain(id, parent, depth, total) AS (
+        SELECT v.id, v.parent, 1, json_array_length(ch.list) FROM versions v JOIN changes ch ON ch.tenant = v.tenant AND ch.version = v.id
+        WHERE v.tenant = $1 AND v.id = $2
         UNION ALL
-        SELECT v.id, v.parent, c.depth + 1 FROM chain c JOIN versions v ON v.tenant = $1 AND v.id = c.parent
-        WHERE c.parent > $3 AND c.depth < $4
+        SELECT v.id, v.parent, c.depth + 1, c.total + json_array_length(ch.list)
+        FROM chain c JOIN versions v ON v.tenant = $1 AND v.id = c.parent JOIN changes ch ON ch.tenant = $1 AND ch.version = v.id
+        WHERE c.parent > $3 AND c.depth < $4 AND c.total <= $5
       )
-      SELECT c.id, c.parent, ch.list FROM chain c LEFT JOIN changes ch ON ch.tenant = $1 AND ch.version = c.id ORDER BY c.depth`,
-    [this.tenant, to.id, from, CHAIN_MAX_VERSIONS]);
-    const rows = r.rows as { id: string; parent: string | null; list: Change[] | null }[];
+      SELECT id, parent, total FROM chain ORDER BY depth`,
+    [this.tenant, to.id, from, CHAIN_MAX_VERSIONS, CHAIN_MAX_CHANGES]);
+    const rows = r.rows as { id: string; parent: string | null; total: number }[];
     const last = rows.at(-1);
-    if (!last || num(last.parent) !== from) return undefined;
-    let total = 0;
-    for (const row of rows) {
-      if (!row.list) return undefined;
-      total += row.list.length;
-      if (total > CHAIN_MAX_CHANGES) return undefined;
-    }
+    if (!last || num(last.parent) !== from || Number(last.total) > CHAIN_MAX_CHANGES) return undefined;
+    const lists = await this.q('SELECT version, list FROM changes WHERE tenant = $1 AND version = ANY ($2::bigint[])', [this.tenant, rows.map((x) => x.id)]);
+    const byVersion = new Map<number, Change[]>(lists.rows.map((x: { version: string; list: Change[] }) => [Number(x.version), x.list]));
     const byPath = new Map<string, ObjectId | null>();
-    for (let i = rows.length - 1; i >= 0; i--) for (const c of rows[i]!.list!) byPath.set(c.path, c.id);
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const list = byVersion.get(Number(rows[i]!.id));
+      if (!list) return undefined;
+      for (const c of list) byPath.set(c.path, c.id);
+    }
     return [...byPath].map(([path, id]) => ({ path, id })).sort((a, b) => compareUtf8(a.path, b.path));
   }
 
