@@ -363,6 +363,19 @@ test('admin gc through the running server keeps an upload of the last hour; run 
     s.child.kill('SIGTERM');
     await done;
     stopped = true;
+    // A new server knows no upload; a client told the object is present (so it will not upload
+    // it) makes gc spare it too.
+    const s2 = await serve(data);
+    try {
+      const remote2 = new HttpRemote(`${s2.url}/acme`, { token, env: {} });
+      assert.equal(await remote2.missing([blobId(orphan)]), []);
+      const told = await cli(tmp(), '--json', 'admin', 'gc', '--data', data);
+      assert.equal([told.json.objects, told.json.kept], [0, 1], JSON.stringify(told.json) + told.err);
+    } finally {
+      const d2 = exited(s2.child);
+      s2.child.kill('SIGTERM');
+      await d2;
+    }
     const offline = await cli(tmp(), '--json', 'admin', 'gc', '--data', data);
     assert.is(offline.code, 0, offline.err);
     assert.equal([offline.json.objects, offline.json.bytes, offline.json.kept], [1, orphan.length, 0]);

@@ -190,7 +190,13 @@ class LevelTenantStore implements TenantStore {
   versionChanges(id: number) { return this.read((s) => s.versionChanges(id)); }
   version(id: number) { return this.read((s) => s.version(id)); }
   changesBetween(from: number | null, to: number) { return this.read((s) => s.changesBetween(from, to)); }
-  missing(ids: readonly ObjectId[]) { return this.read((s) => s.objects.missing(ids)); }
+  async missing(ids: readonly ObjectId[]) {
+    const lacking = await this.read((s) => s.objects.missing(ids));
+    // A client told "present" will not upload it: gc spares it like an upload of the last hour.
+    const lack = new Set(lacking);
+    this.st.uploaded(this.tenant, ids.filter((id) => !lack.has(id)).map((id) => ({ id })));
+    return lacking;
+  }
   getMany(ids: readonly ObjectId[]) { return this.read((s) => s.getObjects(ids)); }
   async putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]) {
     await this.write((s) => s.putObjects(objs));
