@@ -425,7 +425,11 @@ export class PgTenantStore implements TenantStore {
 
   async missing(ids: readonly ObjectId[]): Promise<ObjectId[]> {
     if (ids.length === 0) return [];
+    // Present objects are touched (as a re-upload is): a client told "present" will not upload
+    // them, so gc's grace hour must cover them until its version names them.
+    // (Only rows not touched in the last 10 minutes are written.)
     const r = await this.q(`SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
+    await this.q(`UPDATE objects SET stored_at = now() WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x) AND stored_at < now() - interval '10 minutes'`, [this.tenant, ids]);
     const have = new Set(r.rows.map((x: { id: string }) => x.id));
     return ids.filter((id) => !have.has(id));
   }
