@@ -154,6 +154,11 @@ t('POST versions: changes is an array of at most 100 000 {path, id}; each elemen
   }
   assert.equal(err(await call(`${base}/versions`, { json: req([{ path: 'a/b.md', id: null, x: 1 }]) })), [400, 'REQUEST_INVALID', { reason: 'unknown-field', field: 'changes[0].x' }]);
   assert.equal(err(await call(`${base}/versions`, { json: req([{ path: 'a/b.md', id }, { path: 'c/d.md', id: null, mode: 1 }]) })), [400, 'REQUEST_INVALID', { reason: 'unknown-field', field: 'changes[1].mode' }]);
+  // author and message: strings only (a list or a number is not text, whatever its length).
+  for (const [field, value] of [['author', ['x']], ['author', 5], ['message', []], ['message', null], ['author', { length: 1 }]] as const) {
+    const body = { ...req([{ path: 'a/b.md', id }]), [field]: value };
+    assert.equal(err(await call(`${base}/versions`, { json: body })), [400, 'REQUEST_INVALID', { reason: 'bad-field', field }], `${field} ${JSON.stringify(value)}`);
+  }
   for (const expected of [0, -1, 1.5, '1', true, 2 ** 53]) {
     assert.equal(err(await call(`${base}/versions`, { json: req([{ path: 'a/b.md', id }], expected) })), [400, 'REQUEST_INVALID', { reason: 'bad-field', field: 'expected' }], String(expected));
   }
