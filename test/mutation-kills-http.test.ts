@@ -24,6 +24,8 @@ import { cleanup, tmp } from './helpers.js';
 const t = suite('mutation kills: src/server over HTTP');
 
 const servers: (Server | NetServer)[] = [];
+/** Both ends of every raw socket pair, destroyed in `after` even when a test failed midway. */
+const sockets: Socket[] = [];
 let storage: LevelStorage;
 let write = '';
 let ghost = '';
@@ -33,7 +35,10 @@ let counted: Storage;
 
 /** Serve `handler` on an ephemeral port of 127.0.0.1 (closed in `after`). */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<string> {
-  const s = createServer((req, res) => { void handler(req, res); });
+  const s = createServer((req, res) => {
+    // A handler that throws cuts the answer (the test sees it) instead of crashing the run.
+    Promise.resolve().then(() => handler(req, res)).catch(() => res.destroy());
+  });
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   return `http://127.0.0.1:${(s.address() as { port: number }).port}`;
@@ -97,6 +102,7 @@ t.before(async () => {
 });
 
 t.after(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
   for (const s of servers.splice(0)) {
     (s as Server).closeAllConnections?.();
     await new Promise<void>((r) => s.close(() => r()));
@@ -170,6 +176,18 @@ t('POST versions: changes is an array of at most 100 000 {path, id}; each elemen
   assert.equal(err(await call(`${base}/versions`, { json: req(many(100_001)) })), [400, 'REQUEST_INVALID', { reason: 'bad-field', field: 'changes' }]);
 });
 
+t('POST /_admin/tokens: a label is text of at most 65 536 UTF-8 bytes (400 bad-field label); the control secret is needed', async () => {
+  const base = await serve(makeHandler(storage, { maxBodyBytes: 1024 * 1024, maxObjectBytes: 1024, control: 'test-control-secret' }));
+  const token = (label: unknown) => call(`${base}/_admin/tokens`, { token: 'test-control-secret', json: { tenant: 'acme', scope: 'read', expiresInMs: null, label } });
+  for (const label of ['é'.repeat(32769), 'a'.repeat(65537), 5, ['x']]) {
+    assert.equal(err(await token(label)), [400, 'REQUEST_INVALID', { reason: 'bad-field', field: 'label' }], typeof label === 'string' ? `${label.length} characters` : JSON.stringify(label));
+  }
+  const ok = await token('é'.repeat(32768));
+  assert.is(ok.status, 201);
+  assert.is(ok.body.record.label, 'é'.repeat(32768));
+  assert.equal(err(await call(`${base}/_admin/tokens`, { token: 'wrong', json: { tenant: 'acme', scope: 'read', expiresInMs: null } })), [401, 'AUTH_REQUIRED', undefined]);
+});
+
 t('objects/missing: answers every id in order past one LevelDB slice (10 001), takes 100 000 ids and refuses 100 001; a chunked body over the cap is 413 {reason: body}', async () => {
   const base = `${await handlerUrl(storage, 32 * 1024 * 1024, 1024 * 1024)}/acme`;
   const stored = blob('stored once\n');
@@ -236,6 +254,8 @@ t('sendError: status from the code (or data.status, then dropped from data), no 
     [new AgentsyncError('INTERNAL', 'x'), 500, 'INTERNAL', undefined, 1],
     [new Error('boom at the server'), 500, 'INTERNAL', undefined, 1],
     ['a thrown string', 500, 'INTERNAL', undefined, 1],
+    [null, 500, 'INTERNAL', undefined, 1],
+    [undefined, 500, 'INTERNAL', undefined, 1],
     [Object.assign(new Error('IO error: /srv/data/000005.log: No space left on device'), { code: 'LEVEL_IO_ERROR' }), 507, 'DISK_FULL', undefined, 1],
     [new AgentsyncError('DISK_FULL', 'x', { path: '/srv/data/x' }), 507, 'DISK_FULL', undefined, 1],
   ];
@@ -255,7 +275,7 @@ t('sendError: status from the code (or data.status, then dropped from data), no 
       assert.not.ok(String(r.body.error.message).includes('/srv/'), 'no server path reaches the client');
     }
     assert.is(log.length, lines, `log lines for ${String(thrown)}`);
-    for (const line of log) assert.ok(line.includes(code === 'INTERNAL' && !(thrown instanceof AgentsyncError) ? String((thrown as Error).message ?? thrown) : code), line);
+    for (const line of log) assert.ok(line.includes(code === 'INTERNAL' && !(thrown instanceof AgentsyncError) ? String((thrown as Error | null)?.message ?? thrown) : code), line);
   }
   // An answer already started is cut, not answered twice.
   let seen: unknown;
@@ -287,6 +307,7 @@ async function socketPair(): Promise<{ server: Socket; received: Promise<string>
   const accepted = new Promise<Socket>((r) => net.once('connection', r));
   await new Promise<void>((r) => net.listen(0, '127.0.0.1', () => r()));
   const client = connect((net.address() as { port: number }).port, '127.0.0.1');
+  sockets.push(client);
   const received = new Promise<string>((resolve) => {
     const chunks: Buffer[] = [];
     client.on('data', (d) => chunks.push(d));
@@ -294,6 +315,7 @@ async function socketPair(): Promise<{ server: Socket; received: Promise<string>
     client.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
   const server = await accepted;
+  sockets.push(server);
   return { server, received };
 }
 
