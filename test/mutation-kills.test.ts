@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mergeText } from '../src/merge/diff3.js';
 import { deepEqual } from '../src/merge/equal.js';
 import { hasConflictMarkers, mergeArtifact } from '../src/merge/index.js';
 import { mergeYaml, yamlSemanticallyEqual } from '../src/merge/yaml.js';
@@ -546,6 +547,27 @@ merge('mergeYaml: the merged text keeps OURS\' layout byte for byte (indent, fla
   assert.is(yamlSemanticallyEqual('a: 1\nb: [1, 2]\n', 'b:\n  - 1\n  - 2\na: 1 # c\n'), true);
   assert.is(yamlSemanticallyEqual('a: 1\n', 'a: 2\n'), false);
   assert.is(yamlSemanticallyEqual('a: [\n', 'a: [\n'), false);
+});
+
+merge('mergeText: conflict markers take their line ends as git does (mixed CRLF/LF sides, missing final newlines) — the bytes of git merge-file 2.39', () => {
+  // [base, ours, theirs, `git merge-file -p -L ours -L base -L theirs` output]; each is one conflict.
+  const cases: [string, string, string, string][] = [
+    ["a\r\nb\r\nc\r\n","a\nB\nc\n","a\r\nX\r\nc\r\n", "<<<<<<< ours\na\nB\nc\n=======\na\r\nX\r\nc\r\n>>>>>>> theirs\n"],
+    ["a\nb\nc\n","a\r\nB\r\nc\r\n","a\r\nX\r\nc\r\n", "a\r\n<<<<<<< ours\nB\r\n=======\nX\r\n>>>>>>> theirs\nc\r\n"],
+    ["a\r\nb\r\nc\r\n","a\r\nB\r\nc\r\n","a\nX\nc\n", "<<<<<<< ours\na\r\nB\r\nc\r\n=======\na\nX\nc\n>>>>>>> theirs\n"],
+    ["a\r\nb\r\nc","a\r\nb\r\nC","a\r\nb\r\nD", "a\r\nb\r\n<<<<<<< ours\r\nC\r\n=======\r\nD\r\n>>>>>>> theirs\r\n"],
+    ["a\r\nb","a\r\nB","a\r\nX", "a\r\n<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\n"],
+    ["b","B","X", "<<<<<<< ours\nB\n=======\nX\n>>>>>>> theirs\n"],
+    ["b\r\n","B","X", "<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\n"],
+    ["a\r\nb\r\n","a\r\nB","a\r\nX", "a\r\n<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\n"],
+    ["x\r\ny\r\n","B\r\nx\r\ny\r\n","X\r\nx\r\ny\r\n", "<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\nx\r\ny\r\n"],
+    ["x\ny\n","B\r\nx\ny\n","X\r\nx\ny\n", "<<<<<<< ours\nB\r\n=======\nX\r\n>>>>>>> theirs\nx\ny\n"],
+    ["a\nb\nc\nd\n","a\r\nB\nc\nd\n","a\r\nX\nc\nd\n", "a\r\n<<<<<<< ours\nB\n=======\nX\n>>>>>>> theirs\nc\nd\n"],
+    ["","a\r\n","b\r\n", "<<<<<<< ours\na\r\n=======\nb\r\n>>>>>>> theirs\n"],
+    ["","a","b", "<<<<<<< ours\na\n=======\nb\n>>>>>>> theirs\n"],
+    ["p\r\n","p\r\na","p\r\nb", "p\r\n<<<<<<< ours\r\na\r\n=======\r\nb\r\n>>>>>>> theirs\r\n"],
+  ];
+  for (const [base, ours, theirs, git] of cases) assert.equal(mergeText(base, ours, theirs), { clean: false, text: git, conflicts: 1 }, JSON.stringify([base, ours, theirs]));
 });
 
 merge.run();
