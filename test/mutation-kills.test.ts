@@ -7,6 +7,10 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mergeText } from '../src/merge/diff3.js';
+import { deepEqual } from '../src/merge/equal.js';
+import { hasConflictMarkers, mergeArtifact } from '../src/merge/index.js';
+import { mergeYaml, yamlSemanticallyEqual } from '../src/merge/yaml.js';
 import { diskFullError, diskFullPath, isDiskFull, mapDiskFull } from '../src/model/diskfull.js';
 import { AgentsyncError, ERROR_CODES, type ErrorCode } from '../src/model/errors.js';
 import { isObjectId } from '../src/model/hash.js';
@@ -449,7 +453,8 @@ server('Router.match and statusOf: canonical paths only, 405 for a known path, e
       return e instanceof AgentsyncError ? [e.code, e.data] : e;
     }
   };
-  for (const path of ['//acme/head', '/acme//head', '/acme/head/', 'acme/head', '/acme', '/acme/head/x', '/%E0%A4%A/head']) {
+  // ('//head' would fill the `:tenant` of /:tenant/head with an empty name.)
+  for (const path of ['//acme/head', '/acme//head', '/acme/head/', 'acme/head', '/acme', '/acme/head/x', '/%E0%A4%A/head', '//head', '/', '']) {
     assert.equal(routeData('GET', path), ['ROUTE_UNKNOWN', { method: 'GET', path }], path);
   }
   assert.equal(routeData('POST', '/acme/head'), ['ROUTE_UNKNOWN', { status: 405, method: 'POST', path: '/acme/head' }]);
@@ -469,3 +474,100 @@ server('Router.match and statusOf: canonical paths only, 405 for a known path, e
 });
 
 server.run();
+
+const merge = suite('mutation kills: src/merge (exact answers)');
+
+merge('deepEqual: NaN equals NaN, primitives by value, arrays only with arrays of the same length, bytes, maps, sets, dates', () => {
+  const yes: [unknown, unknown][] = [
+    [NaN, NaN], [1, 1], [{ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 }], [[1, 2], [1, 2]], [[], []], [{}, {}],
+    [new Uint8Array([1, 2]), new Uint8Array([1, 2])], [new Map([['a', { x: 1 }]]), new Map([['a', { x: 1 }]])], [new Map(), new Map()],
+    [new Set([1, 'a']), new Set(['a', 1])], [new Date(5), new Date(5)],
+  ];
+  const no: [unknown, unknown][] = [
+    [NaN, 1], [1, NaN], [NaN, 'x'], [1, 2], [true, false], [1, '1'], [0, null], [null, {}], [{}, null], [undefined, null],
+    [[1], [1, 2]], [[1, 2], [1]], [[1], { 0: 1 }], [{ 0: 1 }, [1]], [[1], { 0: 1, length: 1 }], [[1], [2]],
+    [new Uint8Array([1]), new Uint8Array([2])], [new Uint8Array([1]), new Uint8Array([1, 0])], [new Uint8Array([1]), { 0: 1 }], [{ 0: 1, length: 1 }, new Uint8Array([1])],
+    [new Map([['a', 1]]), new Map([['a', 2]])], [new Map([['a', 1]]), new Map([['b', 1]])], [new Map([['a', 1]]), new Map([['a', 1], ['b', 1]])], [new Map(), {}],
+    [new Set([1]), new Set([2])], [new Set([1]), new Set([1, 2])], [new Set(), []], [new Date(5), new Date(6)], [new Date(5), 5], [{ a: 1 }, { b: 1 }], [{ a: 1 }, { a: 1, b: 1 }],
+    [{ a: undefined }, { b: undefined }],
+  ];
+  for (const [a, b] of yes) assert.is(deepEqual(a, b), true, `${String(a)} = ${String(b)}`);
+  for (const [a, b] of no) assert.is(deepEqual(a, b), false, `${String(a)} != ${String(b)}`);
+});
+
+merge('hasConflictMarkers: the three markers in order, each a whole line (CRLF too)', () => {
+  assert.is(hasConflictMarkers('<<<<<<< a\nx\n=======\ny\n>>>>>>> b\n'), true);
+  assert.is(hasConflictMarkers('<<<<<<< a\r\n=======\r\n>>>>>>> b'), true);
+  for (const text of [
+    '<<<<<<< a\nx\n========\ny\n>>>>>>> b\n', '<<<<<<< a\nx\n ======= \ny\n>>>>>>> b\n', '<<<<<<< a\nx\n=======\ny\n>>>>>>>b\n',
+    '<<<<<<< a\nx\n=======\ny\nz\n', '<<<<<<<a\n=======\n>>>>>>> b\n', '=======\n<<<<<<< a\n>>>>>>> b\n', '<<<<<<< a\n=======\r\r\n>>>>>>> b\n',
+  ]) assert.is(hasConflictMarkers(text), false, JSON.stringify(text));
+});
+
+merge('mergeArtifact: exact bytes of YAML conflicts (line conflict, and the whole-file block when the lines do not overlap)', () => {
+  assert.equal(mergeArtifact('x.yaml', 'a: 1\n', 'a: 2', 'a: 3'), {
+    clean: false, how: 'yaml', conflicts: 1, text: '<<<<<<< local\na: 2\n=======\na: 3\n>>>>>>> remote\n',
+    yamlConflicts: [{ path: ['a'], reason: 'changed differently on both sides' }],
+  });
+  // The keys clash but the lines do not: one block holding both whole files, a missing final newline added.
+  const base = 'a: 1\nb: 1\nc: 1\nd: 1\ne: 1\n';
+  assert.equal(mergeArtifact('x.yaml', base, `k: 1\n${base}`, `${base}k: 2`), {
+    clean: false, how: 'yaml', conflicts: 1,
+    text: `<<<<<<< local\nk: 1\n${base}=======\n${base}k: 2\n>>>>>>> remote\n`,
+    yamlConflicts: [{ path: ['k'], reason: 'added on both sides with different values' }],
+  });
+  assert.is(mergeArtifact('x.yaml', base, `${base}k: 1`, `k: 2\n${base}`).text, `<<<<<<< local\n${base}k: 1\n=======\nk: 2\n${base}>>>>>>> remote\n`);
+  assert.equal(mergeArtifact('x.md', 'a\nb\nc\nd\ne\n', 'A\nb\nc\nd\ne\n', 'a\nb\nc\nd\nE\n'), { clean: true, text: 'A\nb\nc\nd\nE\n', how: 'text' });
+  assert.equal(mergeArtifact('x.yaml', 'a: 1\n', 'a: 1\nb: 2\n', 'c: 3\na: 1\n'), { clean: true, text: 'c: 3\na: 1\nb: 2\n', how: 'yaml' });
+  assert.equal(mergeArtifact('x.md', 'a\n', 'b\n', 'c\n'), { clean: false, how: 'text', conflicts: 1, text: '<<<<<<< local\nb\n=======\nc\n>>>>>>> remote\n' });
+});
+
+merge('mergeYaml: the merged text keeps OURS\' layout byte for byte (indent, flat or nested lists, flow padding, comments)', () => {
+  const cases: [string, string, string, string][] = [
+    // [base, ours, theirs, merged]
+    ['a:\n  b: 1\nlist:\n- x\n- y\nz: 1\n', 'a:\n  b: 10\nlist:\n- x\n- y\nz: 1\n', 'a:\n  b: 1\nlist:\n- x\n- y\nz: 2\n', 'a:\n  b: 10\nlist:\n- x\n- y\nz: 2\n'],
+    ['a:\n  b: 1\nlist:\n  - x\nz: 1\n', 'a:\n  b: 10\nlist:\n  - x\nz: 1\n', 'a:\n  b: 1\nlist:\n  - x\nz: 2\n', 'a:\n  b: 10\nlist:\n  - x\nz: 2\n'],
+    // Both list styles in one file: nested wins.
+    ['flat:\n- x\nnested:\n  - y\nk: 1\nz: 1\n', 'flat:\n- x\nnested:\n  - y\nk: 2\nz: 1\n', 'flat:\n- x\nnested:\n  - y\nk: 1\nz: 2\n', 'flat:\n  - x\nnested:\n  - y\nk: 2\nz: 2\n'],
+    ['a:\n   b: 1\nz: 1\n', 'a:\n   b: 2\nz: 1\n', 'a:\n   b: 1\nz: 2\n', 'a:\n   b: 2\nz: 2\n'],
+    ['a:\n    b: 1\nz: 1\n', 'a:\n    b: 2\nz: 1\n', 'a:\n    b: 1\nz: 2\n', 'a:\n    b: 2\nz: 2\n'],
+    // An indent over 8 is written with 8.
+    ['a:\n          b: 1\nz: 1\n', 'a:\n          b: 2\nz: 1\n', 'a:\n          b: 1\nz: 2\n', 'a:\n        b: 2\nz: 2\n'],
+    ['f: { a: 1 }\nz: 1\n', 'f: { a: 1 }\nz: 3\n', 'f: { a: 1, b: 2 }\nz: 1\n', 'f: { a: 1, b: 2 }\nz: 3\n'],
+    ['f: {a: 1}\nz: 1\n', 'f: {a: 1}\nz: 3\n', 'f: {a: 1, b: 2}\nz: 1\n', 'f: {a: 1, b: 2}\nz: 3\n'],
+    ['f: [a,b]\nz: 1\n', 'f: [a,b]\nz: 3\n', 'f: [a,b,c]\nz: 1\n', 'f: [a, b, c]\nz: 3\n'],
+    ['f: []\nz: 1\n', 'f: []\nz: 3\n', 'f: [1]\nz: 1\n', 'f: [ 1 ]\nz: 3\n'],
+    // OURS only comments: the merged keys come after them.
+    ['# x\n', '# x\n# y\n', 'a: 1\n', '# x\n# y\n\na: 1\n'],
+    // A trailing comment block after a blank line keeps the blank line; one right after content gets none.
+    ['name: a\ndesc: one\n', 'name: a\ndesc: one\n\n# c\n', 'name: b\ndesc: one\n', 'name: b\ndesc: one\n\n# c\n'],
+    ['name: a\ndesc: one\n', 'name: a\ndesc: one\n# c\n# d\n', 'name: b\ndesc: one\n', 'name: b\ndesc: one\n# c\n# d\n'],
+  ];
+  for (const [base, ours, theirs, want] of cases) assert.equal(mergeYaml(base, ours, theirs), { clean: true, text: want }, ours);
+  assert.is(yamlSemanticallyEqual('a: 1\nb: [1, 2]\n', 'b:\n  - 1\n  - 2\na: 1 # c\n'), true);
+  assert.is(yamlSemanticallyEqual('a: 1\n', 'a: 2\n'), false);
+  assert.is(yamlSemanticallyEqual('a: [\n', 'a: [\n'), false);
+});
+
+merge('mergeText: conflict markers take their line ends as git does (mixed CRLF/LF sides, missing final newlines) — the bytes of git merge-file 2.39', () => {
+  // [base, ours, theirs, `git merge-file -p -L ours -L base -L theirs` output]; each is one conflict.
+  const cases: [string, string, string, string][] = [
+    ["a\r\nb\r\nc\r\n","a\nB\nc\n","a\r\nX\r\nc\r\n", "<<<<<<< ours\na\nB\nc\n=======\na\r\nX\r\nc\r\n>>>>>>> theirs\n"],
+    ["a\nb\nc\n","a\r\nB\r\nc\r\n","a\r\nX\r\nc\r\n", "a\r\n<<<<<<< ours\nB\r\n=======\nX\r\n>>>>>>> theirs\nc\r\n"],
+    ["a\r\nb\r\nc\r\n","a\r\nB\r\nc\r\n","a\nX\nc\n", "<<<<<<< ours\na\r\nB\r\nc\r\n=======\na\nX\nc\n>>>>>>> theirs\n"],
+    ["a\r\nb\r\nc","a\r\nb\r\nC","a\r\nb\r\nD", "a\r\nb\r\n<<<<<<< ours\r\nC\r\n=======\r\nD\r\n>>>>>>> theirs\r\n"],
+    ["a\r\nb","a\r\nB","a\r\nX", "a\r\n<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\n"],
+    ["b","B","X", "<<<<<<< ours\nB\n=======\nX\n>>>>>>> theirs\n"],
+    ["b\r\n","B","X", "<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\n"],
+    ["a\r\nb\r\n","a\r\nB","a\r\nX", "a\r\n<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\n"],
+    ["x\r\ny\r\n","B\r\nx\r\ny\r\n","X\r\nx\r\ny\r\n", "<<<<<<< ours\r\nB\r\n=======\r\nX\r\n>>>>>>> theirs\r\nx\r\ny\r\n"],
+    ["x\ny\n","B\r\nx\ny\n","X\r\nx\ny\n", "<<<<<<< ours\nB\r\n=======\nX\r\n>>>>>>> theirs\nx\ny\n"],
+    ["a\nb\nc\nd\n","a\r\nB\nc\nd\n","a\r\nX\nc\nd\n", "a\r\n<<<<<<< ours\nB\n=======\nX\n>>>>>>> theirs\nc\nd\n"],
+    ["","a\r\n","b\r\n", "<<<<<<< ours\na\r\n=======\nb\r\n>>>>>>> theirs\n"],
+    ["","a","b", "<<<<<<< ours\na\n=======\nb\n>>>>>>> theirs\n"],
+    ["p\r\n","p\r\na","p\r\nb", "p\r\n<<<<<<< ours\r\na\r\n=======\r\nb\r\n>>>>>>> theirs\r\n"],
+  ];
+  for (const [base, ours, theirs, git] of cases) assert.equal(mergeText(base, ours, theirs), { clean: false, text: git, conflicts: 1 }, JSON.stringify([base, ours, theirs]));
+});
+
+merge.run();

@@ -353,7 +353,7 @@ export async function startServer(storage: Storage, opts: ServerOptions & { data
  * still sends is read and dropped until then, so that it reads the answer instead of a reset.
  */
 const answered = new WeakSet<Socket>();
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   // The parser reports the same error again for every later chunk: answer once.
   if (answered.has(socket)) return;
   answered.add(socket);
