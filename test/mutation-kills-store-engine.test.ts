@@ -141,6 +141,8 @@ manifests('putOps: exactly the chunks the store lacks, then m! naming the root; 
   // A one-leaf manifest: the root is the snapshot hex; `known` is trusted as given.
   const small = encodeManifest(generated(3));
   const known = 'sha256:' + '9'.repeat(64);
+  // Empty bytes under a snapshot that is not the empty one (never asked for): an empty m! value.
+  eq(await ms.putOps(new Uint8Array(0), known), { ops: [{ type: 'put', key: 't!x!m!' + '9'.repeat(64), value: new Uint8Array(0) }], snapshot: known });
   const third = await ms.putOps(small, known);
   assert.is(third.snapshot, known);
   eq(third.ops.map((o) => o.key), ['t!x!o!' + blobId(small), 't!x!m!' + '9'.repeat(64)]);
@@ -645,13 +647,15 @@ local('a format-1 store upgrades on open: named whole manifests become trees and
     { type: 'put', key: 'o!' + manifestObjectId(su), value: unnamed },
     { type: 'put', key: 'base!origin', value: bytes(sn) },
     { type: 'put', key: 'track!origin', value: jsonValue({ url: '/r', fetchedAt: 'x', head: { latestPublished: 1, current: 1, lastId: 1 }, versions: [], latestSnapshot: st }) },
+    // The fetch record's whole manifest is also the content of a file the undo journal keeps.
+    { type: 'put', key: 'undo', value: jsonValue({ at: 'a', op: 'pull', entries: [{ path: 'x.md', id: manifestObjectId(st) }] }) },
   ]);
   await d.close();
   const ls = await localStore(dir);
   const after = await dump(ls.db);
   assert.is(after.format, '2');
   assert.is(after['o!' + manifestObjectId(sn)], undefined);
-  assert.is(after['o!' + manifestObjectId(st)], undefined);
+  assert.is(text(await ls.db.get('o!' + manifestObjectId(st))), text(tracked), 'still reached by the undo journal');
   assert.is(text(await ls.db.get('o!' + manifestObjectId(su))), text(unnamed));
   assert.is(after['m!' + manifestObjectId(sn)], chunkManifest(named).root);
   assert.is(after['m!' + manifestObjectId(st)], chunkManifest(tracked).root);
@@ -759,6 +763,12 @@ stat('decodeStat: the older formats (text, JSON) read, carry no kinds and take n
   const empty = encodeStat(cacheOf(5, []));
   eq(plain(decodeStat(empty, undefined).cache), { writtenAt: 5, snapshot: 'snap', kinds: 'kinds', rows: [] });
   assert.throws(() => encodeStat({ ...cacheOf(1, ['a']), ids: ['abc'] }));
+  // The bytes on disk: header line, paths, ids, then sizes, mtimes and inodes as little-endian float64.
+  const oneRow = statCacheOf(3, 's', 'k', new Map([['p', { id: 'a'.repeat(64), size: 1, mtimeMs: 2, ino: 3 }]]));
+  const f64 = (x: number) => Buffer.from(new Float64Array([x]).buffer).toString('hex');
+  eq(Buffer.from(encodeStat(oneRow)).toString('hex'), Buffer.from('{"v":3,"writtenAt":3,"snapshot":"s","kinds":"k","n":1,"pathBytes":1}\np' + 'a'.repeat(64)).toString('hex') + f64(1) + f64(2) + f64(3));
+  assert.is(f64(1), '000000000000f03f', 'little-endian');
+  eq(decodeStat(undefined, undefined).cache, { writtenAt: 0, snapshot: '', kinds: '', paths: [], ids: [], size: [], mtime: [], ino: [] });
 });
 
 stat('statSave: a delta of at most STAT_DELTA_MAX rows (set and del together), else the whole cache', () => {
