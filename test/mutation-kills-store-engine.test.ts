@@ -7,6 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chunkManifest, encodeNode } from '../src/model/chunks.js';
 import { AgentsyncError } from '../src/model/errors.js';
@@ -22,7 +23,11 @@ import { MAX_TEXT_BYTES, RemoteStore, STORE_FORMAT, checkVersionText, upgradeSto
 import {
   decodeStat, emptyStatCache, encodeStat, statCacheOf, statEntries, statSave, STAT_DELTA_MAX, type StatCache, type StatEntry,
 } from '../src/store/stat-cache.js';
-import { cleanup, tmp } from './helpers.js';
+import { openContext, pickRemote, type Context } from '../src/engine/context.js';
+import { push as enginePush } from '../src/engine/push.js';
+import type { Remote } from '../src/remote/types.js';
+import type { Workspace } from '../src/workspace/config.js';
+import { cleanup, cli, ok, read, states, tmp, workspace, write } from './helpers.js';
 
 const bytes = (s: string) => enc.encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : dec.decode(b));
@@ -805,3 +810,290 @@ stat('statSave: a delta of at most STAT_DELTA_MAX rows (set and del together), e
 });
 
 stat.run();
+
+// ---------------------------------------------------------------- src/engine
+
+const engine = suite('mutation kills: src/engine');
+engine.after(cleanup);
+
+/** A directory remote path (created by the first push) and an empty workspace on it. */
+async function emptyWs(remote = join(tmp('agentsync-mk-remote-'), 'remote')): Promise<{ remote: string; ws: string }> {
+  return { remote, ws: await workspace(remote, { sample: false }) };
+}
+
+/** Run `fn` with the workspace's engine context, closed after. */
+async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const ctx = await openContext({ cwd: ws, env: { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
+  try { return await fn(ctx); } finally { await ctx.close(); }
+}
+
+engine('pickRemote: a named one, else origin wherever it is listed, else the only one; REMOTE_UNKNOWN with data.remote', () => {
+  const ws = (names: string[]) => ({ remotes: names.map((name) => ({ name, url: `/r/${name}` })) }) as unknown as Workspace;
+  assert.is(pickRemote(ws(['backup', 'origin', 'third']), undefined)?.name, 'origin');
+  assert.is(pickRemote(ws(['backup']), undefined)?.name, 'backup');
+  assert.is(pickRemote(ws(['backup', 'third']), undefined), undefined);
+  assert.is(pickRemote(ws([]), undefined), undefined);
+  assert.is(pickRemote(ws(['origin', 'backup']), 'backup')?.name, 'backup');
+  try { pickRemote(ws(['origin']), 'nope'); assert.unreachable(); } catch (e) {
+    assert.is((e as AgentsyncError).code, 'REMOTE_UNKNOWN');
+    eq((e as AgentsyncError).data, { remote: 'nope' });
+  }
+});
+
+engine('log <path>: added, modified, deleted, added again — newest first, only the versions that changed it', async () => {
+  const { ws } = await emptyWs();
+  const steps: [string | null, string][] = [['one\n', 'add'], ['two\n', 'edit'], [null, 'delete'], ['three\n', 're-add']];
+  await ok(ws, 'push', '-m', 'other');
+  write(ws, 'content/other.md', 'x\n');
+  await ok(ws, 'push', '-m', 'other');
+  for (const [t, m] of steps) {
+    if (t === null) rmSync(join(ws, 'services', 'content', 'a.md'));
+    else write(ws, 'content/a.md', t);
+    await ok(ws, 'push', '-m', m);
+  }
+  write(ws, 'content/other.md', 'y\n');
+  await ok(ws, 'push', '-m', 'other again');
+  const r = await ok(ws, '--json', 'log', 'services/content/a.md');
+  eq(r.json.versions.map((e: { id: number; change: string; message: string }) => [e.id, e.change, e.message]), [[2, 'added', 'add'], [3, 'modified', 'edit'], [4, 'deleted', 'delete'], [5, 'added', 're-add']]);
+  const all = await ok(ws, '--json', 'log');
+  eq(all.json.versions.map((e: { id: number }) => e.id), [1, 2, 3, 4, 5, 6]);
+  eq(all.json.versions.map((e: { change?: string }) => e.change), [undefined, undefined, undefined, undefined, undefined, undefined]);
+  // The default version message names the one artifact pushed, or counts them.
+  write(ws, 'content/b.md', 'b\n');
+  write(ws, 'content/c.md', 'c\n');
+  const two = await ok(ws, '--json', 'push');
+  assert.is(two.json.version.message, 'update 2 artifacts');
+  write(ws, 'content/b.md', 'b2\n');
+  const one = await ok(ws, '--json', 'push');
+  assert.is(one.json.version.message, 'update content/b.md');
+});
+
+engine('verify --remote: the latest published snapshot (not a later draft), null when none is published', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  const none = await cli(ws, '--json', 'verify', 'sha256:' + '0'.repeat(64), '--remote');
+  eq([none.json.actual, none.json.ok, none.json.source], [null, false, 'remote']);
+  const p1 = await ok(ws, '--json', 'push');
+  write(ws, 'content/b.md', 'b\n');
+  const p2 = await ok(ws, '--json', 'push');
+  write(ws, 'content/c.md', 'c\n');
+  await ok(ws, '--json', 'push', '--draft');
+  await ok(ws, 'rollback', '1');
+  const v = await ok(ws, '--json', 'verify', p2.json.version.snapshot, '--remote');
+  eq([v.json.actual, v.json.ok], [p2.json.version.snapshot, true]);
+  const w = await cli(ws, '--json', 'verify', p1.json.version.snapshot, '--remote');
+  eq([w.json.actual, w.json.ok], [p2.json.version.snapshot, false]);
+});
+
+engine('deploy of our own draft records the base: every artifact is clean (no entry) after it, none converged', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'a2\n');
+  write(ws, 'content/b.md', 'b\n');
+  const d = await ok(ws, '--json', 'push', '--draft');
+  eq(await states(ws), { 'content/a.md': 'push', 'content/b.md': 'push' });
+  await ok(ws, 'deploy', String(d.json.version.id));
+  eq(await states(ws), {});
+});
+
+engine('fsck: each damage names where it is; counts objects and refs', async () => {
+  const { ws } = await emptyWs();
+  for (let i = 0; i < 300; i++) write(ws, `content/f${String(i).padStart(3, '0')}.md`, `file ${i}\n`);
+  await ok(ws, 'push');
+  const clean = await ok(ws, '--json', 'fsck');
+  eq(clean.json.problems, []);
+  eq(clean.json.refs, 2);
+  const base = (await ok(ws, '--json', 'status')).json.base as string;
+  const tree = chunkManifest(await withCtx(ws, (ctx) => ctx.store.manifestBytes(base)));
+  assert.ok(tree.chunks.length > 2, 'a manifest of several chunks');
+  assert.is(clean.json.objects, 300 + tree.chunks.length);
+  const leaf = tree.chunks[0]!;
+  const blob = blobId(bytes('file 7\n'));
+  const problems = async () => (await cli(ws, '--json', 'fsck')).json.problems.map((p: { what: string }) => p.what).sort();
+  // A chunk of the tree gone: both refs name the manifest.
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [{ type: 'del', key: 'o!' + leaf.id }]));
+  eq(await problems(), ['base!origin', 'track!origin']);
+  // A damaged object: named by its id.
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [{ type: 'put', key: 'o!' + leaf.id, value: leaf.bytes }, { type: 'put', key: 'o!' + blob, value: bytes('not file 7\n') }]));
+  eq(await problems(), [`object ${blob}`]);
+  // A blob the manifests name, gone.
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [{ type: 'del', key: 'o!' + blob }]));
+  eq(await problems(), ['base!origin', 'track!origin']);
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [{ type: 'put', key: 'o!' + blob, value: bytes('file 7\n') }]));
+  eq(await problems(), []);
+  // A base that is not a snapshot hash; a fetch record that is not JSON; journals naming absent blobs.
+  const absent = blobId(bytes('never stored'));
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [
+    { type: 'put', key: 'base!other', value: bytes('sha256:xyz') },
+    { type: 'put', key: 'track!other', value: bytes('{') },
+    ctx.store.undoOp({ at: 'a', op: 'pull', entries: [{ path: 'content/x.md', id: absent }, { path: 'content/y.md', id: null }] }),
+    ctx.store.undoPendingOp({ at: 'b', op: 'undo', undoing: { at: 'c', op: 'pull', entries: [{ path: 'content/z.md', id: absent }] } }),
+  ]));
+  const f = await cli(ws, '--json', 'fsck');
+  eq(f.json.problems.map((p: { what: string }) => p.what).sort(), ['base!other', 'track!other', 'undo', 'undo-pending']);
+  eq(f.json.refs, 4);
+  // Journals that are not JSON.
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [
+    { type: 'del', key: 'base!other' }, { type: 'del', key: 'track!other' },
+    { type: 'put', key: 'undo', value: bytes('{') }, { type: 'put', key: 'undo-pending', value: bytes('[') },
+  ]));
+  eq(await problems(), ['undo', 'undo-pending']);
+});
+
+engine('merge and resolve: refusals with their data; --ours keeps ours, --theirs takes theirs; hints quote a path only when needed', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a b.md', 'base\n');
+  write(a, 'content/plain.md', 'base\n');
+  write(a, 'content/clean.md', 'base\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(a, 'content/a b.md', 'ours\n');
+  write(a, 'content/plain.md', 'ours\n');
+  write(b, 'content/a b.md', 'theirs\n');
+  write(b, 'content/plain.md', 'theirs\n');
+  await ok(b, 'push');
+  await ok(a, 'fetch');
+  const refused = await cli(a, '--json', 'push');
+  assert.is(refused.json.error.code, 'PUSH_REFUSED');
+  eq(refused.json.error.data, { paths: [{ path: 'content/a b.md', state: 'conflict' }, { path: 'content/plain.md', state: 'conflict' }], hint: "agentsync merge 'content/a b.md'" });
+  const refused2 = await cli(a, '--json', 'push', 'content/plain.md');
+  eq(refused2.json.error.data.hint, 'agentsync merge content/plain.md');
+  for (const [argv, data] of [
+    [['merge', 'content/clean.md'], { path: 'content/clean.md', state: 'clean' }],
+    [['resolve', 'content/plain.md', '--ours'], { path: 'content/plain.md' }],
+  ] as const) {
+    const r = await cli(a, '--json', ...argv);
+    assert.is(r.json.error.code, 'NOT_IN_CONFLICT', argv.join(' '));
+    eq(r.json.error.data, data);
+  }
+  const m1 = await cli(a, '--json', 'merge', 'services/content/plain.md');
+  eq([m1.code, m1.json.path, m1.json.clean, m1.json.conflicts], [1, 'content/plain.md', false, 1]);
+  const again = await cli(a, '--json', 'merge', 'content/plain.md');
+  eq([again.json.error.code, again.json.error.data], ['CONFLICT', { path: 'content/plain.md' }]);
+  const r1 = await ok(a, '--json', 'resolve', 'content/plain.md', '--ours');
+  eq(r1.json, { path: 'content/plain.md', how: 'ours' });
+  assert.is(read(a, 'content/plain.md'), 'ours\n');
+  assert.is((await cli(a, 'merge', 'content/a b.md')).code, 1);
+  const r2 = await ok(a, '--json', 'resolve', 'content/a b.md', '--theirs');
+  eq(r2.json, { path: 'content/a b.md', how: 'theirs' });
+  assert.is(read(a, 'content/a b.md'), 'theirs\n');
+  eq(await states(a), { 'content/plain.md': 'push' });
+});
+
+engine('undo after the base moved: UNDO_STALE with the op, its time and the paths', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'one\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/a.md', 'two\n');
+  await ok(b, 'push');
+  await ok(a, 'pull');
+  const j = await withCtx(a, (ctx) => ctx.store.undo());
+  write(a, 'content/a.md', 'three\n');
+  await ok(a, 'push');
+  const r = await cli(a, '--json', 'undo');
+  assert.is(r.json.error.code, 'UNDO_STALE');
+  eq(r.json.error.data, { op: 'pull', at: j!.at, paths: ['content/a.md'] });
+});
+
+engine('a pull that replaces a folder by a file of the same name deletes first, then writes', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/x.md/inner.md', 'inner\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/x.md/inner.md'), 'inner\n');
+  rmSync(join(a, 'services', 'content', 'x.md'), { recursive: true });
+  write(a, 'content/x.md', 'now a file\n');
+  await ok(a, 'push');
+  const p = await ok(b, '--json', 'pull');
+  eq(p.json.pulled.map((e: { path: string }) => e.path), ['content/x.md', 'content/x.md/inner.md']);
+  assert.is(read(b, 'content/x.md'), 'now a file\n');
+  eq(await states(b), {});
+});
+
+engine('fetch: a remote that vanished after versions were fetched is unreachable, not empty; newVersions counts only new ones', async () => {
+  const { ws, remote } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  const b = await workspace(remote, { sample: false });
+  const f1 = await ok(b, '--json', 'fetch');
+  assert.is(f1.json.newVersions, 1);
+  write(ws, 'content/a.md', 'a2\n');
+  await ok(ws, 'push');
+  write(ws, 'content/b.md', 'b\n');
+  await ok(ws, 'push');
+  const f2 = await ok(b, '--json', 'fetch');
+  eq([f2.json.newVersions, f2.json.latestPublished, f2.json.objectsFetched], [2, 3, 2]);
+  rmSync(remote, { recursive: true });
+  const gone = await cli(b, '--json', 'fetch');
+  assert.is(gone.json.error.code, 'REMOTE_UNREACHABLE');
+  // A workspace that never fetched from it: empty, nothing to pull.
+  const c = await workspace(remote, { sample: false });
+  eq((await ok(c, '--json', 'status')).json.entries, []);
+});
+
+/** The workspace's remote, with `createVersion` racing another writer's version in first (once). */
+function racing(real: Remote, other: (real: Remote) => Promise<void>): Remote {
+  let raced = false;
+  return new Proxy(real, {
+    get(t, k) {
+      if (k === 'createVersion') {
+        return async (req: Parameters<Remote['createVersion']>[0]) => {
+          if (!raced) { raced = true; await other(t); }
+          return t.createVersion(req);
+        };
+      }
+      const v = (t as unknown as Record<string | symbol, unknown>)[k];
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+}
+
+/** Another writer's version on `r`: `files` (path → text, null: delete) on top of the latest published. */
+async function otherWriter(r: Remote, files: Record<string, string | null>): Promise<void> {
+  const head = await r.head();
+  const m = applyChanges(new Map(), head.latestPublished === null ? [] : await r.changesBetween(null, head.latestPublished));
+  const changes: Change[] = Object.entries(files).map(([path, t]) => ({ path, id: t === null ? null : blobId(bytes(t)) }));
+  await r.putObjects(Object.values(files).filter((t): t is string => t !== null).map((t) => ({ id: blobId(bytes(t)), bytes: bytes(t) })));
+  await r.createVersion({ expected: head.latestPublished, changes, snapshot: snapshotHash(applyChanges(m, changes)), author: 'other', message: 'other', draft: false });
+}
+
+engine('push retried on top of another writer\'s version: their blobs fetched, their paths left to pull; an overlap refused with data', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  write(ws, 'content/gone.md', 'gone\n');
+  await ok(ws, 'push');
+  write(ws, 'content/mine.md', 'mine\n');
+  const r = await withCtx(ws, async (ctx) => {
+    const real = ctx.remote();
+    const wrapped = racing(real, (t) => otherWriter(t, { 'content/theirs.md': 'theirs\n', 'content/gone.md': null }));
+    ctx.remote = () => wrapped;
+    return enginePush(ctx, { selectors: [], author: 'me' });
+  });
+  assert.is(r.retries, 1);
+  eq([r.version!.id, r.version!.parent, r.version!.changed], [3, 2, 1]);
+  eq(r.pushed.map((e) => e.path), ['content/mine.md']);
+  eq(r.notPulled.map((e) => [e.path, e.state]), [['content/gone.md', 'pull'], ['content/theirs.md', 'pull']]);
+  eq((await ok(ws, '--json', 'fsck')).json.problems, []);
+  await withCtx(ws, async (ctx) => eq(await ctx.store.objects.missing([blobId(bytes('theirs\n'))]), []));
+  eq(await states(ws), { 'content/gone.md': 'pull', 'content/theirs.md': 'pull' });
+  await ok(ws, 'pull');
+  assert.is(read(ws, 'content/theirs.md'), 'theirs\n');
+  // The other writer changed a path this push sends: refused, nothing published.
+  write(ws, 'content/a.md', 'mine too\n');
+  const err = await withCtx(ws, async (ctx) => {
+    const wrapped = racing(ctx.remote(), (t) => otherWriter(t, { 'content/a.md': 'theirs too\n' }));
+    ctx.remote = () => wrapped;
+    try { await enginePush(ctx, { selectors: [], author: 'me' }); } catch (e) { return e as AgentsyncError; }
+    return undefined;
+  });
+  assert.is(err?.code, 'PUSH_REFUSED');
+  eq(err!.data, { paths: [{ path: 'content/a.md', state: 'conflict' }], hint: 'agentsync merge content/a.md' });
+  eq((await ok(ws, '--json', 'versions')).json.versions.map((v: { author: string }) => v.author), ['tester', 'other', 'me', 'other']);
+});
+
+engine.run();
