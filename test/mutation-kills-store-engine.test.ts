@@ -24,7 +24,11 @@ import {
   decodeStat, emptyStatCache, encodeStat, statCacheOf, statEntries, statSave, STAT_DELTA_MAX, type StatCache, type StatEntry,
 } from '../src/store/stat-cache.js';
 import { openContext, pickRemote, type Context } from '../src/engine/context.js';
+import { fetchRemote } from '../src/engine/fetch.js';
+import { previewMerge } from '../src/engine/merge.js';
 import { push as enginePush } from '../src/engine/push.js';
+import type { Entry } from '../src/engine/status.js';
+import { applySync, planSync } from '../src/engine/sync.js';
 import type { Remote } from '../src/remote/types.js';
 import type { Workspace } from '../src/workspace/config.js';
 import { cleanup, cli, ok, read, states, tmp, workspace, write } from './helpers.js';
@@ -1094,6 +1098,148 @@ engine('push retried on top of another writer\'s version: their blobs fetched, t
   assert.is(err?.code, 'PUSH_REFUSED');
   eq(err!.data, { paths: [{ path: 'content/a.md', state: 'conflict' }], hint: 'agentsync merge content/a.md' });
   eq((await ok(ws, '--json', 'versions')).json.versions.map((v: { author: string }) => v.author), ['tester', 'other', 'me', 'other']);
+});
+
+engine('push: remote-only changes stay on the remote and are reported not pulled; --force reverts them', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/x.md', 'x\n');
+  write(a, 'content/y.md', 'y\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/x.md', 'x from b\n');
+  await ok(b, 'push');
+  write(a, 'content/y.md', 'y from a\n');
+  const p = await ok(a, '--json', 'push');
+  eq([p.json.version.changed, p.json.pushed.map((e: { path: string }) => e.path), p.json.notPulled.map((e: { path: string }) => e.path)], [1, ['content/y.md'], ['content/x.md']]);
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/x.md'), 'x from b\n');
+  const f = await ok(a, '--json', 'push', '--force');
+  eq([f.json.version.changed, f.json.pushed.map((e: { path: string; state: string }) => [e.path, e.state]), f.json.notPulled], [1, [['content/x.md', 'pull']], []]);
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/x.md'), 'x\n', 'the remote change was reverted');
+});
+
+engine('fetch refuses a version whose changes make a file also a folder (a hostile remote), and stores nothing', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/x.md', 'x\n');
+  const v1 = (await ok(ws, '--json', 'push')).json.version;
+  const before = await withCtx(ws, (ctx) => ctx.store.tracking('origin'));
+  const inner = bytes('inner\n');
+  const m2 = new Map([['content/x.md', blobId(bytes('x\n'))], ['content/x.md/y.md', blobId(inner)]]);
+  const v2 = { ...v1, id: 2, parent: 1, snapshot: snapshotHash(m2), changed: 1 };
+  const err = await withCtx(ws, async (ctx) => {
+    const real = ctx.remote();
+    const hostile = new Proxy(real, {
+      get(t, k) {
+        if (k === 'head') return async () => ({ latestPublished: 2, current: 2, lastId: 2 });
+        if (k === 'versions') return async () => [v1, v2];
+        if (k === 'changesBetween') return async (from: number | null) => (from === 1 ? [{ path: 'content/x.md/y.md', id: blobId(inner) }] : [...m2].map(([path, id]) => ({ path, id })));
+        if (k === 'getObjects') return async () => [{ id: blobId(inner), bytes: inner }];
+        const v = (t as unknown as Record<string | symbol, unknown>)[k];
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    ctx.remote = () => hostile;
+    try { await fetchRemote(ctx); } catch (e) { return e as AgentsyncError; }
+    return undefined;
+  });
+  assert.is(err?.code, 'PATH_UNSAFE');
+  eq(err!.data, { path: 'content/x.md/y.md', clash: { file: 'content/x.md', under: 'content/x.md/y.md' }, reason: 'file-folder clash' });
+  eq(await withCtx(ws, (ctx) => ctx.store.tracking('origin')), before);
+});
+
+engine('previewMerge of an entry not in conflict: NOT_IN_CONFLICT with path and state; one side deleted: NOT_MERGEABLE', async () => {
+  const { ws } = await emptyWs();
+  const ids: Entry['ids'] = { local: blobId(bytes('a')), base: null, remote: null };
+  await withCtx(ws, async (ctx) => {
+    const entry = (state: string, e: Entry['ids'] = ids) => ({ path: 'content/a.md', kind: 'content', state, local: 'added', remote: 'unchanged', ids: e }) as unknown as Entry;
+    await rejects(previewMerge(ctx, entry('push')), 'NOT_IN_CONFLICT', { path: 'content/a.md', state: 'push' });
+    await rejects(previewMerge(ctx, entry('conflict', { local: null, base: blobId(bytes('b')), remote: blobId(bytes('c')) })), 'NOT_MERGEABLE', { path: 'content/a.md', state: 'conflict', local: 'added', remote: 'unchanged' });
+  });
+});
+
+engine('undo of a conflicted merge restores the file and writes no base of another remote; a second undo redoes a pull', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'base\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/a.md', 'theirs\n');
+  await ok(b, 'push');
+  write(a, 'content/a.md', 'ours\n');
+  await ok(a, 'fetch');
+  assert.is((await cli(a, 'merge', 'content/a.md')).code, 1);
+  assert.ok(read(a, 'content/a.md')!.includes('<<<<<<<'));
+  await ok(a, 'undo');
+  assert.is(read(a, 'content/a.md'), 'ours\n');
+  eq((await withCtx(a, (ctx) => ctx.store.refs())).map((r) => r.key), ['base!origin', 'track!origin']);
+  // A pull, its undo, and the undo of that undo.
+  write(b, 'content/a.md', 'theirs 2\n');
+  await ok(b, 'push');
+  await ok(b, 'fetch');
+  const c = await workspace(remote, { sample: false });
+  await ok(c, 'pull');
+  write(b, 'content/a.md', 'theirs 3\n');
+  await ok(b, 'push');
+  await ok(c, 'pull');
+  assert.is(read(c, 'content/a.md'), 'theirs 3\n');
+  await ok(c, 'undo');
+  assert.is(read(c, 'content/a.md'), 'theirs 2\n');
+  eq(await states(c), { 'content/a.md': 'pull' });
+  await ok(c, 'undo');
+  assert.is(read(c, 'content/a.md'), 'theirs 3\n');
+  eq(await states(c), {});
+});
+
+engine('pull refuses to write a file where an untracked folder stands (PATH_BLOCKED with data), nothing written', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'a\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(a, 'content/n.md', 'n\n');
+  write(a, 'content/a.md', 'a2\n');
+  await ok(a, 'push');
+  write(b, 'content/n.md/notes.txt', 'mine, not an artifact\n');
+  const r = await cli(b, '--json', 'pull');
+  assert.is(r.json.error.code, 'PATH_BLOCKED');
+  eq(r.json.error.data, { path: 'content/n.md', blocker: 'content/n.md', what: 'folder' });
+  assert.is(read(b, 'content/a.md'), 'a\n');
+  assert.is(read(b, 'content/n.md/notes.txt'), 'mine, not an artifact\n');
+});
+
+engine('applySync: a merge choice without a clean merge is CONFLICT with data; an explicit overwrite is checked against what was seen (STALE_REMOTE), else one version', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'base\n');
+  write(a, 'content/q b.md', 'base\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/a.md', 'theirs\n');
+  write(b, 'content/q b.md', 'theirs\n');
+  await ok(b, 'push');
+  write(a, 'content/a.md', 'ours\n');
+  write(a, 'content/q b.md', 'ours\n');
+  await withCtx(a, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [], previews: true });
+    eq(plan.items.map((i) => [i.entry.path, i.entry.state, i.mergeText]), [['content/a.md', 'conflict', null], ['content/q b.md', 'conflict', null]]);
+    await rejects(applySync(ctx, plan, [{ item: plan.items[1]!, choice: 'merge' }], { author: 'me' }), 'CONFLICT', { path: 'content/q b.md', hint: "agentsync merge 'content/q b.md'" });
+    // The remote changes again after the plan was made: an explicit push over it is refused.
+    await otherWriter(ctx.remote(), { 'content/a.md': 'theirs again\n' });
+    await rejects(applySync(ctx, plan, [{ item: plan.items[0]!, choice: 'push' }], { author: 'me', explicit: true }), 'STALE_REMOTE', { paths: [{ path: 'content/a.md', state: 'conflict' }] });
+  });
+  eq((await ok(a, '--json', 'versions')).json.versions.length, 3, 'nothing pushed');
+  await withCtx(a, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [], previews: true });
+    const r = await applySync(ctx, plan, [{ item: plan.items[0]!, choice: 'push' }, { item: plan.items[1]!, choice: 'pull' }], { author: 'me', explicit: true });
+    eq([r.pushed, r.pulled, r.version?.id, r.version?.message], [['content/a.md'], ['content/q b.md'], 4, 'sync: push content/a.md']);
+  });
+  eq((await ok(a, '--json', 'versions')).json.versions.length, 4, 'one version');
+  assert.is(read(a, 'content/q b.md'), 'theirs\n');
+  eq(await states(a), {});
 });
 
 engine.run();
