@@ -492,6 +492,78 @@ remote('putObjects: a mismatch stores nothing (REMOTE_PROTOCOL with data); a rep
   eq(await rs.reachable(), new Set([blobId(encodeManifest(m)), blobId(x)]));
 });
 
+/** Record the ops of every `db.batch` (and what `probe` says at that moment) until `restore()`. */
+function spyBatches(d: Db, probe: () => unknown = () => undefined) {
+  const calls: { ops: number; probe: unknown }[] = [];
+  const real = d.batch.bind(d);
+  (d as unknown as { batch: unknown }).batch = (ops: BatchOp[], o?: unknown) => {
+    calls.push({ ops: ops.length, probe: probe() });
+    return real(ops as never, o as never);
+  };
+  return { calls, restore: () => { (d as unknown as { batch: unknown }).batch = real; } };
+}
+
+remote('putObjects writes in slices (at most 1000 objects, about 4 MiB) and lets the event loop turn between hash slices', async () => {
+  const d = await db();
+  const rs = new RemoteStore(d);
+  const obj = (n: number, fill: number) => { const b = new Uint8Array(n).fill(fill); return { id: blobId(b), bytes: b }; };
+  const small = [...Array(2500).keys()].map((i) => ({ id: blobId(bytes(`o${i}`)), bytes: bytes(`o${i}`) }));
+  let spy = spyBatches(d);
+  try { await rs.putObjects(small); } finally { spy.restore(); }
+  eq(spy.calls.map((c) => c.ops), [1000, 1000, 500]);
+  // Each object counts its bytes + 1 KiB: two of 4 MiB - 1 KiB fill a slice each.
+  const exact = [obj(4 * 1024 * 1024 - 1024, 1), obj(4 * 1024 * 1024 - 1024, 2)];
+  spy = spyBatches(d);
+  try { await rs.putObjects(exact); } finally { spy.restore(); }
+  eq(spy.calls.map((c) => c.ops), [1, 1]);
+  const three = [obj(3 * 1024 * 1024, 3), obj(3 * 1024 * 1024, 4), obj(3 * 1024 * 1024, 5)];
+  let turned = false;
+  spy = spyBatches(d, () => turned);
+  try {
+    setImmediate(() => { turned = true; });
+    await rs.putObjects(three);
+  } finally { spy.restore(); }
+  eq(spy.calls, [{ ops: 2, probe: true }, { ops: 1, probe: true }], 'the loop turned while hashing, before the first write');
+  eq(await rs.objects.missing([...small, ...exact, ...three].map((o) => o.id)), []);
+});
+
+remote('gc deletes in batches of at most 10 000 ops', async () => {
+  const d = await db();
+  const rs = new RemoteStore(d, 't!g!');
+  const ops: BatchOp[] = [];
+  for (let i = 0; i < 10005; i++) ops.push({ type: 'put', key: 't!g!o!' + blobId(bytes(`g${i}`)), value: bytes(`g${i}`) });
+  await commit(d, ops);
+  const spy = spyBatches(d);
+  let r;
+  try { r = await rs.gc(); } finally { spy.restore(); }
+  eq(r, { objects: 10005, bytes: ops.reduce((n, o) => n + (o as { value: Uint8Array }).value.length, 0), manifests: 0, kept: 0 });
+  eq(spy.calls.map((c) => c.ops), [10000, 5]);
+  eq(await dump(d), {});
+});
+
+remote('createVersion reads the parent manifest once: a refused create leaves it cached for the next', async () => {
+  const d = await db();
+  const first = new RemoteStore(d);
+  const { m } = await push(first, null, new Map(), Object.fromEntries([...Array(300).keys()].map((i) => [`p/f${i}.md`, String(i)])));
+  const rs = new RemoteStore(d); // a fresh handle: nothing cached
+  const reads: string[] = [];
+  const realGet = d.get.bind(d), realMany = d.getMany.bind(d);
+  (d as unknown as { get: unknown }).get = (k: string, ...rest: unknown[]) => { reads.push(k.slice(0, 2)); return (realGet as (...a: unknown[]) => unknown)(k, ...rest); };
+  (d as unknown as { getMany: unknown }).getMany = (ks: string[], ...rest: unknown[]) => { reads.push(...ks.map((k) => k.slice(0, 2))); return (realMany as (...a: unknown[]) => unknown)(ks, ...rest); };
+  try {
+    const changes = [{ path: 'p/new.md', id: blobId(bytes('not uploaded')) }];
+    const req = { expected: 1, changes, snapshot: snapshotHash(applyChanges(m, changes)), author: 'a', message: 'm', draft: false };
+    await rejects(rs.createVersion(req), 'OBJECT_MISSING');
+    assert.ok(reads.includes('m!'), 'the first create read the parent');
+    reads.length = 0;
+    await rejects(rs.createVersion(req), 'OBJECT_MISSING');
+    eq(reads.filter((k) => k === 'm!' || k === 'o!'), [], 'no manifest read (the missing-object check uses hasMany)');
+  } finally {
+    (d as unknown as { get: unknown }).get = realGet;
+    (d as unknown as { getMany: unknown }).getMany = realMany;
+  }
+});
+
 remote('upgradeStore: a current store is left alone, a newer one refused with data.format; a format-1 store converted, marked, then cleaned in one batch', async () => {
   const d = await db();
   await commit(d, [{ type: 'put', key: 'a!format', value: bytes(STORE_FORMAT) }]);
