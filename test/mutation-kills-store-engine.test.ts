@@ -7,6 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chunkManifest, encodeNode } from '../src/model/chunks.js';
@@ -26,12 +27,13 @@ import {
 import { openContext, pickRemote, type Context } from '../src/engine/context.js';
 import { fetchRemote } from '../src/engine/fetch.js';
 import { previewMerge } from '../src/engine/merge.js';
+import { mergeJournals } from '../src/engine/pull.js';
 import { push as enginePush } from '../src/engine/push.js';
 import type { Entry } from '../src/engine/status.js';
 import { applySync, planSync } from '../src/engine/sync.js';
 import type { Remote } from '../src/remote/types.js';
 import type { Workspace } from '../src/workspace/config.js';
-import { cleanup, cli, ok, read, states, tmp, workspace, write } from './helpers.js';
+import { cleanup, cli, needs, ok, read, states, tmp, workspace, write } from './helpers.js';
 
 const bytes = (s: string) => enc.encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : dec.decode(b));
@@ -1312,6 +1314,111 @@ engine('applySync: a merge choice without a clean merge is CONFLICT with data; a
   eq((await ok(a, '--json', 'versions')).json.versions.length, 4, 'one version');
   assert.is(read(a, 'content/q b.md'), 'theirs\n');
   eq(await states(a), {});
+});
+
+engine('mergeJournals: the interrupted journal keeps its entries, takes a base it lacked and the new "after", adds new paths; another remote is CONFLICT', () => {
+  const old = { at: 't0', op: 'pull', remote: 'origin', entries: [{ path: 'a', id: 'A0' }, { path: 'b', id: 'B0', base: 'Bb', after: 'Ba' }] };
+  const next = { at: 't1', op: 'pull --force', remote: 'origin', entries: [{ path: 'a', id: 'A1', base: 'Ab', after: 'Aa' }, { path: 'b', id: 'B1', base: 'Bb2' }, { path: 'c', id: null, base: null, after: 'Ca' }] };
+  eq(mergeJournals(old, next), { at: 't0', op: 'pull', remote: 'origin', entries: [
+    { path: 'a', id: 'A0', base: 'Ab', after: 'Aa' }, { path: 'b', id: 'B0', base: 'Bb', after: 'Ba' }, { path: 'c', id: null, base: null, after: 'Ca' },
+  ] });
+  eq(mergeJournals({ at: 't0', op: 'merge', entries: [{ path: 'a', id: 'A0' }] }, { at: 't1', op: 'pull', remote: 'up', entries: [] }), { at: 't0', op: 'merge', remote: 'up', entries: [{ path: 'a', id: 'A0' }] });
+  eq(mergeJournals({ at: 't0', op: 'merge', entries: [] }, { at: 't1', op: 'merge', entries: [] }), { at: 't0', op: 'merge', entries: [] });
+  try { mergeJournals(old, { ...next, remote: 'backup' }); assert.unreachable(); } catch (e) {
+    assert.is((e as AgentsyncError).code, 'CONFLICT');
+    eq((e as AgentsyncError).data, { pending: { op: 'pull', at: 't0', remote: 'origin' } });
+  }
+});
+
+engine('compile stores the manifest it names; fetch of a remote not created yet is empty; the parsed config comes from the store while the file is unchanged', async () => {
+  const { ws, remote } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  const c = await ok(ws, '--json', 'compile');
+  eq([c.json.artifacts, c.json.kinds], [1, { content: 1 }]);
+  eq(await withCtx(ws, (ctx) => ctx.store.manifestBytes(c.json.snapshot)), encodeManifest(new Map([['content/a.md', blobId(bytes('a\n'))]])));
+  const f = await ok(ws, '--json', 'fetch');
+  eq([f.json.latestPublished, f.json.newVersions, f.json.snapshot], [null, 0, null]);
+  // The cached config names another remote URL: with the file's stat unchanged, that is what is used.
+  const other = join(tmp('agentsync-mk-remote-'), 'other');
+  await withCtx(ws, async (ctx) => {
+    const cached = JSON.parse(text(await ctx.store.db.get('config'))!);
+    const value = JSON.parse(JSON.stringify(cached.value).split(JSON.stringify(remote).slice(1, -1)).join(JSON.stringify(other).slice(1, -1)));
+    await ctx.store.db.put('config', jsonValue({ ...cached, value }));
+  });
+  assert.is((await ok(ws, '--json', 'fetch')).json.url, other);
+});
+
+engine('a pull that only converges keeps the undo journal; sync plans a merge in progress apart from the drifted items', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/x.md', 'x\n');
+  write(a, 'content/m.md', 'base\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  const j = await withCtx(b, (ctx) => ctx.store.undo());
+  assert.ok(j);
+  write(a, 'content/x.md', 'same\n');
+  write(b, 'content/x.md', 'same\n');
+  await ok(a, 'push');
+  const p = await ok(b, '--json', 'pull');
+  eq([p.json.pulled, p.json.converged], [[], ['content/x.md']]);
+  eq(await withCtx(b, (ctx) => ctx.store.undo()), j);
+  write(a, 'content/m.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/m.md', 'ours\n');
+  write(b, 'content/other.md', 'new\n');
+  await ok(b, 'fetch');
+  assert.is((await cli(b, 'merge', 'content/m.md')).code, 1);
+  await withCtx(b, async (ctx) => {
+    const plan = await planSync(ctx, { selectors: [] });
+    eq([plan.merging.map((e) => e.path), plan.items.map((i) => i.entry.path)], [['content/m.md'], ['content/other.md']]);
+  });
+});
+
+engine('an explicit sync push of a local change the remote changed since the plan is a conflict (PUSH_REFUSED), not an overwrite', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'base\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/a.md', 'ours\n');
+  await withCtx(b, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [] });
+    eq(plan.items.map((i) => [i.entry.path, i.entry.state]), [['content/a.md', 'push']]);
+    await otherWriter(ctx.remote(), { 'content/a.md': 'theirs\n' });
+    await rejects(applySync(ctx, plan, [{ item: plan.items[0]!, choice: 'push' }], { author: 'me', explicit: true }), 'PUSH_REFUSED', { paths: [{ path: 'content/a.md', state: 'conflict' }], hint: 'agentsync merge content/a.md' });
+  });
+});
+
+const hasGit = spawnSync('git', ['--version']).status === 0;
+function git(cwd: string, ...args: string[]): void {
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+}
+
+needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .ci/run installs it')('pull --commit commits a taken file and a clean merge together', async () => {
+  const { ws: a, remote } = await emptyWs();
+  const doc = (x: string, y: string) => `1 ${x}\n2\n3\n4\n5\n6\n7\n8\n9 ${y}\n`;
+  write(a, 'content/doc.md', doc('', ''));
+  write(a, 'content/t.md', 't\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  git(b, 'init', '-q');
+  git(b, 'add', '-A');
+  git(b, 'commit', '-qm', 'start');
+  write(a, 'content/doc.md', doc('theirs', ''));
+  write(a, 'content/t.md', 't2\n');
+  await ok(a, 'push');
+  write(b, 'content/doc.md', doc('', 'ours'));
+  git(b, 'add', '-A');
+  git(b, 'commit', '-qm', 'ours');
+  const r = await ok(b, '--json', 'pull', '--commit');
+  eq([r.json.pulled.map((e: { path: string }) => e.path), r.json.merged, r.json.uncommitted], [['content/t.md'], ['content/doc.md'], []]);
+  assert.match(r.json.commit, /^[0-9a-f]{40}$/);
+  assert.is(read(b, 'content/doc.md'), doc('theirs', 'ours'));
+  eq(spawnSync('git', ['status', '--porcelain', 'services'], { cwd: b, encoding: 'utf8' }).stdout, '');
 });
 
 engine.run();
