@@ -281,6 +281,32 @@ manifests('convertLegacy: whole manifests become trees (the whole objects stay u
   assert.is(await d.get(p + 'm!' + '2'.repeat(64)), undefined);
 });
 
+manifests('convertLegacy of more than 8 MiB of whole manifests writes in synced batches and converts every one', async () => {
+  const d = await db();
+  // Three whole manifests of about 4.7 MB each (they share most lines, so their chunks do too).
+  const big = generated(60000, 'content/a-long-folder-name/and-a-longer-file-name-');
+  const snaps: string[] = [];
+  const wholes: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = new Map(big);
+    m.set(`content/extra-${i}.md`, blobId(bytes(String(i))));
+    const b = encodeManifest(m);
+    wholes.push(b);
+    snaps.push(snapshotHashOf(b));
+    await commit(d, [{ type: 'put', key: 'o!' + manifestObjectId(snapshotHashOf(b)), value: b }]);
+  }
+  const spy = spyBatches(d);
+  let legacy: string[];
+  try { legacy = await convertLegacy(d, '', snaps); } finally { spy.restore(); }
+  eq(legacy, snaps.map((x) => manifestObjectId(x)));
+  assert.is(spy.calls.length, 2, 'one batch after 8 MiB, one for the rest');
+  const ms = new ManifestStore(d);
+  for (let i = 0; i < 3; i++) {
+    eq(await ms.root(snaps[i]!), { root: chunkManifest(wholes[i]!).root, legacy: false });
+    assert.ok(Buffer.from(await ms.bytes(snaps[i]!)).equals(wholes[i]!));
+  }
+});
+
 manifests.run();
 
 // ---------------------------------------------------------------- src/store/objects.ts, db.ts
