@@ -570,4 +570,21 @@ merge('mergeText: conflict markers take their line ends as git does (mixed CRLF/
   for (const [base, ours, theirs, git] of cases) assert.equal(mergeText(base, ours, theirs), { clean: false, text: git, conflicts: 1 }, JSON.stringify([base, ours, theirs]));
 });
 
+merge('mergeYaml: a key deleted in theirs goes, one deleted in ours stays gone when theirs changed its map, items keyed by a name that is not their first field, conflict paths inside lists', () => {
+  // A key deleted in theirs while ours changed another: deleted (not kept).
+  assert.equal(mergeYaml('a: 1\nb: 2\n', 'a: 10\nb: 2\n', 'a: 1\n'), { clean: true, text: 'a: 10\n' });
+  // A key deleted in ours while theirs changed a sibling: stays deleted, the sibling's change comes.
+  assert.equal(mergeYaml('s:\n  a: 1\n  b: 2\n', 's:\n  b: 2\n', 's:\n  a: 1\n  b: 3\n'), { clean: true, text: 's:\n  b: 3\n' });
+  // `name` is the key wherever it stands in the item.
+  assert.equal(
+    mergeYaml('tools:\n  - enabled: true\n    name: x\n  - enabled: true\n    name: y\n', 'tools:\n  - enabled: false\n    name: x\n  - enabled: true\n    name: y\n', 'tools:\n  - enabled: true\n    name: x\n  - enabled: false\n    name: y\n'),
+    { clean: true, text: 'tools:\n  - enabled: false\n    name: x\n  - enabled: false\n    name: y\n' },
+  );
+  // Changed in ours, deleted in theirs: the conflict names the item.
+  assert.equal(mergeYaml('tools:\n  - name: x\n    v: 1\n  - name: y\n    v: 1\nk: 1\n', 'tools:\n  - name: x\n    v: 1\n  - name: y\n    v: 2\nk: 1\n', 'tools:\n  - name: x\n    v: 1\nk: 2\n'),
+    { clean: false, conflicts: [{ path: ['tools', 1], reason: 'changed in ours but deleted in theirs' }] });
+  // A scalar turned into a list differently on both sides is a conflict, not an item merge.
+  assert.equal(mergeYaml('x: 1\n', 'x:\n  - name: a\n', 'x:\n  - name: b\n'), { clean: false, conflicts: [{ path: ['x'], reason: 'changed differently on both sides' }] });
+});
+
 merge.run();
