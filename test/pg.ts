@@ -11,10 +11,10 @@
  * @module
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 
 /** The folder holding initdb, pg_ctl and postgres, or undefined when PostgreSQL is not installed. */
@@ -63,7 +63,8 @@ const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 function pgRun(bin: string, args: string[]): void {
   const cmd = join(PG_BIN!, bin);
   const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  const r = spawnSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // cwd '/': the postgres user may not be allowed into the caller's folder (initdb warns).
+  const r = spawnSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
   if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
 }
 
@@ -79,12 +80,26 @@ function freePort(): Promise<number> {
 }
 
 /**
+ * Where the cluster's folder goes: the temp folder, unless (as root) the postgres user cannot
+ * reach it — a private temp folder of a test runner (mode 0700 somewhere above it, as
+ * `npm run mutate` makes); then /tmp. The exit hook removes the folder either way.
+ */
+function pgBase(): string {
+  const t = resolve(tmpdir());
+  if (!asRoot) return t;
+  for (let d = t; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return '/tmp';
+    if (dirname(d) === d) return t;
+  }
+}
+
+/**
  * Start a fresh cluster. Not durable by default (`fsync=off`: a test kills servers, not the
  * machine); `durable: true` keeps PostgreSQL's defaults (the bench).
  */
 export async function startPg(opts: { durable?: boolean } = {}): Promise<Pg> {
   if (!PG_BIN) throw new Error(NO_PG_REASON);
-  const dir = mkdtempSync(join(tmpdir(), 'agentsync-pg-'));
+  const dir = mkdtempSync(join(pgBase(), 'agentsync-pg-'));
   const data = join(dir, 'data');
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
