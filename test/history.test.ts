@@ -414,8 +414,10 @@ incr('a fetch record with a gap (a push that went on top of an unseen version) g
   const ls = await LocalStore.open(join(a, '.agentsync'));
   try {
     const t = (await ls.tracking('origin'))!;
-    const gap = { ...t, head: { ...t.head, lastId: 2 }, versions: t.versions.filter((v) => v.id !== 3) };
-    await commit(ls.db, [ls.trackingOp('origin', gap)]);
+    assert.equal((await ls.trackedVersions('origin')).map((v) => v.id), [1, 2, 3, 4]);
+    const kept = (await ls.trackedVersions('origin')).filter((v) => v.id !== 3);
+    await commit(ls.db, (await ls.trackingOps('origin', { ...t, head: { ...t.head, lastId: 2 } }, kept, 0)).ops);
+    assert.equal((await ls.trackedVersions('origin')).map((v) => v.id), [1, 2, 4]);
   } finally { await ls.close(); }
   const seen = (await cli(a, '--json', 'versions')).json.versions;
   const truth = (await cli(b, '--json', 'versions')).json.versions;

@@ -687,8 +687,8 @@ local('refs, refSnapshots, tracking, base ops, forgetRemote: exact keys; a store
   // moveBaseOps on a base given decoded uses it, not the stored one.
   const given = await ls.moveBaseOps('origin', [{ path: 'y.md', id: blobId(bytes('y')) }], new Map());
   eq(given.at(-1), { type: 'put', key: 'base!origin', value: bytes(snapshotHash(new Map([['y.md', blobId(bytes('y'))]]))) });
-  const t = { url: '/r', fetchedAt: 'now', head: { latestPublished: 1, current: 1, lastId: 1 }, versions: [], latestSnapshot: snapshot };
-  await commit(ls.db, [ls.trackingOp('origin', t), ls.trackingOp('other', { ...t, latestSnapshot: null }), { type: 'put', key: 'base"', value: bytes('x') }, { type: 'put', key: 'stat', value: bytes('') }]);
+  const t = { url: '/r', fetchedAt: 'now', head: { latestPublished: 1, current: 1, lastId: 1 }, latestSnapshot: snapshot, firstDraft: null };
+  await commit(ls.db, [...(await ls.trackingOps('origin', t, [], 0)).ops, ...(await ls.trackingOps('other', { ...t, latestSnapshot: null }, [], 0)).ops, { type: 'put', key: 'base"', value: bytes('x') }, { type: 'put', key: 'stat', value: bytes('') }]);
   eq(await ls.tracking('origin'), t);
   assert.is(await ls.tracking('nope'), undefined);
   eq((await ls.refs()).map((r) => r.key), ['base!origin', 'track!origin', 'track!other']);
@@ -726,7 +726,7 @@ local('reachable and gc: bases, fetch records, both undo journals and merge reco
   const t1 = await ls.manifestOps(mt);
   const s1 = await ls.manifestOps(stray);
   await commit(ls.db, [...b1.ops, ...t1.ops, ...s1.ops,
-    ls.trackingOp('origin', { url: '/r', fetchedAt: 'x', head: { latestPublished: 1, current: 1, lastId: 1 }, versions: [], latestSnapshot: t1.snapshot }),
+    ...(await ls.trackingOps('origin', { url: '/r', fetchedAt: 'x', head: { latestPublished: 1, current: 1, lastId: 1 }, latestSnapshot: t1.snapshot }, [], 0)).ops,
     ls.undoOp({ at: 'a', op: 'pull', entries: [{ path: 'a.md', id: undoId!.id, base: undoBase!.id, after: undoAfter!.id }, { path: 'n.md', id: null, base: null, after: null }] }),
     ls.undoPendingOp({ at: 'b', op: 'undo', undoing: { at: 'c', op: 'pull', entries: [{ path: 'u.md', id: undoing!.id }] } }),
     { type: 'put', key: 'merge!a.md', value: jsonValue({ base: mBase!.id, local: mLocal!.id, remoteId: mRemote!.id }) },

@@ -16,6 +16,7 @@ import { commit } from '../src/store/objects.js';
 import { RemoteStore } from '../src/store/remote-store.js';
 import { run } from '../src/cli/main.js';
 import { cleanup, tmp } from './helpers.js';
+import type { Version } from '../src/model/version.js';
 
 const enc = new TextEncoder();
 const bytes = (s: string) => enc.encode(s);
@@ -300,14 +301,65 @@ local('base: empty by default; baseOps stores the manifest and the pointer', asy
 
 local('tracking, refs and forgetRemote', async () => {
   const { ls } = await localStore();
-  const t = { url: '/r', fetchedAt: new Date(0).toISOString(), head: { latestPublished: 1, current: 1, lastId: 1 }, versions: [], latestSnapshot: EMPTY_SNAPSHOT };
-  await commit(ls.db, [ls.trackingOp('origin', t), ...(await ls.baseOps('origin', new Map())).ops, ...(await ls.baseOps('backup', new Map())).ops]);
+  const t = { url: '/r', fetchedAt: new Date(0).toISOString(), head: { latestPublished: 1, current: 1, lastId: 1 }, latestSnapshot: EMPTY_SNAPSHOT, firstDraft: null };
+  await commit(ls.db, [...(await ls.trackingOps('origin', t, [ver(1, 'published')], 0)).ops, ...(await ls.baseOps('origin', new Map())).ops, ...(await ls.baseOps('backup', new Map())).ops]);
   assert.equal(await ls.tracking('origin'), t);
   assert.is(await ls.tracking('backup'), undefined);
   assert.equal((await ls.refs()).map((r) => r.key).sort(), ['base!backup', 'base!origin', 'track!origin']);
   await ls.forgetRemote('origin');
   assert.is(await ls.tracking('origin'), undefined);
+  assert.equal(await ls.trackedVersions('origin'), [], 'its versions went with it');
   assert.equal((await ls.refs()).map((r) => r.key), ['base!backup']);
+});
+
+const ver = (id: number, state: 'draft' | 'published', snapshot = EMPTY_SNAPSHOT): Version => ({
+  id, snapshot, parent: id > 1 ? id - 1 : null, author: 'a', message: `v${id}`, createdAt: `t${id}`, state, changed: 1,
+});
+
+local('fetch records: one key per version; trackingOps replaces only what is above `from`; firstDraft follows', async () => {
+  const { ls } = await localStore();
+  const t = { url: '/r', fetchedAt: 'f', head: { latestPublished: 3, current: 3, lastId: 4 }, latestSnapshot: EMPTY_SNAPSHOT };
+  const first = await ls.trackingOps('origin', t, [ver(1, 'published'), ver(2, 'published'), ver(3, 'draft'), ver(4, 'draft')], 0);
+  assert.equal(first.tracking, { ...t, firstDraft: 3 });
+  await commit(ls.db, first.ops);
+  assert.equal((await ls.trackedVersions('origin')).map((v) => v.id), [1, 2, 3, 4]);
+  assert.equal((await ls.trackedVersions('origin', 2)).map((v) => v.id), [3, 4]);
+  assert.equal(await ls.trackedVersion('origin', 2), ver(2, 'published'));
+  assert.is(await ls.trackedVersion('origin', 9), undefined);
+  const keys: string[] = [];
+  for await (const k of ls.db.keys({ gte: 'track', lt: 'tracl' })) keys.push(k);
+  assert.equal(keys, ['track!origin', 'trackv!origin!0000000001', 'trackv!origin!0000000002', 'trackv!origin!0000000003', 'trackv!origin!0000000004']);
+  // A later fetch re-read from the oldest draft: 3 is now published, 4 is gone, 5 is new.
+  const next = await ls.trackingOps('origin', { ...t, head: { latestPublished: 5, current: 5, lastId: 5 } }, [ver(3, 'published'), ver(5, 'published')], 2);
+  assert.ok(next.ops.some((o) => o.type === 'del' && o.key === 'trackv!origin!0000000004'));
+  assert.not.ok(next.ops.some((o) => o.key === 'trackv!origin!0000000001' || o.key === 'trackv!origin!0000000002'), 'what is at or below from is not rewritten');
+  assert.is(next.tracking.firstDraft, null);
+  await commit(ls.db, next.ops);
+  assert.equal((await ls.trackedVersions('origin')).map((v) => [v.id, v.state]), [[1, 'published'], [2, 'published'], [3, 'published'], [5, 'published']]);
+  // A draft kept below `from` stays the first draft; one above it is found among the new ones.
+  await commit(ls.db, (await ls.trackingOps('origin', t, [ver(1, 'published'), ver(2, 'draft')], 0)).ops);
+  assert.is((await ls.trackingOps('origin', t, [ver(3, 'draft')], 2)).tracking.firstDraft, 2);
+  assert.is((await ls.trackingOps('origin', t, [ver(2, 'published'), ver(3, 'draft')], 1)).tracking.firstDraft, 3);
+  // A restamp of a fetch that found nothing new writes the summary alone.
+  const touch = await ls.touchTrackingOps('origin', 'later');
+  assert.equal(touch.map((o) => o.key), ['track!origin']);
+  assert.equal(await ls.touchTrackingOps('nope', 'later'), []);
+});
+
+local('fetch records an earlier build wrote (the version list inside) are read, then rewritten one key per version', async () => {
+  const { ls } = await localStore();
+  const legacy = { url: '/r', fetchedAt: 'f', head: { latestPublished: 1, current: 2, lastId: 2 }, versions: [ver(1, 'published'), ver(2, 'draft')], latestSnapshot: EMPTY_SNAPSHOT };
+  await commit(ls.db, [{ type: 'put', key: 'track!origin', value: bytes(JSON.stringify(legacy)) }]);
+  assert.equal(await ls.tracking('origin'), { url: '/r', fetchedAt: 'f', head: legacy.head, latestSnapshot: EMPTY_SNAPSHOT, firstDraft: 2 });
+  assert.equal(await ls.trackedVersions('origin'), legacy.versions);
+  assert.equal(await ls.trackedVersions('origin', 1), [ver(2, 'draft')]);
+  assert.equal(await ls.trackedVersion('origin', 2), ver(2, 'draft'));
+  await commit(ls.db, await ls.touchTrackingOps('origin', 'later'));
+  const stored = JSON.parse(new TextDecoder().decode(await ls.db.get('track!origin')));
+  assert.is(stored.versions, undefined, 'the list moved out of the summary');
+  assert.is(stored.fetchedAt, 'later');
+  assert.equal(await ls.trackedVersions('origin'), legacy.versions);
+  assert.is((await ls.tracking('origin'))!.firstDraft, 2);
 });
 
 local('undo journal round trip and delete', async () => {

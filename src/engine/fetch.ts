@@ -73,27 +73,32 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
   // means the last fetch is still exact: one request, nothing else to read.
   if (prev && head.lastId > 0 && sameHead(prev.head, head)) {
     const tracking: Tracking = { ...prev, fetchedAt: new Date().toISOString() };
-    if (!o.dryRun) await commit(ctx.store.db, [ctx.store.trackingOp(name, tracking)]);
+    if (!o.dryRun) await commit(ctx.store.db, await ctx.store.touchTrackingOps(name, tracking.fetchedAt));
     return { remote: name, url: tracking.url, latestPublished: head.latestPublished, current: head.current, snapshot: prev.latestSnapshot, newVersions: 0, objectsFetched: 0, tracking };
   }
-  const versions: Version[] = head.lastId === 0 ? [] : await versionsSince(remote, prev, head);
+  // `versions`: every version above `from`; those at or below it are recorded already.
+  const { from, versions } = head.lastId === 0 ? { from: 0, versions: [] } : await versionsSince(ctx, name, remote, prev, head);
   const newVersions = versions.filter((v) => v.id > (prev?.head.lastId ?? 0)).length;
   let latestSnapshot: SnapshotHash | null = null;
   let objectsFetched = 0;
   if (head.latestPublished !== null) {
-    const latest = versions.find((v) => v.id === head.latestPublished);
+    const latest = head.latestPublished > from ? versions.find((v) => v.id === head.latestPublished) : await ctx.store.trackedVersion(name, head.latestPublished);
     if (!latest) fail('REMOTE_PROTOCOL', `the remote names latest published version ${head.latestPublished} but does not list it`);
     latestSnapshot = latest.snapshot;
     if (latestSnapshot !== prev?.latestSnapshot) {
-      const from = prev?.latestSnapshot && prev.head.latestPublished !== null && versions.some((v) => v.id === prev.head.latestPublished) ? prev.head.latestPublished : null;
-      const changes = await remote.changesBetween(from, latest.id);
+      // Patch from the previously fetched snapshot when that version is still the one we knew
+      // (kept below `from`, or read again unchanged).
+      const knownPrev = prev?.latestSnapshot && prev.head.latestPublished !== null
+        && (prev.head.latestPublished <= from || versions.some((v) => v.id === prev.head.latestPublished && v.snapshot === prev.latestSnapshot));
+      const base = knownPrev ? prev!.head.latestPublished : null;
+      const changes = await remote.changesBetween(base, latest.id);
       // Patch the stored bytes of the previous snapshot (no decode, apply, re-encode) when the
       // changes come sorted, as remotes send them; otherwise take the Map route.
-      const prevBytes = from === null ? new Uint8Array(0) : prev!.latestSnapshot === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.manifestBytes(prev!.latestSnapshot!);
+      const prevBytes = base === null ? new Uint8Array(0) : prev!.latestSnapshot === EMPTY_SNAPSHOT ? new Uint8Array(0) : await ctx.store.manifestBytes(prev!.latestSnapshot!);
       let m: Manifest | undefined;
       let bytes = patchManifest(prevBytes, changes);
       if (!bytes) {
-        m = applyChanges(from === null ? new Map() : await ctx.store.manifest(prev!.latestSnapshot), changes);
+        m = applyChanges(base === null ? new Map() : await ctx.store.manifest(prev!.latestSnapshot), changes);
         bytes = encodeManifest(m);
       }
       if (snapshotHashOf(bytes) !== latest.snapshot) {
@@ -101,21 +106,18 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
       }
       // Every path was checked on arrival (CheckedRemote); a snapshot no clone could check out
       // (a file that is also another path's folder) is refused before anything is stored.
-      if (from === null) m ??= applyChanges(new Map(), changes); // the whole snapshot: built once
+      if (base === null) m ??= applyChanges(new Map(), changes); // the whole snapshot: built once
       const clash = m ? findClash(m) : findClashAt(bytes, changes.flatMap((c) => (c.id === null ? [] : [c.path])));
       if (clash) {
         fail('PATH_UNSAFE', `version ${latest.id} on the remote holds both ${JSON.stringify(clash.file)} and ${JSON.stringify(clash.under)}, which no clone can check out; refusing it, nothing was written — fix it on the remote`, { path: clash.under, clash, reason: 'file-folder clash' });
       }
       // Blobs of unchanged paths are already stored (they came with the previous snapshot).
-      const wanted = from === null ? m!.values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
+      const wanted = base === null ? m!.values() : changes.flatMap((c) => (c.id === null ? [] : [c.id]));
       objectsFetched = await fetchObjects(ctx, remote, wanted);
       await commit(ctx.store.db, (await ctx.store.encodedManifestOps(bytes, latest.snapshot)).ops);
     }
   }
-  const tracking: Tracking = {
-    url: ctx.remoteConfig!.url, fetchedAt: new Date().toISOString(), head, versions, latestSnapshot,
-  };
-  const ops = [ctx.store.trackingOp(name, tracking)];
+  const { ops, tracking } = await ctx.store.trackingOps(name, { url: ctx.remoteConfig!.url, fetchedAt: new Date().toISOString(), head, latestSnapshot }, versions, from);
   // A remote with no versions shares no history with us (new, or pointed elsewhere): whatever
   // base we recorded does not describe it, so every local artifact is again an addition to push.
   if (head.lastId === 0 && (await ctx.store.baseSnapshot(name)) !== EMPTY_SNAPSHOT) ops.push(...(await ctx.store.baseOps(name, new Map())).ops);
@@ -124,23 +126,22 @@ export async function fetchRemote(ctx: Context, o: FetchOptions = {}): Promise<F
 }
 
 /**
- * The remote's whole version list, reading only what may have changed since the last fetch:
- * versions are immutable but for a draft's publication, so the known list is kept up to (not
- * including) its oldest draft, and the rest is read again — from the last known version on, which
- * must come back unchanged (same snapshot and creation time), or the remote is not the one we
- * knew (recreated at the same URL) and everything is read again. O(new versions), not O(history).
+ * The versions that may have changed since the last fetch: versions are immutable but for a
+ * draft's publication, so the record is kept up to (not including) its oldest draft, and the rest
+ * is read again — from the last known version on, which must come back unchanged (same snapshot
+ * and creation time), or the remote is not the one we knew (recreated at the same URL) and
+ * everything is read again (`from` 0). O(new versions), not O(history).
+ * @returns `versions`, every version above `from`.
  */
-async function versionsSince(remote: Remote, prev: Tracking | undefined, head: Head): Promise<Version[]> {
-  const known = prev?.versions ?? [];
+async function versionsSince(ctx: Context, name: string, remote: Remote, prev: Tracking | undefined, head: Head): Promise<{ from: number; versions: Version[] }> {
   // The record is complete up to its head's lastId (a push that saw a gap in ids keeps the old one).
-  const last = prev ? known.find((v) => v.id === prev.head.lastId) : undefined;
-  if (!last || head.lastId < last.id) return remote.versions(0);
-  const firstDraft = known.find((v) => v.state === 'draft')?.id ?? Infinity;
-  const after = Math.min(last.id, firstDraft) - 1;
-  const fresh = await remote.versions(after);
+  const last = prev && prev.head.lastId > 0 ? await ctx.store.trackedVersion(name, prev.head.lastId) : undefined;
+  if (!last || head.lastId < last.id) return { from: 0, versions: await remote.versions(0) };
+  const from = Math.min(last.id, prev!.firstDraft ?? Infinity) - 1;
+  const fresh = await remote.versions(from);
   const again = fresh.find((v) => v.id === last.id);
-  if (!again || again.snapshot !== last.snapshot || again.createdAt !== last.createdAt) return remote.versions(0);
-  return [...known.filter((v) => v.id <= after), ...fresh];
+  if (!again || again.snapshot !== last.snapshot || again.createdAt !== last.createdAt) return { from: 0, versions: await remote.versions(0) };
+  return { from, versions: fresh };
 }
 
 function sameHead(a: Head, b: Head): boolean {

@@ -63,6 +63,8 @@ export async function fsck(ctx: Context): Promise<FsckResult> {
       let t: Tracking;
       try { t = JSON.parse(r.value) as Tracking; } catch { problems.push({ what: r.key, message: 'is not valid JSON' }); continue; }
       if (t.latestSnapshot) await checkSnapshot(ctx.store.objects, ctx.store.manifests, t.latestSnapshot, r.key, problems);
+      // The versions it recorded, one per key: each readable.
+      await ctx.store.trackedVersions(r.key.slice('track!'.length)).catch((e: Error) => problems.push({ what: r.key, message: `a recorded version is unreadable: ${e.message}` }));
     }
   }
   const undo = await ctx.store.undo().catch(() => { problems.push({ what: 'undo', message: 'journal is not valid JSON' }); return undefined; });

@@ -18,7 +18,7 @@ export interface VersionsResult {
 
 export async function listVersions(ctx: Context): Promise<VersionsResult> {
   const f = await fetchRemote(ctx);
-  return { remote: f.remote, head: f.tracking.head, versions: f.tracking.versions };
+  return { remote: f.remote, head: f.tracking.head, versions: await ctx.store.trackedVersions(f.remote) };
 }
 
 function parseVersion(v: string | number): number {
@@ -56,7 +56,7 @@ export interface LogEntry extends Version {
 /** Versions newest first; with `path`, only those that changed it. */
 export async function log(ctx: Context, path?: string): Promise<{ remote: string; head: Head; entries: LogEntry[] }> {
   const f = await fetchRemote(ctx);
-  const versions = [...f.tracking.versions].reverse();
+  const versions = (await ctx.store.trackedVersions(f.remote)).reverse();
   if (!path) return { remote: f.remote, head: f.tracking.head, entries: versions };
   const p = path.replace(/^services\//, '');
   const entries: LogEntry[] = [];

@@ -212,7 +212,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     const lastId = version.id === t.head.lastId + 1 ? version.id : t.head.lastId;
     const head = published ? { latestPublished: version.id, current: version.id, lastId } : { ...t.head, lastId };
     // (The version's manifest was stored while the remote created it.)
-    ops.push(ctx.store.trackingOp(name, { ...t, fetchedAt: new Date().toISOString(), head, versions: [...t.versions, version], latestSnapshot: published ? version.snapshot : t.latestSnapshot }));
+    ops.push(...(await ctx.store.trackingOps(name, { ...t, fetchedAt: new Date().toISOString(), head, latestSnapshot: published ? version.snapshot : t.latestSnapshot }, [version], version.id - 1)).ops);
   }
   const moved = [...(version && version.state === 'published' ? send : []), ...converged];
   if (version && version.state === 'published' && st.tracking && converged.length === 0 && st.base === parentSnap) {

@@ -2,7 +2,8 @@
  * The workspace's local store, `.agentsync/` (LevelDB). Keys:
  * `o!<hex>` objects (blobs and manifest chunks) · `m!<snapshot hex>` the root chunk of a stored
  * manifest · `format` the store format (2: chunked manifests) · `base!<remote>` snapshot hash of the per-artifact
- * base (last synced) · `track!<remote>` JSON of the last fetch · `stat` the stat cache ·
+ * base (last synced) · `track!<remote>` JSON of the last fetch, `trackv!<remote>!<10-digit id>`
+ * JSON of each version it listed · `stat` the stat cache ·
  * `undo` the journal of the last overwrite, `undo-pending` present while that overwrite has not
  * finished. `stat+` holds recent changes to the stat cache.
  * @module
@@ -17,15 +18,26 @@ import { STORE_FORMAT } from './remote-store.js';
 import { fail } from '../model/errors.js';
 import { decodeStat, statSave, type StatCache } from './stat-cache.js';
 
-/** What the last fetch saw of one remote. */
+/**
+ * What the last fetch saw of one remote (`track!<remote>`). The versions it listed are kept one
+ * per key (`trackv!<remote>!<10-digit id>`), so that a fetch or push writes what changed, not
+ * the whole history; {@link LocalStore.trackedVersions} reads them.
+ */
 export interface Tracking {
   url: string;
   fetchedAt: string;
   head: Head;
-  versions: Version[];
   /** Snapshot of the latest published version (its manifest and blobs are stored locally). */
   latestSnapshot: SnapshotHash | null;
+  /** The oldest recorded version that is a draft (null: none): the next fetch reads from there. */
+  firstDraft: number | null;
 }
+
+/** A fetch record as an earlier build wrote it: the whole version list inside. */
+type StoredTracking = Omit<Tracking, 'firstDraft'> & { firstDraft?: number | null; versions?: Version[] };
+
+const padId = (n: number) => String(n).padStart(10, '0');
+const trackvKey = (remote: string, id: number) => `trackv!${remote}!${padId(id)}`;
 
 /**
  * One file the last overwrite replaced: its previous blob (null: it did not exist), and when
@@ -206,23 +218,83 @@ export class LocalStore {
     return (await this.baseOps(remote, applyChanges(current, changes))).ops;
   }
 
-  async tracking(remote: string): Promise<Tracking | undefined> {
-    return parseJson<Tracking>(await this.db.get('track!' + remote), `fetch record of ${remote}`);
+  private async storedTracking(remote: string): Promise<StoredTracking | undefined> {
+    return parseJson<StoredTracking>(await this.db.get('track!' + remote), `fetch record of ${remote}`);
   }
 
-  trackingOp(remote: string, t: Tracking): BatchOp {
-    return { type: 'put', key: 'track!' + remote, value: jsonValue(t) };
+  async tracking(remote: string): Promise<Tracking | undefined> {
+    const t = await this.storedTracking(remote);
+    if (!t) return undefined;
+    const { versions, ...rest } = t;
+    return { ...rest, firstDraft: versions ? versions.find((v) => v.state === 'draft')?.id ?? null : t.firstDraft ?? null };
+  }
+
+  /** The versions the last fetch (or push) recorded for `remote` with ids above `after`, oldest first. */
+  async trackedVersions(remote: string, after = 0): Promise<Version[]> {
+    const legacy = (await this.storedTracking(remote))?.versions;
+    if (legacy) return legacy.filter((v) => v.id > after);
+    const out: Version[] = [];
+    for await (const [k, v] of this.db.iterator({ gt: trackvKey(remote, after), lt: `trackv!${remote}!~` })) {
+      out.push(parseJson<Version>(v, k)!);
+    }
+    return out;
+  }
+
+  /** One recorded version of `remote`, or undefined. */
+  async trackedVersion(remote: string, id: number): Promise<Version | undefined> {
+    const legacy = (await this.storedTracking(remote))?.versions;
+    if (legacy) return legacy.find((v) => v.id === id);
+    return parseJson<Version>(await this.db.get(trackvKey(remote, id)), `version ${id} of ${remote}`);
+  }
+
+  /**
+   * Ops that record a fetch of `remote`: the summary `t`, and every recorded version above `from`
+   * replaced by those of `versions` above it (the ones at or below `from` stay as recorded; a
+   * full re-read passes 0). A record an earlier build wrote (the list inside) is rewritten in
+   * this layout on the way.
+   */
+  async trackingOps(remote: string, t: Omit<Tracking, 'firstDraft'>, versions: readonly Version[], from: number): Promise<{ ops: BatchOp[]; tracking: Tracking }> {
+    const ops: BatchOp[] = [];
+    const stored = await this.storedTracking(remote);
+    let kept: number | null;
+    if (stored?.versions) {
+      const keep = stored.versions.filter((v) => v.id <= from);
+      for (const v of keep) ops.push({ type: 'put', key: trackvKey(remote, v.id), value: jsonValue(v) });
+      kept = keep.find((v) => v.state === 'draft')?.id ?? null;
+    } else {
+      for await (const k of this.db.keys({ gt: trackvKey(remote, from), lt: `trackv!${remote}!~` })) ops.push({ type: 'del', key: k });
+      const prevDraft = stored ? (stored.firstDraft ?? null) : null;
+      kept = prevDraft !== null && prevDraft <= from ? prevDraft : null;
+    }
+    for (const v of versions) {
+      if (v.id <= from) continue;
+      ops.push({ type: 'put', key: trackvKey(remote, v.id), value: jsonValue(v) });
+    }
+    const firstDraft = kept ?? versions.find((v) => v.id > from && v.state === 'draft')?.id ?? null;
+    const summary: Tracking = { url: t.url, fetchedAt: t.fetchedAt, head: t.head, latestSnapshot: t.latestSnapshot, firstDraft };
+    ops.push({ type: 'put', key: 'track!' + remote, value: jsonValue(summary) });
+    return { ops, tracking: summary };
+  }
+
+  /** The op that only restamps the summary of a fetch that found nothing new (its versions stay). */
+  async touchTrackingOps(remote: string, fetchedAt: string): Promise<BatchOp[]> {
+    const stored = await this.storedTracking(remote);
+    if (!stored) return [];
+    if (stored.versions) return (await this.trackingOps(remote, { ...stored, fetchedAt }, stored.versions, 0)).ops;
+    return [{ type: 'put', key: 'track!' + remote, value: jsonValue({ ...stored, fetchedAt }) }];
   }
 
   async forgetRemote(remote: string): Promise<void> {
-    await commit(this.db, [{ type: 'del', key: 'base!' + remote }, { type: 'del', key: 'track!' + remote }]);
+    const ops: BatchOp[] = [{ type: 'del', key: 'base!' + remote }, { type: 'del', key: 'track!' + remote }];
+    for await (const k of this.db.keys({ gt: `trackv!${remote}!`, lt: `trackv!${remote}!~` })) ops.push({ type: 'del', key: k });
+    await commit(this.db, ops);
   }
 
   /** Every base and tracking ref, for fsck. */
   async refs(): Promise<{ key: string; value: string }[]> {
     const out: { key: string; value: string }[] = [];
-    for await (const [k, v] of this.db.iterator({ gte: 'b', lt: 'u' })) {
-      if (k.startsWith('base!') || k.startsWith('track!')) out.push({ key: k, value: dec.decode(v) });
+    for (const prefix of ['base!', 'track!']) {
+      for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + '~' })) out.push({ key: k, value: dec.decode(v) });
     }
     return out;
   }
