@@ -465,7 +465,16 @@ export class PgTenantStore implements TenantStore {
     }
     // Every object matched. Objects are immutable and named by their hash: a batch that stops
     // half-way leaves only objects no version names yet, and the client sends them again.
-    await insertObjects(this.q, this.tenant, rows);
+    // Committed without waiting for the WAL flush (as the LevelDB store writes objects without
+    // fsync): no version names them yet, the version that will is committed synchronously later
+    // in the same WAL, and PostgreSQL flushes the WAL in order, so that commit makes them
+    // durable too; one lost in a crash before it is reported missing to the create
+    // (OBJECT_MISSING) and uploaded again. Saves one fsync per push.
+    if (!rows.length) return;
+    await this.st.transaction(async (q) => {
+      await q('SET LOCAL synchronous_commit TO off');
+      await insertObjects(q, this.tenant, rows);
+    });
   }
 
   async createVersion(req: CreateVersionRequest): Promise<Version> {
