@@ -1447,4 +1447,96 @@ needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .
   eq(spawnSync('git', ['status', '--porcelain', 'services'], { cwd: b, encoding: 'utf8' }).stdout, '');
 });
 
+/** The workspace's remote, counting the calls made through it and the objects uploaded. */
+function counting(real: Remote): { remote: Remote; calls: string[]; uploaded: string[] } {
+  const calls: string[] = [], uploaded: string[] = [];
+  const remote = new Proxy(real, {
+    get(t, k) {
+      const v = (t as unknown as Record<string | symbol, unknown>)[k];
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.push(String(k));
+        if (k === 'putObjects') uploaded.push(...(args[0] as { id: string }[]).map((o) => o.id));
+        return (v as (...a: unknown[]) => unknown).apply(t, args);
+      };
+    },
+  });
+  return { remote, calls, uploaded };
+}
+
+engine('push refuses a file whose very first bytes open a conflict block (CONFLICT_MARKERS, data.paths)', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', '<<<<<<< ours\nx\n=======\ny\n>>>>>>> theirs\n');
+  write(ws, 'content/b.md', 'fine\n');
+  const r = await cli(ws, '--json', 'push');
+  assert.is(r.code, 1);
+  assert.is(r.json.error.code, 'CONFLICT_MARKERS');
+  eq(r.json.error.data.paths, ['content/a.md']);
+});
+
+engine('push --force sends pull and conflict entries but never a converged one (the remote would refuse a no-op)', async () => {
+  const { remote, ws: a } = await emptyWs();
+  write(a, 'content/same.md', 'one\n');
+  write(a, 'content/theirs.md', 'one\n');
+  await ok(a, 'push', '-m', 'init');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/same.md', 'two\n');
+  write(b, 'content/theirs.md', 'two\n');
+  await ok(b, 'push', '-m', 'b');
+  write(a, 'content/same.md', 'two\n'); // the same edit: converged
+  await ok(a, 'fetch');
+  eq(await states(a), { 'content/same.md': 'converged', 'content/theirs.md': 'pull' });
+  const r = await ok(a, '--json', 'push', '--force', '-m', 'forced');
+  eq(r.json.version.changed, 1, 'only the pull entry is sent (its local content overwrites theirs)');
+  assert.is(read(b, 'content/theirs.md'), 'two\n');
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/theirs.md'), 'one\n');
+  assert.is(read(b, 'content/same.md'), 'two\n');
+});
+
+engine('push uploads only the objects the remote lacks (not those it lacks only locally)', async () => {
+  const { remote, ws: a } = await emptyWs();
+  write(a, 'content/a.md', 'shared\n');
+  await ok(a, 'push', '-m', 'a');
+  write(a, 'content/a.md', 'later\n');
+  await ok(a, 'push', '-m', 'later');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull'); // the latest snapshot's blobs only: not 'shared'
+  write(b, 'content/copy.md', 'shared\n'); // the remote has this blob (v1), this clone does not
+  write(b, 'content/new.md', 'new\n');
+  const uploaded = await withCtx(b, async (ctx) => {
+    const c = counting(ctx.remote());
+    ctx.remote = () => c.remote;
+    await enginePush(ctx, { selectors: [], author: 'me', message: 'b' });
+    return c.uploaded;
+  });
+  eq(uploaded, [blobId(bytes('new\n'))]);
+});
+
+engine('fetch: an unchanged head costs one request; a rollback elsewhere (same lastId, another current) is seen', async () => {
+  const { remote, ws: a } = await emptyWs();
+  write(a, 'content/a.md', '1\n');
+  await ok(a, 'push', '-m', 'one');
+  write(a, 'content/a.md', '2\n');
+  await ok(a, 'push', '-m', 'two');
+  const calls = await withCtx(a, async (ctx) => {
+    const c = counting(ctx.remote());
+    ctx.remote = () => c.remote;
+    const r = await fetchRemote(ctx);
+    assert.is(r.newVersions, 0);
+    return c.calls;
+  });
+  eq(calls, ['head']);
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'rollback', '1');
+  const f = await ok(a, '--json', 'fetch');
+  eq([f.json.latestPublished, f.json.current], [2, 1]);
+  const v = await ok(a, '--json', 'versions');
+  eq([v.json.latestPublished, v.json.current], [2, 1]);
+  await ok(b, 'deploy', '2');
+  const g = await ok(a, '--json', 'fetch');
+  eq([g.json.latestPublished, g.json.current], [2, 2]);
+});
+
 engine.run();
