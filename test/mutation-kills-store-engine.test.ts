@@ -31,6 +31,7 @@ import { mergeJournals } from '../src/engine/pull.js';
 import { push as enginePush } from '../src/engine/push.js';
 import type { Entry } from '../src/engine/status.js';
 import { applySync, planSync } from '../src/engine/sync.js';
+import { validateArtifacts } from '../src/engine/validation.js';
 import type { Remote } from '../src/remote/types.js';
 import type { Workspace } from '../src/workspace/config.js';
 import { cleanup, cli, needs, ok, read, states, tmp, workspace, write } from './helpers.js';
@@ -1415,6 +1416,69 @@ engine('an explicit sync push of a local change the remote changed since the pla
     await otherWriter(ctx.remote(), { 'content/a.md': 'theirs\n' });
     await rejects(applySync(ctx, plan, [{ item: plan.items[0]!, choice: 'push' }], { author: 'me', explicit: true }), 'PUSH_REFUSED', { paths: [{ path: 'content/a.md', state: 'conflict' }], hint: 'agentsync merge content/a.md' });
   });
+});
+
+engine('a sync choice that would overwrite the other side is refused with the way out: merge for a conflict, pull or push otherwise', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/c.md', 'base\n');
+  write(a, 'content/r.md', 'base\n');
+  write(a, 'content/l.md', 'base\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(a, 'content/c.md', 'theirs\n');
+  write(a, 'content/r.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/c.md', 'ours\n');
+  write(b, 'content/l.md', 'ours\n');
+  await withCtx(b, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [] });
+    const item = (p: string) => plan.items.find((i) => i.entry.path === p)!;
+    eq(plan.items.map((i) => [i.entry.path, i.entry.state]), [['content/c.md', 'conflict'], ['content/l.md', 'push'], ['content/r.md', 'pull']]);
+    await rejects(applySync(ctx, plan, [{ item: item('content/c.md'), choice: 'push' }], { author: 'me' }), 'PUSH_REFUSED', { paths: [{ path: 'content/c.md', state: 'conflict' }], hint: 'agentsync merge content/c.md' });
+    await rejects(applySync(ctx, plan, [{ item: item('content/r.md'), choice: 'push' }], { author: 'me' }), 'PUSH_REFUSED', { paths: [{ path: 'content/r.md', state: 'pull' }], hint: 'agentsync pull content/r.md' });
+    await rejects(applySync(ctx, plan, [{ item: item('content/c.md'), choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED', { paths: [{ path: 'content/c.md', state: 'conflict' }], hint: 'agentsync merge content/c.md' });
+    await rejects(applySync(ctx, plan, [{ item: item('content/l.md'), choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED', { paths: [{ path: 'content/l.md', state: 'push' }], hint: 'agentsync push content/l.md' });
+  });
+  eq([read(b, 'content/c.md'), read(b, 'content/l.md'), read(b, 'content/r.md')], ['ours\n', 'ours\n', 'base\n'], 'nothing was written');
+});
+
+engine('validateArtifacts: a file removed since the scan is skipped; a path no kind matches has no schema; a bad one is a problem', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'agents/bad.yaml', '- not a map\n');
+  write(ws, 'zzz/free.txt', '- anything\n');
+  await withCtx(ws, async (ctx) => {
+    const id = (t: string) => blobId(bytes(t));
+    eq(await validateArtifacts(ctx, [{ path: 'agents/gone.yaml', id: id('name: y\n') }]), []);
+    eq(await validateArtifacts(ctx, [{ path: 'zzz/free.txt', id: id('- anything\n') }]), []);
+    const found = await validateArtifacts(ctx, [{ path: 'agents/gone.yaml', id: id('name: y\n') }, { path: 'agents/bad.yaml', id: id('- not a map\n') }]);
+    eq(found.map((p) => [p.path, p.line]), [['agents/bad.yaml', 1]]);
+  });
+});
+
+engine('sync --push-merged: the merged result is pushed in the same version, whose default message says so', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/m.md', 'one\ntwo\nthree\n');
+  write(a, 'content/p.md', 'p\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/m.md', 'ONE\ntwo\nthree\n');
+  await ok(b, 'push');
+  write(a, 'content/m.md', 'one\ntwo\nTHREE\n');
+  write(a, 'content/p.md', 'p2\n');
+  await withCtx(a, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [], previews: true });
+    const item = (p: string) => plan.items.find((i) => i.entry.path === p)!;
+    assert.is(item('content/m.md').mergeText, 'ONE\ntwo\nTHREE\n');
+    const r = await applySync(ctx, plan, [{ item: item('content/m.md'), choice: 'merge' }, { item: item('content/p.md'), choice: 'push' }], { author: 'me', pushMerged: true });
+    eq([r.version?.id, r.version?.message, [...r.pushed].sort()], [3, 'sync: push content/p.md; merge of content/m.md with origin v2', ['content/m.md', 'content/p.md']]);
+  });
+  await ok(b, 'pull');
+  eq([read(b, 'content/m.md'), read(b, 'content/p.md')], ['ONE\ntwo\nTHREE\n', 'p2\n']);
+  eq(await states(a), {});
 });
 
 const hasGit = spawnSync('git', ['--version']).status === 0;
