@@ -1511,6 +1511,39 @@ needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .
   eq(spawnSync('git', ['status', '--porcelain', 'services'], { cwd: b, encoding: 'utf8' }).stdout, '');
 });
 
+needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .ci/run installs it')('sync --commit: a clean merge into committed files is committed, and nothing is reported uncommitted; one into an uncommitted edit stays out', async () => {
+  const { ws: a, remote } = await emptyWs();
+  const doc = (x: string, y: string) => `1 ${x}\n2\n3\n4\n5\n6\n7\n8\n9 ${y}\n`;
+  write(a, 'content/doc.md', doc('', ''));
+  write(a, 'content/dirty.md', doc('', ''));
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  git(b, 'init', '-q');
+  git(b, 'add', '-A');
+  git(b, 'commit', '-qm', 'start');
+  write(a, 'content/doc.md', doc('theirs', ''));
+  write(a, 'content/dirty.md', doc('theirs', ''));
+  await ok(a, 'push');
+  write(b, 'content/doc.md', doc('', 'ours'));
+  git(b, 'add', '-A');
+  git(b, 'commit', '-qm', 'ours');
+  const syncMerge = (paths: string[]) => withCtx(b, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: paths, previews: true });
+    return applySync(ctx, plan, plan.items.map((item) => ({ item, choice: 'merge' as const })), { author: 'me', commit: true });
+  });
+  const r = await syncMerge(['content/doc.md']);
+  assert.match(r.commit ?? '', /^[0-9a-f]{40}$/);
+  assert.is(r.uncommitted, undefined, 'nothing was kept out of the commit');
+  assert.is(read(b, 'content/doc.md'), doc('theirs', 'ours'));
+  write(b, 'content/dirty.md', doc('', 'ours')); // an edit git has not seen
+  const d = await syncMerge(['content/dirty.md']);
+  eq(d.uncommitted, ['content/dirty.md']);
+  assert.is(d.commit, null);
+  assert.is(read(b, 'content/dirty.md'), doc('theirs', 'ours'));
+});
+
 /** The workspace's remote, counting the calls made through it and the objects uploaded. */
 function counting(real: Remote): { remote: Remote; calls: string[]; uploaded: string[] } {
   const calls: string[] = [], uploaded: string[] = [];
