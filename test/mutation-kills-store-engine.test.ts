@@ -1481,6 +1481,36 @@ engine('sync --push-merged: the merged result is pushed in the same version, who
   eq(await states(a), {});
 });
 
+engine('a full pull after an interrupted one settles the undo mark even when a file it listed is not rewritten', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'a\n');
+  write(a, 'content/b.md', 'b\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(a, 'content/a.md', 'a2\n');
+  write(a, 'content/b.md', 'b2\n');
+  await ok(a, 'push');
+  process.env.AGENTSYNC_TEST_FAIL_AFTER_WRITES = '1';
+  try {
+    assert.is.not((await cli(b, '--json', 'pull')).code, 0);
+  } finally { delete process.env.AGENTSYNC_TEST_FAIL_AFTER_WRITES; }
+  const done = ['content/a.md', 'content/b.md'].filter((p) => read(b, p) === read(a, p));
+  eq(done.length, 1, 'the interrupted pull wrote one file');
+  assert.ok(await withCtx(b, (ctx) => ctx.store.undoPendingMark()), 'and left its mark');
+  // The remote takes that file back to the base: here it is now a local change (push), which
+  // the next pull leaves alone.
+  const back = done[0] === 'content/a.md' ? 'a\n' : 'b\n';
+  const kept = read(b, done[0]!);
+  write(a, done[0]!, back);
+  await ok(a, 'push');
+  await ok(b, 'fetch');
+  eq((await states(b))[done[0]!], 'push');
+  await ok(b, 'pull');
+  assert.is(await withCtx(b, (ctx) => ctx.store.undoPendingMark()), undefined, 'a pull of every artifact settles the journal');
+  eq(read(b, done[0]!), kept);
+});
+
 const hasGit = spawnSync('git', ['--version']).status === 0;
 function git(cwd: string, ...args: string[]): void {
   const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
