@@ -1511,6 +1511,22 @@ engine('a full pull after an interrupted one settles the undo mark even when a f
   eq(read(b, done[0]!), kept);
 });
 
+engine('fetch sees a draft pushed elsewhere (only lastId moves); log <path> calls a path of the first version added', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', '1\n');
+  await ok(a, 'push', '-m', 'one');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/a.md', '2\n');
+  await ok(b, 'push', '--draft', '-m', 'draft');
+  const f = await ok(a, '--json', 'fetch');
+  eq([f.json.latestPublished, f.json.current, f.json.newVersions], [1, 1, 1]);
+  const v = await ok(a, '--json', 'versions');
+  eq(v.json.versions.map((x: { id: number; state: string }) => [x.id, x.state]), [[1, 'published'], [2, 'draft']]);
+  const l = await ok(a, '--json', 'log', 'content/a.md');
+  eq(l.json.versions.map((x: { id: number; change: string }) => [x.id, x.change]), [[1, 'added'], [2, 'modified']]);
+});
+
 const hasGit = spawnSync('git', ['--version']).status === 0;
 function git(cwd: string, ...args: string[]): void {
   const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
