@@ -14,7 +14,7 @@ import type { Head, Version } from '../model/version.js';
 import { compactAll, dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
 import { ManifestStore, convertLegacy } from './manifests.js';
-import { STORE_FORMAT } from './remote-store.js';
+import { STORE_FORMAT, pad } from './remote-store.js';
 import { fail } from '../model/errors.js';
 import { decodeStat, statSave, type StatCache } from './stat-cache.js';
 
@@ -36,8 +36,9 @@ export interface Tracking {
 /** A fetch record as an earlier build wrote it: the whole version list inside. */
 type StoredTracking = Omit<Tracking, 'firstDraft'> & { firstDraft?: number | null; versions?: Version[] };
 
-const padId = (n: number) => String(n).padStart(10, '0');
-const trackvKey = (remote: string, id: number) => `trackv!${remote}!${padId(id)}`;
+const trackvKey = (remote: string, id: number) => `trackv!${remote}!${pad(id)}`;
+/** The range of `remote`'s recorded versions with ids above `after`. */
+const trackvRange = (remote: string, after = 0) => ({ gt: trackvKey(remote, after), lt: `trackv!${remote}!~` });
 
 /**
  * One file the last overwrite replaced: its previous blob (null: it did not exist), and when
@@ -234,7 +235,7 @@ export class LocalStore {
     const legacy = (await this.storedTracking(remote))?.versions;
     if (legacy) return legacy.filter((v) => v.id > after);
     const out: Version[] = [];
-    for await (const [k, v] of this.db.iterator({ gt: trackvKey(remote, after), lt: `trackv!${remote}!~` })) {
+    for await (const [k, v] of this.db.iterator(trackvRange(remote, after))) {
       out.push(parseJson<Version>(v, k)!);
     }
     return out;
@@ -262,7 +263,7 @@ export class LocalStore {
       for (const v of keep) ops.push({ type: 'put', key: trackvKey(remote, v.id), value: jsonValue(v) });
       kept = keep.find((v) => v.state === 'draft')?.id ?? null;
     } else {
-      for await (const k of this.db.keys({ gt: trackvKey(remote, from), lt: `trackv!${remote}!~` })) ops.push({ type: 'del', key: k });
+      for await (const k of this.db.keys(trackvRange(remote, from))) ops.push({ type: 'del', key: k });
       const prevDraft = stored ? (stored.firstDraft ?? null) : null;
       kept = prevDraft !== null && prevDraft <= from ? prevDraft : null;
     }
@@ -286,7 +287,7 @@ export class LocalStore {
 
   async forgetRemote(remote: string): Promise<void> {
     const ops: BatchOp[] = [{ type: 'del', key: 'base!' + remote }, { type: 'del', key: 'track!' + remote }];
-    for await (const k of this.db.keys({ gt: `trackv!${remote}!`, lt: `trackv!${remote}!~` })) ops.push({ type: 'del', key: k });
+    for await (const k of this.db.keys(trackvRange(remote))) ops.push({ type: 'del', key: k });
     await commit(this.db, ops);
   }
 

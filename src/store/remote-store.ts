@@ -33,7 +33,8 @@ export interface CreateVersionRequest {
   draft: boolean;
 }
 
-const pad = (n: number) => String(n).padStart(10, '0');
+/** A version id as 10 decimal digits, so that keys sort by id. */
+export const pad = (n: number) => String(n).padStart(10, '0');
 
 /** Longest author or message, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 64 * 1024;
