@@ -406,6 +406,13 @@ test('admin gc --db: drops an unreachable object only after the grace hour, keep
     let r = await admin(db, 'gc', '--json');
     assert.equal([r.code, r.json.objects, r.json.kept], [0, 0, 1], r.err);
     await sql(db, "UPDATE objects SET stored_at = now() - interval '2 hours' WHERE tenant = 'acme'");
+    // Reported present by objects/missing: a push will rely on it, so it is stored again (touched).
+    const absent = blobId(new TextEncoder().encode('# nowhere\n'));
+    const asked = await fetch(`${srv.url}/objects/missing`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: [blobId(stray), absent] }) });
+    assert.equal(await asked.json(), { missing: [absent] });
+    r = await admin(db, 'gc', '--json');
+    assert.equal([r.code, r.json.objects, r.json.kept], [0, 0, 1], r.err);
+    await sql(db, "UPDATE objects SET stored_at = now() - interval '2 hours' WHERE tenant = 'acme'");
     r = await admin(db, 'gc', '--json');
     assert.equal([r.code, r.json.objects, r.json.bytes, r.json.kept], [0, 1, stray.length, 0]);
     assert.is((await sql(db, "SELECT count(*)::int AS n FROM objects WHERE tenant = 'acme'"))[0].n, before - 1);
@@ -415,6 +422,50 @@ test('admin gc --db: drops an unreachable object only after the grace hour, keep
     await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
     await must(ws, ['pull'], { AGENTSYNC_TOKEN: token });
     assert.is(readFileSync(join(ws, 'services', 'content', 'shared.md'), 'utf8'), '# shared\n');
+  } finally {
+    await srv.kill();
+  }
+});
+
+test('a create is one call: a stale push is told STALE_REMOTE even when its change would be a no-op on its old parent; a missing object or a stale id writes nothing; a draft moves only last_id', async () => {
+  const { db, token } = await readyDb();
+  const srv = await serve(db);
+  try {
+    await seed(srv.url, token);
+    const { HttpRemote } = await import('../src/remote/http.js');
+    const { blobId } = await import('../src/model/hash.js');
+    const { applyChanges, encodeManifest, snapshotHashOf } = await import('../src/model/manifest.js');
+    const r = new HttpRemote(srv.url, { token, env: {} });
+    const v1 = applyChanges(new Map(), await r.changesBetween(null, 1));
+    const enc = (t: string) => new TextEncoder().encode(t);
+    const create = async (expected: number | null, base: Map<string, string>, changes: { path: string; id: string | null }[], draft = false) => {
+      try {
+        return await r.createVersion({ expected, changes, snapshot: snapshotHashOf(encodeManifest(applyChanges(base, changes))), author: 't', message: 'm', draft });
+      } catch (e) {
+        return e as { code: string; data: Record<string, unknown> };
+      }
+    };
+    const edited = enc('# edited\n');
+    await r.putObjects([{ id: blobId(edited), bytes: edited }]);
+    const v2 = await create(1, v1, [{ path: SHARED, id: blobId(edited) }]) as { id: number };
+    assert.is(v2.id, 2);
+    // Built on version 1 (this server knows its snapshot): back to the content of version 1 is a
+    // no-op there, but the push is stale first.
+    let e = await create(1, v1, [{ path: SHARED, id: v1.get(SHARED)! }]) as { code: string; data: Record<string, unknown> };
+    assert.equal([e.code, e.data.latestPublished], ['STALE_REMOTE', 2]);
+    e = await create(99, v1, [{ path: 'content/x.md', id: blobId(edited) }]) as typeof e;
+    assert.equal([e.code, e.data.latestPublished], ['STALE_REMOTE', 2]);
+    const never = blobId(enc('# never uploaded\n'));
+    const v2m = applyChanges(v1, [{ path: SHARED, id: blobId(edited) }]);
+    e = await create(2, v2m, [{ path: 'content/new.md', id: never }]) as typeof e;
+    assert.equal([e.code, e.data.missing], ['OBJECT_MISSING', [never]]);
+    assert.equal(await sql(db, "SELECT latest_published::int AS p, current::int AS c, last_id::int AS l FROM heads WHERE tenant = 'acme'"), [{ p: 2, c: 2, l: 2 }], 'refusals wrote nothing');
+    const d = await create(2, v2m, [{ path: 'content/draft.md', id: blobId(edited) }], true) as { id: number; state: string };
+    assert.equal([d.id, d.state], [3, 'draft']);
+    assert.equal(await sql(db, "SELECT latest_published::int AS p, current::int AS c, last_id::int AS l FROM heads WHERE tenant = 'acme'"), [{ p: 2, c: 2, l: 3 }]);
+    assert.equal((await sql(db, "SELECT id::int, parent::int, state FROM versions WHERE tenant = 'acme' ORDER BY id")).map((x) => [x.id, x.parent, x.state]), [[1, null, 'published'], [2, 1, 'published'], [3, 2, 'draft']]);
+    const f = await admin(db, 'fsck', '--json');
+    assert.equal([f.code, f.json.problems], [0, []]);
   } finally {
     await srv.kill();
   }

@@ -5,17 +5,17 @@
  * (`checkCreateRequest`, `buildVersionManifest` in store/remote-store.ts).
  *
  * Guarantees that do not depend on the backend (SPEC.md §6 "PostgreSQL"):
- * - compare-and-swap: a create moves the head with one conditional UPDATE
- *   (`… WHERE latest_published IS NOT DISTINCT FROM <expected>`) inside the transaction that
- *   inserts the version, its change list and its manifest; the row lock makes a second create
- *   on the same `expected` wait and then match no row (STALE_REMOTE). Two servers can never
- *   both accept a push built on the same version;
+ * - compare-and-swap: a create is one call of `agentsync_create_version()` (migration 4), its
+ *   own transaction: it locks the head row, compares `latest_published` with `expected`, and
+ *   only then checks the added objects and inserts the chunks, the version, its change list and
+ *   root, and moves the head; a second create on the same `expected` waits for the lock and is
+ *   refused (STALE_REMOTE). Two servers can never both accept a push built on the same version;
  * - a version, its change list, its manifest and the head commit together or not at all.
  *
  * The database unreachable (down, restarting, the pool exhausted for 10 s): the request gets
  * 503 REMOTE_BUSY (`data.reason: 'database'`) — nothing was written, the client may resend —
- * and the pool reconnects by itself. Only when the connection is lost while COMMIT is under way
- * is the outcome unknown: the server looks for the version once, and if it cannot tell answers
+ * and the pool reconnects by itself. Only when the connection is lost while a create's call (or
+ * a COMMIT) is under way is the outcome unknown: the server looks for the version, and if it cannot tell answers
  * 503 REMOTE_UNREACHABLE (the client does not resend; `agentsync fetch` shows what happened).
  * @module
  */
@@ -154,6 +154,61 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expires_at ON sessions (expires_at);
 `,
   },
+  {
+    // A create in one round trip (it took seven: BEGIN, the UPDATE, the object check, the chunk
+    // and version inserts, COMMIT), with the same order of work as the transaction it replaces:
+    // the head row is locked first, then (each statement of a VOLATILE function sees what was
+    // committed before it, under READ COMMITTED) the added objects are looked up, so that gc,
+    // which holds the same row, cannot drop them meanwhile. A refusal writes nothing.
+    version: 4,
+    name: 'agentsync_create_version(): a create (compare-and-swap, object check, inserts) in one call',
+    sql: `
+CREATE FUNCTION agentsync_create_version(
+  p_tenant text, p_expected bigint, p_draft boolean, p_added bytea[], p_chunk_ids bytea[], p_chunk_bytes bytea[],
+  p_snapshot text, p_author text, p_message text, p_now timestamptz, p_changed integer, p_list json,
+  p_snap_key bytea, p_root bytea)
+RETURNS TABLE (status text, latest_published bigint, current bigint, last_id bigint, missing text[])
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  h heads%ROWTYPE;
+  v_missing text[];
+  v_id bigint;
+BEGIN
+  SELECT * INTO h FROM heads WHERE heads.tenant = p_tenant FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'stale'::text, NULL::bigint, NULL::bigint, 0::bigint, NULL::text[];
+    RETURN;
+  END IF;
+  IF h.latest_published IS DISTINCT FROM p_expected THEN
+    RETURN QUERY SELECT 'stale'::text, h.latest_published, h.current, h.last_id, NULL::text[];
+    RETURN;
+  END IF;
+  SELECT array_agg(encode(a.id, 'hex') ORDER BY a.n) INTO v_missing FROM unnest(p_added) WITH ORDINALITY AS a(id, n)
+    WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.tenant = p_tenant AND o.id = a.id);
+  IF v_missing IS NOT NULL THEN
+    RETURN QUERY SELECT 'missing'::text, h.latest_published, h.current, h.last_id, v_missing;
+    RETURN;
+  END IF;
+  v_id := h.last_id + 1;
+  UPDATE heads SET last_id = v_id,
+    latest_published = CASE WHEN p_draft THEN heads.latest_published ELSE v_id END,
+    current = CASE WHEN p_draft THEN heads.current ELSE v_id END
+  WHERE heads.tenant = p_tenant;
+  INSERT INTO objects (tenant, id, bytes) SELECT p_tenant, c.id, c.bytes FROM unnest(p_chunk_ids, p_chunk_bytes) AS c(id, bytes)
+    ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes';
+  INSERT INTO versions (tenant, id, snapshot, parent, author, message, created_at, state, published_at, changed)
+    VALUES (p_tenant, v_id, p_snapshot, p_expected, p_author, p_message, p_now,
+      CASE WHEN p_draft THEN 'draft' ELSE 'published' END, CASE WHEN p_draft THEN NULL ELSE p_now END, p_changed);
+  INSERT INTO changes (tenant, version, list) VALUES (p_tenant, v_id, p_list);
+  IF p_root IS NOT NULL THEN
+    INSERT INTO roots (tenant, snapshot, root) VALUES (p_tenant, p_snap_key, p_root) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN QUERY SELECT 'created'::text, CASE WHEN p_draft THEN h.latest_published ELSE v_id END,
+    CASE WHEN p_draft THEN h.current ELSE v_id END, v_id, NULL::text[];
+END
+$fn$;
+`,
+  },
 ];
 
 /** The schema version this code knows (the last migration). */
@@ -207,6 +262,11 @@ export function unavailable(e: unknown): AgentsyncError {
   return new AgentsyncError('REMOTE_BUSY', `the server's database does not answer (${(e as Error)?.message ?? String(e)}); nothing was written — try again in a moment`, { status: 503, reason: 'database' });
 }
 
+/** The 503 of a write whose connection was lost while it committed: it may or may not have landed. */
+function outcomeUnknown(e: unknown): AgentsyncError {
+  return new AgentsyncError('REMOTE_UNREACHABLE', `the server lost its database while committing (${(e as Error)?.message ?? String(e)}); whether the change was made is unknown — run \`agentsync fetch\` and \`agentsync status\` in a moment to see`, { status: 503, reason: 'database-commit' });
+}
+
 const hex = (id: string) => Buffer.from(id, 'hex');
 const iso = (d: Date | string | null): string | null => d === null ? null : (d instanceof Date ? d : new Date(d)).toISOString();
 const num = (v: unknown): number | null => v === null || v === undefined ? null : Number(v);
@@ -230,24 +290,41 @@ function headOf(r: { latest_published: string | null; current: string | null; la
   return r ? { latestPublished: num(r.latest_published), current: num(r.current), lastId: Number(r.last_id) } : { latestPublished: null, current: null, lastId: 0 };
 }
 
-export type Q = (text: string, values?: unknown[]) => Promise<pg.QueryResult<any>>;
+/** A statement prepared once per connection (a named statement): parsed and planned once. */
+export interface Prepared { name: string; text: string }
+const prepared = (name: string, text: string): Prepared => ({ name: `agentsync_${name}`, text });
+const withValues = (text: string | Prepared, values?: unknown[]) => typeof text === 'string' ? { text, values } : { ...text, values };
+
+export type Q = (text: string | Prepared, values?: unknown[]) => Promise<pg.QueryResult<any>>;
+
+const OBJECTS_UPSERT = `INSERT INTO objects (tenant, id, bytes) SELECT $1, v.id, v.bytes FROM unnest($2::bytea[], $3::bytea[]) AS v (id, bytes)
+  ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`;
+const INSERT_OBJECTS = prepared('insert_objects', OBJECTS_UPSERT);
+// Each such statement is its own transaction, committed without waiting for the WAL flush:
+// set_config(…, true) lasts to the end of that transaction, its commit included.
+const TOKEN_COLS = 'id, tenant, scope, hash, created_at, expires_at, revoked_at, label';
+const TOKEN_BY_ID = prepared('token', `SELECT ${TOKEN_COLS} FROM tokens WHERE id = $1`);
+const HEAD = prepared('head', 'SELECT latest_published, current, last_id FROM heads WHERE tenant = $1');
+/** The head and the latest published version's snapshot, in one round trip. */
+const HEAD_AND_SNAPSHOT = prepared('head_snapshot', `SELECT h.latest_published, h.current, h.last_id, v.snapshot FROM heads h
+  LEFT JOIN versions v ON v.tenant = h.tenant AND v.id = h.latest_published WHERE h.tenant = $1`);
+const CREATE_VERSION = prepared('create_version', 'SELECT status, latest_published, current, last_id, missing FROM agentsync_create_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)');
+/** Which of the ids are stored; those not touched in the last 10 minutes are touched (one statement). */
+const PRESENT_TOUCH = prepared('present_touch', `WITH ask AS (SELECT decode(x, 'hex') AS id FROM unnest($2::text[]) x),
+  touch AS (UPDATE objects SET stored_at = now() WHERE tenant = $1 AND id IN (SELECT id FROM ask) AND stored_at < now() - interval '10 minutes')
+  SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id IN (SELECT id FROM ask)`);
+const INSERT_OBJECTS_ASYNC = prepared('insert_objects_async', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off) ${OBJECTS_UPSERT.replace(' AS v (id, bytes)', ' AS v (id, bytes), cfg')}`);
 
 /**
  * Insert objects (already hash-checked) of `tenant`, several rows per statement; one already
  * there is kept (its `stored_at` refreshed when old, so gc spares an object uploaded again).
  */
-export async function insertObjects(q: Q, tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
+export async function insertObjects(q: Q, tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[], opts: { asyncCommit?: boolean } = {}): Promise<void> {
   for (let i = 0; i < rows.length;) {
     let j = i, bytes = 0;
     while (j < rows.length && j - i < INSERT_ROWS && (j === i || bytes < SLICE_BYTES)) bytes += rows[j++]!.bytes.length + 64;
-    const values: unknown[] = [tenant];
-    const tuples: string[] = [];
-    for (let k = i; k < j; k++) {
-      values.push(hex(rows[k]!.id), Buffer.from(rows[k]!.bytes.buffer, rows[k]!.bytes.byteOffset, rows[k]!.bytes.byteLength));
-      tuples.push(`($1, $${values.length - 1}, $${values.length})`);
-    }
-    await q(`INSERT INTO objects (tenant, id, bytes) VALUES ${tuples.join(', ')}
-      ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`, values);
+    const slice = rows.slice(i, j);
+    await q(opts.asyncCommit ? INSERT_OBJECTS_ASYNC : INSERT_OBJECTS, [tenant, slice.map((r) => hex(r.id)), slice.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength))]);
     i = j;
   }
 }
@@ -294,6 +371,18 @@ function manifestStore(q: Q, tenant: string): ManifestStore {
 /** A stored manifest: its bytes and the ids of its tree's chunks. */
 interface StoredManifest { bytes: Uint8Array; chunks: ReadonlySet<ObjectId> }
 
+/** The snapshot of a tenant's version (never changes once made), for the most recent 4096. */
+class SnapshotCache {
+  private m = new Map<string, SnapshotHash>();
+  get(tenant: string, id: number): SnapshotHash | undefined {
+    return this.m.get(tenant + '\0' + id);
+  }
+  set(tenant: string, id: number, snapshot: SnapshotHash): void {
+    this.m.set(tenant + '\0' + id, snapshot);
+    if (this.m.size > 4096) this.m.delete(this.m.keys().next().value!);
+  }
+}
+
 /** Immutable manifests by snapshot, a few of them (the parent of the next push is the latest). */
 class ManifestCache {
   private m = new Map<string, StoredManifest>();
@@ -318,7 +407,7 @@ export class PgTenantStore implements TenantStore {
   private q: Q = (text, values) => this.st.query(text, values);
 
   async head(): Promise<Head> {
-    const r = await this.q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1', [this.tenant]);
+    const r = await this.q(HEAD, [this.tenant]);
     return headOf(r.rows[0]);
   }
 
@@ -428,8 +517,7 @@ export class PgTenantStore implements TenantStore {
     // Present objects are touched (as a re-upload is): a client told "present" will not upload
     // them, so gc's grace hour must cover them until its version names them.
     // (Only rows not touched in the last 10 minutes are written.)
-    const r = await this.q(`SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ids]);
-    await this.q(`UPDATE objects SET stored_at = now() WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x) AND stored_at < now() - interval '10 minutes'`, [this.tenant, ids]);
+    const r = await this.q(PRESENT_TOUCH, [this.tenant, ids]);
     const have = new Set(r.rows.map((x: { id: string }) => x.id));
     return ids.filter((id) => !have.has(id));
   }
@@ -471,70 +559,69 @@ export class PgTenantStore implements TenantStore {
     // durable too; one lost in a crash before it is reported missing to the create
     // (OBJECT_MISSING) and uploaded again. Saves one fsync per push.
     if (!rows.length) return;
-    await this.st.transaction(async (q) => {
-      await q('SET LOCAL synchronous_commit TO off');
-      await insertObjects(q, this.tenant, rows);
-    });
+    await insertObjects(this.q, this.tenant, rows, { asyncCommit: true });
   }
 
   async createVersion(req: CreateVersionRequest): Promise<Version> {
     req = checkCreateRequest(req);
-    // Everything that needs no lock first: most refusals never open a transaction.
-    // The head and the latest published version's snapshot in one round trip.
-    const hr = (await this.q(`SELECT h.latest_published, h.current, h.last_id, v.snapshot FROM heads h
-      LEFT JOIN versions v ON v.tenant = h.tenant AND v.id = h.latest_published WHERE h.tenant = $1`, [this.tenant])).rows[0];
-    const head = headOf(hr);
-    if (head.latestPublished !== req.expected) staleRemote(head, req);
-    const parentSnap = req.expected === null ? EMPTY_SNAPSHOT : hr.snapshot as SnapshotHash;
+    // The parent's snapshot: versions never change it, so this server remembers the ones it has
+    // seen (the next push of a client builds on the version its last one made). Otherwise the
+    // head and the latest published version's snapshot in one round trip, and a stale
+    // `expected` is refused before any work.
+    let parentSnap = req.expected === null ? EMPTY_SNAPSHOT : this.st.snapshots.get(this.tenant, req.expected);
+    const checkHead = async (): Promise<SnapshotHash> => {
+      const hr = (await this.q(HEAD_AND_SNAPSHOT, [this.tenant])).rows[0];
+      const head = headOf(hr);
+      if (head.latestPublished !== req.expected) staleRemote(head, req);
+      if (req.expected === null) return EMPTY_SNAPSHOT;
+      this.st.snapshots.set(this.tenant, req.expected, hr.snapshot);
+      return hr.snapshot as SnapshotHash;
+    };
+    const checked = parentSnap === undefined;
+    parentSnap ??= await checkHead();
     const parent = await this.manifest(parentSnap);
-    const { bytes, snapshot } = buildVersionManifest(req, parent.bytes);
+    let built: { bytes: Uint8Array; snapshot: SnapshotHash };
+    try {
+      built = buildVersionManifest(req, parent.bytes);
+    } catch (e) {
+      // Refused against a parent that may no longer be the latest: a stale push is told so first.
+      if (!checked) await checkHead();
+      throw e;
+    }
+    const { bytes, snapshot } = built;
     const tree = chunkManifest(bytes);
     // The parent's chunks are there (its version reaches them: gc keeps them); the others and
     // the added blobs are checked inside the transaction, where gc cannot run meanwhile.
     const fresh = [...new Map(tree.chunks.filter((c) => !parent.chunks.has(c.id)).map((c) => [c.id, c])).values()];
     const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
     const now = new Date().toISOString();
-    let id = 0;
-    const v = await this.st.transaction(async (q) => {
-      // The compare-and-swap: the row lock orders concurrent creates; a later one re-reads the
-      // committed row and matches nothing when `expected` is no longer the latest published.
-      const u = await q(`UPDATE heads SET last_id = last_id + 1,
-          latest_published = CASE WHEN $3 THEN latest_published ELSE last_id + 1 END,
-          current = CASE WHEN $3 THEN current ELSE last_id + 1 END
-        WHERE tenant = $1 AND latest_published IS NOT DISTINCT FROM $2::bigint RETURNING last_id`, [this.tenant, req.expected, req.draft]);
-      if (!u.rows[0]) staleRemote(headOf((await q('SELECT latest_published, current, last_id FROM heads WHERE tenant = $1', [this.tenant])).rows[0]), req);
-      id = Number(u.rows[0].last_id);
-      const ask = [...added, ...fresh.map((c) => c.id)];
-      const have = new Set<string>();
-      for (let i = 0; i < ask.length; i += 10000) {
-        const r = await q(`SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id = ANY (SELECT decode(x, 'hex') FROM unnest($2::text[]) x)`, [this.tenant, ask.slice(i, i + 10000)]);
-        for (const row of r.rows as { id: string }[]) have.add(row.id);
-      }
-      const missing = added.filter((x) => !have.has(x));
-      if (missing.length) fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
-      await insertObjects(q, this.tenant, fresh.filter((c) => !have.has(c.id)));
-      const version: Version = {
-        id, snapshot, parent: req.expected, author: req.author, message: req.message, createdAt: now,
-        state: req.draft ? 'draft' : 'published', changed: req.changes.length,
-        ...(req.draft ? {} : { publishedAt: now }),
-      };
-      await q(`WITH v AS (
-          INSERT INTO versions (tenant, id, snapshot, parent, author, message, created_at, state, published_at, changed)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ), c AS (
-          INSERT INTO changes (tenant, version, list) VALUES ($1, $2, $11)
-        )
-        INSERT INTO roots (tenant, snapshot, root) SELECT $1::text, $12::bytea, $13::bytea WHERE $13::bytea IS NOT NULL ON CONFLICT DO NOTHING`,
-      [this.tenant, id, snapshot, req.expected, req.author, req.message, now, version.state, req.draft ? null : now, req.changes.length,
-        JSON.stringify(req.changes), hex(manifestObjectId(snapshot)), tree.root ? hex(tree.root) : null]);
-      return version;
-    }, async () => {
-      // The connection was lost during COMMIT: did it land?
-      const r = await this.st.query(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id = $2`, [this.tenant, id]);
-      const row = r.rows[0] as VersionRow | undefined;
-      return row && row.snapshot === snapshot && iso(row.created_at) === now ? versionOf(row) : undefined;
+    // One call (migration 4): lock the head, compare, look up the added blobs, insert the new
+    // chunks (those already there are kept), the version, its change list and root, move the head.
+    const r = await this.st.statement(CREATE_VERSION,
+    [this.tenant, req.expected, req.draft, added.map(hex), fresh.map((c) => hex(c.id)), fresh.map((c) => Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength)),
+      snapshot, req.author, req.message, now, req.changes.length, JSON.stringify(req.changes), hex(manifestObjectId(snapshot)), tree.root ? hex(tree.root) : null],
+    async () => {
+      // The connection was lost while the call was under way: did it land? (A version made by
+      // this call has its snapshot and creation time, and an id above the version it builds on.)
+      const q = await this.st.query(`SELECT ${VERSION_COLS} FROM versions WHERE tenant = $1 AND id > $2 AND snapshot = $3 AND created_at = $4`, [this.tenant, req.expected ?? 0, snapshot, now]);
+      const row = q.rows[0] as VersionRow | undefined;
+      return row ? versionOf(row) : undefined;
     });
+    if ('landed' in r) return r.landed;
+    const x = r.rows[0] as { status: string; latest_published: string | null; current: string | null; last_id: string; missing: string[] | null };
+    if (x.status === 'stale') staleRemote(headOf(x), req);
+    if (x.status === 'missing') {
+      const missing = x.missing as string[];
+      fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
+    }
+    const id = Number(x.last_id);
+    const v: Version = {
+      id, snapshot, parent: req.expected, author: req.author, message: req.message, createdAt: now,
+      state: req.draft ? 'draft' : 'published', changed: req.changes.length,
+      ...(req.draft ? {} : { publishedAt: now }),
+    };
     this.st.manifests.set(this.tenant + '\0' + snapshot, { bytes, chunks: new Set(tree.chunks.map((c) => c.id)) });
+    this.st.snapshots.set(this.tenant, id, snapshot);
     return v;
   }
 
@@ -657,6 +744,7 @@ async function schemaOf(query: Q): Promise<number> {
  */
 export class PgStorage implements Storage {
   readonly manifests = new ManifestCache();
+  readonly snapshots = new SnapshotCache();
   readonly sessions: SessionStore = new PgSessions(this);
   private readonly apis = new Map<string, PgTenantStore>();
   private closed = false;
@@ -675,6 +763,12 @@ export class PgStorage implements Storage {
     });
     // An idle connection the database closed (a restart) must not take the process down.
     pool.on('error', (e) => opts.log?.(`agentsync serve: database connection lost: ${e.message}\n`));
+    // Nor one between two owners: the pool hands a released connection to the next waiter while
+    // the driver may still be reading the rest of the same packet from the database, which during
+    // a shutdown holds a FATAL error; the waiter adds its listener only a microtask later, and an
+    // 'error' event with no listener ends the process. So every connection always has one; the
+    // pool and the code holding the connection see the failure as usual.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const s = new PgStorage(pool, url);
     try {
       let have: number;
@@ -692,10 +786,10 @@ export class PgStorage implements Storage {
   }
 
   /** Run `text` on a pooled connection; an unreachable database is 503 REMOTE_BUSY. */
-  async query(text: string, values?: unknown[]): Promise<pg.QueryResult<any>> {
+  async query(text: string | Prepared, values?: unknown[]): Promise<pg.QueryResult<any>> {
     if (this.closed) fail('REMOTE_BUSY', 'the server is shutting down; try again', { status: 503 });
     try {
-      return await this.pool.query(text, values);
+      return await this.pool.query(withValues(text, values));
     } catch (e) {
       if (isUnavailable(e)) throw unavailable(e);
       throw e;
@@ -705,10 +799,40 @@ export class PgStorage implements Storage {
   /**
    * Run `fn` in one transaction (READ COMMITTED; the pointer rows are locked by the statements).
    * A failure before COMMIT rolls back (an unreachable database: 503 REMOTE_BUSY, nothing
-   * written). The connection lost during COMMIT: `landed()` is asked (when given) whether it
-   * took effect; if it cannot tell, 503 REMOTE_UNREACHABLE — the outcome is unknown.
+   * written). The connection lost during COMMIT: 503 REMOTE_UNREACHABLE — the outcome is
+   * unknown (a create, whose outcome can be looked up, is one {@link statement} instead).
    */
-  async transaction<T>(fn: (q: Q) => Promise<T>, landed?: () => Promise<T | undefined>): Promise<T> {
+  async transaction<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+    const c = await this.checkout();
+    try {
+      const q: Q = (t, v) => c.client.query(withValues(t, v));
+      let result: T;
+      try {
+        await q('BEGIN');
+        result = await fn(q);
+      } catch (e) {
+        if (isUnavailable(e)) { c.broken(); throw unavailable(e); }
+        await q('ROLLBACK').catch(() => c.broken());
+        throw e;
+      }
+      try {
+        await q('COMMIT');
+      } catch (e) {
+        if (!isUnavailable(e)) throw e;
+        c.broken();
+        throw outcomeUnknown(e);
+      }
+      return result;
+    } finally {
+      c.release();
+    }
+  }
+
+  /**
+   * A pooled connection (none within the pool's timeout: 503 REMOTE_BUSY). A failure of it while
+   * held is noted (it is not given back for reuse); `release` gives it back, once.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; broken(): void; release(): void }> {
     if (this.closed) fail('REMOTE_BUSY', 'the server is shutting down; try again', { status: 503 });
     let client: pg.PoolClient;
     try {
@@ -716,34 +840,50 @@ export class PgStorage implements Storage {
     } catch (e) {
       throw isUnavailable(e) ? unavailable(e) : e;
     }
-    let broken = false;
-    // A checked-out connection the database drops emits 'error': without a listener, the process dies.
+    let broken = false, released = false;
     const onError = () => { broken = true; };
     client.on('error', onError);
+    return {
+      client,
+      broken: () => { broken = true; },
+      release: () => {
+        if (released) return;
+        released = true;
+        client.off('error', onError);
+        client.release(broken);
+      },
+    };
+  }
+
+  /**
+   * Run one statement that writes (its own transaction) on a pooled connection. No connection:
+   * 503 REMOTE_BUSY, nothing written. The connection lost while the statement is under way: it
+   * may have committed, so `landed()` is asked whether it took effect (`{landed}`); if it cannot
+   * tell, 503 REMOTE_UNREACHABLE — the outcome is unknown.
+   */
+  async statement<T>(text: string | Prepared, values: unknown[], landed: () => Promise<T | undefined>): Promise<pg.QueryResult<any> | { landed: T }> {
+    const c = await this.checkout();
     try {
-      const q: Q = (t, v) => client.query(t, v);
-      let result: T;
-      try {
-        await q('BEGIN');
-        result = await fn(q);
-      } catch (e) {
-        if (isUnavailable(e)) { broken = true; throw unavailable(e); }
-        await q('ROLLBACK').catch(() => { broken = true; });
-        throw e;
+      return await c.client.query(withValues(text, values));
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      c.broken();
+      // Give the dead connection back first: the question below needs a pooled one.
+      c.release();
+      // The database may be restarting: ask a few times over about three seconds.
+      let found: T | undefined;
+      for (let i = 0; i < 6; i++) {
+        try {
+          found = await landed();
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
-      try {
-        await q('COMMIT');
-      } catch (e) {
-        if (!isUnavailable(e)) throw e;
-        broken = true;
-        const found = landed ? await landed().catch(() => undefined) : undefined;
-        if (found !== undefined) return found;
-        fail('REMOTE_UNREACHABLE', `the server lost its database while committing (${(e as Error).message}); whether the change was made is unknown — run \`agentsync fetch\` and \`agentsync status\` in a moment to see`, { status: 503, reason: 'database-commit' });
-      }
-      return result;
+      if (found !== undefined) return { landed: found };
+      throw outcomeUnknown(e);
     } finally {
-      client.off('error', onError);
-      client.release(broken);
+      c.release();
     }
   }
 
@@ -779,13 +919,13 @@ export class PgStorage implements Storage {
   }
 
   async tokens(): Promise<TokenRecord[]> {
-    const r = await this.query('SELECT * FROM tokens ORDER BY id');
+    const r = await this.query(`SELECT ${TOKEN_COLS} FROM tokens ORDER BY id`);
     return r.rows.map(tokenOf);
   }
 
   async token(id: string): Promise<TokenRecord | undefined> {
     if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
-    const r = await this.query('SELECT * FROM tokens WHERE id = $1', [id]);
+    const r = await this.query(TOKEN_BY_ID, [id]);
     return r.rows[0] ? tokenOf(r.rows[0]) : undefined;
   }
 
