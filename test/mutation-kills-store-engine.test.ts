@@ -932,6 +932,14 @@ async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise
   try { return await fn(ctx); } finally { await ctx.close(); }
 }
 
+engine('openContext: an unknown remote is REMOTE_UNKNOWN and closes the store, so the next open succeeds at once', async () => {
+  const { ws } = await emptyWs();
+  const env = { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '0' };
+  await rejects(openContext({ cwd: ws, env, remote: 'nope' }), 'REMOTE_UNKNOWN', { remote: 'nope' });
+  const ctx = await openContext({ cwd: ws, env });
+  try { assert.is(ctx.remoteConfig?.name, 'origin'); } finally { await ctx.close(); }
+});
+
 engine('pickRemote: a named one, else origin wherever it is listed, else the only one; REMOTE_UNKNOWN with data.remote', () => {
   const ws = (names: string[]) => ({ remotes: names.map((name) => ({ name, url: `/r/${name}` })) }) as unknown as Workspace;
   assert.is(pickRemote(ws(['backup', 'origin', 'third']), undefined)?.name, 'origin');
@@ -1479,9 +1487,20 @@ engine('sync --push-merged: the merged result is pushed in the same version, who
   await ok(b, 'pull');
   eq([read(b, 'content/m.md'), read(b, 'content/p.md')], ['ONE\ntwo\nTHREE\n', 'p2\n']);
   eq(await states(a), {});
+  // The sync's own push moved the base of the merged file: its journal says so, so that one
+  // undo of the sync is still possible (the local edit comes back, to push or merge again).
+  const u = await ok(a, '--json', 'undo');
+  eq([u.json.op, u.json.restored.map((e: { path: string }) => e.path)], ['sync', ['content/m.md']]);
+  eq([read(a, 'content/m.md'), read(a, 'content/p.md')], ['one\ntwo\nTHREE\n', 'p2\n']);
+  eq((await states(a))['content/m.md'], 'conflict');
 });
 
-engine('a full pull after an interrupted one settles the undo mark even when a file it listed is not rewritten', async () => {
+/**
+ * A pushes content/a.md and content/b.md, B pulls them; A changes both, B's pull of the change
+ * stops after one file (its journal left pending); A then takes that file back to the base, so
+ * in B it is a local change (push) and the other is still to pull.
+ */
+async function interruptedPullOfTwo(): Promise<{ a: string; b: string; done: string; kept: string; other: string }> {
   const { ws: a, remote } = await emptyWs();
   write(a, 'content/a.md', 'a\n');
   write(a, 'content/b.md', 'b\n');
@@ -1495,20 +1514,62 @@ engine('a full pull after an interrupted one settles the undo mark even when a f
   try {
     assert.is.not((await cli(b, '--json', 'pull')).code, 0);
   } finally { delete process.env.AGENTSYNC_TEST_FAIL_AFTER_WRITES; }
-  const done = ['content/a.md', 'content/b.md'].filter((p) => read(b, p) === read(a, p));
-  eq(done.length, 1, 'the interrupted pull wrote one file');
+  const written = ['content/a.md', 'content/b.md'].filter((p) => read(b, p) === read(a, p));
+  eq(written.length, 1, 'the interrupted pull wrote one file');
   assert.ok(await withCtx(b, (ctx) => ctx.store.undoPendingMark()), 'and left its mark');
-  // The remote takes that file back to the base: here it is now a local change (push), which
-  // the next pull leaves alone.
-  const back = done[0] === 'content/a.md' ? 'a\n' : 'b\n';
-  const kept = read(b, done[0]!);
-  write(a, done[0]!, back);
+  const done = written[0]!;
+  const kept = read(b, done)!;
+  write(a, done, done === 'content/a.md' ? 'a\n' : 'b\n');
   await ok(a, 'push');
   await ok(b, 'fetch');
-  eq((await states(b))[done[0]!], 'push');
+  const other = done === 'content/a.md' ? 'content/b.md' : 'content/a.md';
+  eq([(await states(b))[done], (await states(b))[other]], ['push', 'pull']);
+  return { a, b, done, kept, other };
+}
+
+engine('a full pull after an interrupted one settles the undo mark even when a file it listed is not rewritten', async () => {
+  const { b, done, kept } = await interruptedPullOfTwo();
+  // The local change is left alone by the pull.
   await ok(b, 'pull');
   assert.is(await withCtx(b, (ctx) => ctx.store.undoPendingMark()), undefined, 'a pull of every artifact settles the journal');
-  eq(read(b, done[0]!), kept);
+  eq(read(b, done), kept);
+});
+
+engine('a sync of every artifact after an interrupted pull settles the undo mark though it skips a file the journal lists; its result names what it skipped', async () => {
+  const { a, b, done, kept, other } = await interruptedPullOfTwo();
+  await withCtx(b, async (ctx) => {
+    const plan = await planSync(ctx, { selectors: [] });
+    const item = (p: string) => plan.items.find((i) => i.entry.path === p)!;
+    const r = await applySync(ctx, plan, [{ item: item(other), choice: 'pull' }, { item: item(done), choice: 'skip' }], { author: 'me' });
+    eq([r.pulled, r.skipped, r.pushed], [[other], [done], []]);
+  });
+  assert.is(await withCtx(b, (ctx) => ctx.store.undoPendingMark()), undefined, 'a sync of every artifact settles the journal');
+  eq([read(b, done), read(b, other)], [kept, read(a, other)]);
+});
+
+engine('fetch from a remote recreated at the same URL, whose last version has the same snapshot but another creation time, reads its history again', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', '1\n');
+  await ok(a, 'push', '-m', 'one');
+  write(a, 'content/a.md', '2\n');
+  await ok(a, 'push', '-m', 'two');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'fetch');
+  rmSync(remote, { recursive: true, force: true });
+  const c = await workspace(remote, { sample: false });
+  write(c, 'content/a.md', '0\n');
+  await ok(c, 'push', '-m', 'uno');
+  write(c, 'content/a.md', '2\n');
+  await ok(c, 'push', '-m', 'dos');
+  // A third version moves the head. (With the very same head numbers, fetch's one-request
+  // shortcut cannot tell a recreated remote from the one it knew: a known gap, not tested here.)
+  write(c, 'content/a.md', '3\n');
+  await ok(c, 'push', '-m', 'tres');
+  await ok(b, 'fetch');
+  const mine = await withCtx(b, (ctx) => ctx.store.trackedVersions('origin'));
+  const theirs = await withCtx(c, (ctx) => ctx.store.trackedVersions('origin'));
+  eq(mine[1]!.snapshot, theirs[1]!.snapshot, 'version 2 has the same snapshot on both remotes');
+  eq(mine.map((v) => [v.id, v.message, v.createdAt]), theirs.map((v) => [v.id, v.message, v.createdAt]));
 });
 
 engine('fetch sees a draft pushed elsewhere (only lastId moves); log <path> calls a path of the first version added', async () => {

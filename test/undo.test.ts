@@ -248,6 +248,29 @@ t('undo stopped midway resumes on the next undo (it does not swap back); then un
   assert.equal(await status(s.b), statusAfter);
 });
 
+t('a pull after an interrupted undo turns its mark into an ordinary pending journal: the next undo restores, it does not resume the undo', async () => {
+  const s = await setup({ localEdit: true });
+  await ok(s.b, 'pull');
+  const after = files(s.b);
+  const r = await withHook(12, () => cli(s.b, 'undo', '--json'));
+  assert.is(r.code, 4, r.err);
+  assert.is((await readMark(s.b)).undoing.op, 'pull', 'an interrupted undo of the pull');
+  write(s.a, 'content/fresh.md', 'fresh\n');
+  await ok(s.a, 'push');
+  // A pull of one path merges into that journal without covering it: the mark stays, but as an
+  // ordinary pending journal, no longer an undo to resume.
+  await ok(s.b, 'pull', 'content/fresh.md');
+  assert.is(read(s.b, 'content/fresh.md'), 'fresh\n');
+  const mark = await readMark(s.b);
+  assert.equal([mark.op, mark.undoing], ['undo pull', undefined]);
+  // So undo restores the state before the interrupted undo (and takes the new file out again).
+  const u = await ok(s.b, 'undo', '--json');
+  assert.is(u.json.op, 'undo pull');
+  assert.equal(changed(after, files(s.b)), []);
+  assert.is(await readMark(s.b), undefined);
+  assert.is((await cli(s.b, 'fsck')).code, 0);
+});
+
 t('an interrupted pull from origin blocks an overwrite from another remote (CONFLICT, nothing written)', async () => {
   const s = await setup();
   await interruptedPull(s, 20);
