@@ -15,7 +15,11 @@ const t = suite('cli: the bundle');
 t.after(cleanup);
 
 function bin(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', AGENTSYNC_AUTHOR: 'tester' } });
+  return binWith({}, cwd, ...args);
+}
+
+function binWith(env: Record<string, string>, cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', AGENTSYNC_AUTHOR: 'tester', ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr, json: args.includes('--json') ? JSON.parse(r.stdout || 'null') : undefined };
 }
 
@@ -54,6 +58,17 @@ t('the bundle and the in-process CLI agree: status, diff, validate, push, hash, 
   const unknown = bin(ws, 'nosuchcommand');
   assert.is(unknown.code, 2);
   assert.match(unknown.err, '(USAGE)');
+});
+
+t('the bundle validates many artifacts with a worker thread beside the main one (its own entry, validate-worker.js)', async () => {
+  assert.ok(existsSync(join(ROOT, 'dist', 'bundle', 'validate-worker.js')));
+  const ws = await workspace(tmp(), { sample: false });
+  for (let i = 0; i < 1100; i++) write(ws, `agents/a${String(i).padStart(4, '0')}.yaml`, `name: agent-${i}\n`);
+  write(ws, 'agents/a1099.yaml', 'description: the last one has no name\n'); // in the worker's share
+  const r = binWith({ AGENTSYNC_VALIDATE_THREADS: '2', AGENTSYNC_DEBUG: '1' }, ws, 'validate', '--json');
+  assert.is(r.code, 2, r.err);
+  assert.equal(r.json.problems.map((x: { path: string; line: number }) => [x.path, x.line]), [['agents/a1099.yaml', 1]]);
+  assert.not.match(r.err, /validation worker failed/);
 });
 
 t.run();

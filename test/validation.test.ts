@@ -73,4 +73,28 @@ test('verdicts live one key each, found by key for a few artifacts and by range 
   assert.is((await keys()).length, 302);
 });
 
+test('many artifacts are validated by worker threads beside the main one: the same problems, in the same order, as on one thread', async () => {
+  const { validationStats } = await import('../src/engine/validation.js');
+  const problems = async (threads: string) => {
+    const ws = await workspace(join(tmp(), 'remote'), { sample: false });
+    for (let i = 0; i < 1200; i++) write(ws, `agents/a${String(i).padStart(4, '0')}.yaml`, i % 400 === 7 ? `description: agent ${i} has no name\n` : `name: agent-${i}\nmodel: m\n`);
+    write(ws, 'agents/a0600.yaml', 'name: agent\nmodel: [unclosed\n');
+    process.env.AGENTSYNC_VALIDATE_THREADS = threads;
+    try {
+      const r = await cli(ws, 'validate', '--json');
+      assert.is(r.code, 2, r.err);
+      return r.json.problems as { path: string; line: number; col: number; message: string }[];
+    } finally {
+      delete process.env.AGENTSYNC_VALIDATE_THREADS;
+    }
+  };
+  const before = { ...validationStats };
+  const one = await problems('1');
+  assert.equal(validationStats, before, 'one thread: no worker');
+  assert.equal(one.map((p) => [p.path, p.line]), [['agents/a0007.yaml', 1], ['agents/a0407.yaml', 1], ['agents/a0600.yaml', 3], ['agents/a0807.yaml', 1]]);
+  const three = await problems('3');
+  assert.equal([validationStats.workerShares - before.workerShares, validationStats.fallbacks - before.fallbacks], [2, 0], 'two workers took a share each');
+  assert.equal(three, one);
+});
+
 test.run();

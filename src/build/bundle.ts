@@ -18,7 +18,10 @@ rmSync(join(root, 'dist', 'bundle'), { recursive: true, force: true }); // no ch
 
 await build({
   absWorkingDir: root,
-  entryPoints: ['dist/src/cli/entry.js'],
+  // The validation worker (engine/validate-worker.ts) is its own entry, beside entry.js, where
+  // `new URL('./validate-worker.js', import.meta.url)` finds it from any chunk.
+  entryPoints: ['dist/src/cli/entry.js', 'dist/src/engine/validate-worker.js'],
+  entryNames: '[name]',
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

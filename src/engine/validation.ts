@@ -6,11 +6,18 @@
  * A few artifacts (a push) are looked up by key; many (validate, sync) by reading the range.
  * @module
  */
+import { availableParallelism } from 'node:os';
 import type { ObjectId } from '../model/hash.js';
-import { formatOf, kindOf } from '../model/kinds.js';
+import { formatOf, kindOf, type Schema } from '../model/kinds.js';
 import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import type { Problem } from './validate.js';
+
+/**
+ * From this many artifacts to parse on, worker threads take shares of them beside the main
+ * thread (a worker costs tens of milliseconds to start; a YAML file a fraction of one).
+ */
+const PARALLEL_FROM = 1000;
 
 /** Bump when the validation rules change, so older verdicts are not trusted. */
 const RULES = 'v1';
@@ -35,28 +42,64 @@ export async function validateArtifacts(ctx: Context, items: readonly ToValidate
     const got = await ctx.store.db.getMany(keys.map((k) => PREFIX + k));
     for (let i = 0; i < keys.length; i++) if (got[i] !== undefined) known.add(keys[i]!);
   }
+  // Only artifacts never seen valid are parsed: on the main thread, or for many of them shared
+  // with worker threads. Problems come in the items' order.
+  const todo: number[] = [];
+  for (let i = 0; i < items.length; i++) if (!known.has(keys[i]!)) todo.push(i);
+  const found = await validateMany(ctx, todo.map((i) => ({ path: items[i]!.path, schema: schemas[i]! })));
   const problems: Problem[] = [];
-  const added: string[] = [];
-  let validate: typeof import('./validate.js').validateArtifact | undefined;
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i]!, key = keys[i]!;
-    if (known.has(key)) continue;
+  const added = new Set<string>();
+  todo.forEach((i, k) => {
+    const f = found[k];
+    if (f === null || f === undefined) return; // removed since the scan
+    if (f.length) problems.push(...f);
+    else added.add(keys[i]!);
+  });
+  // `valid` held every verdict in one value before version 0.1 kept one key each: dropped.
+  if (added.size) await ctx.store.db.batch([...[...added].map((k) => ({ type: 'put' as const, key: PREFIX + k, value: EMPTY })), { type: 'del' as const, key: 'valid' }]);
+  return problems;
+}
+
+/** Shares validated by worker threads, and shares a failed worker left to the main thread (tests). */
+export const validationStats = { workerShares: 0, fallbacks: 0 };
+
+/**
+ * The problems of each item (`null`: its file was removed since the scan), in order. Large sets
+ * are split between the main thread and up to three worker threads (one fewer than the cores;
+ * `AGENTSYNC_VALIDATE_THREADS=<n>` sets the number of threads, main included, 1 for none). A
+ * worker that fails leaves its share to the main thread.
+ */
+async function validateMany(ctx: Context, todo: readonly { path: string; schema: Schema }[]): Promise<(Problem[] | null)[]> {
+  if (todo.length === 0) return [];
+  const { validateArtifact } = await import('./validate.js');
+  const local = (share: readonly { path: string; schema: Schema }[]): (Problem[] | null)[] => share.map((it) => {
     let bytes: Uint8Array;
     try {
       bytes = readArtifact(ctx.ws, it.path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the scan
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    validate ??= (await import('./validate.js')).validateArtifact;
-    const found = validate(it.path, bytes, schemas[i]!);
-    if (found.length) problems.push(...found);
-    else {
-      known.add(key);
-      added.push(key);
-    }
-  }
-  // `valid` held every verdict in one value before version 0.1 kept one key each: dropped.
-  if (added.length) await ctx.store.db.batch([...added.map((k) => ({ type: 'put' as const, key: PREFIX + k, value: EMPTY })), { type: 'del' as const, key: 'valid' }]);
-  return problems;
+    return validateArtifact(it.path, bytes, it.schema);
+  });
+  const asked = Number(process.env.AGENTSYNC_VALIDATE_THREADS);
+  const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : Math.min(availableParallelism(), 4);
+  if (threads < 2 || todo.length < PARALLEL_FROM) return local(todo);
+  // Dealt round-robin, so that each share has as many of each kind (a folder of YAML agents costs
+  // far more than one of plain Markdown).
+  const shares = Array.from({ length: threads }, (_, t) => todo.filter((_, k) => k % threads === t));
+  const { Worker } = await import('node:worker_threads');
+  const workers = shares.slice(1).map((share) => new Promise<(Problem[] | null)[]>((resolve, reject) => {
+    const w = new Worker(new URL('./validate-worker.js', import.meta.url));
+    w.once('message', (answer: (Problem[] | null)[]) => { resolve(answer); void w.terminate(); });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`validation worker exited with ${code}`)));
+    w.postMessage({ services: ctx.ws.services, items: share });
+  }).then((answer) => { validationStats.workerShares++; return answer; }, (e) => {
+    validationStats.fallbacks++;
+    if (process.env.AGENTSYNC_DEBUG) process.stderr.write(`agentsync: a validation worker failed (${(e as Error).message}); its share is validated on the main thread\n`);
+    return local(share);
+  }));
+  const answers = [local(shares[0]!), ...(await Promise.all(workers))];
+  return todo.map((_, k) => answers[k % threads]![Math.floor(k / threads)]!);
 }
