@@ -1547,6 +1547,22 @@ engine('a sync of every artifact after an interrupted pull settles the undo mark
   eq([read(b, done), read(b, other)], [kept, read(a, other)]);
 });
 
+engine('fsck reports a recorded version that does not decode (exit 4), naming the fetch record it belongs to', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  eq((await cli(ws, '--json', 'fsck')).code, 0);
+  const d = await openDb(join(ws, '.agentsync'));
+  try {
+    eq(await d.keys({ gte: 'trackv!', lt: 'trackv"' }).all(), ['trackv!origin!0000000001']);
+    await d.put('trackv!origin!0000000001', bytes('{not json'));
+  } finally { await d.close(); }
+  const f = await cli(ws, '--json', 'fsck');
+  eq(f.code, 4);
+  const found = f.json.problems.filter((p: { what: string; message: string }) => /a recorded version is unreadable/.test(p.message));
+  eq(found.map((p: { what: string }) => p.what), ['track!origin']);
+});
+
 engine('fetch from a remote recreated at the same URL, whose last version has the same snapshot but another creation time, reads its history again', async () => {
   const { ws: a, remote } = await emptyWs();
   write(a, 'content/a.md', '1\n');
