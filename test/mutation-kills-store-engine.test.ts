@@ -1547,6 +1547,55 @@ engine('a sync of every artifact after an interrupted pull settles the undo mark
   eq([read(b, done), read(b, other)], [kept, read(a, other)]);
 });
 
+engine('fetch of a directory remote that does not exist yet is an empty remote, not an error (status, pull, sync fetch that way)', async () => {
+  const { ws, remote } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  const f = await withCtx(ws, (ctx) => fetchRemote(ctx));
+  eq([f.latestPublished, f.current, f.newVersions, f.snapshot], [null, null, 0, null]);
+  eq((await states(ws))['content/a.md'], 'push');
+  await ok(ws, 'push');
+  eq(read(ws, 'content/a.md'), 'a\n');
+  assert.ok(remote);
+});
+
+engine('fetch from a recreated remote whose version of the last fetch now holds other files reads the whole latest snapshot, not a patch of the old one', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', '1\n');
+  write(a, 'content/b.md', 'b\n');
+  await ok(a, 'push');
+  write(a, 'content/a.md', '2\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'fetch');
+  rmSync(remote, { recursive: true, force: true });
+  const c = await workspace(remote, { sample: false });
+  write(c, 'content/a.md', '1\n');
+  write(c, 'content/c.md', 'c\n');
+  await ok(c, 'push');
+  write(c, 'content/a.md', '2\n');
+  await ok(c, 'push');
+  write(c, 'content/a.md', '3\n');
+  await ok(c, 'push');
+  await ok(b, 'fetch');
+  eq((await withCtx(b, (ctx) => ctx.store.tracking('origin')))?.latestSnapshot, (await withCtx(c, (ctx) => ctx.store.tracking('origin')))?.latestSnapshot);
+  await ok(b, 'pull');
+  eq([read(b, 'content/a.md'), read(b, 'content/b.md'), read(b, 'content/c.md')], ['3\n', null, 'c\n']);
+});
+
+engine('a pull where a file takes the place of a folder the same pull empties deletes first, then writes', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/x.md/a.md', 'in a folder\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  rmSync(join(a, 'services', 'content', 'x.md'), { recursive: true });
+  write(a, 'content/x.md', 'now a file\n');
+  await ok(a, 'push');
+  eq((await states(b, '--fetch'))['content/x.md'], 'pull');
+  await ok(b, 'pull');
+  eq([read(b, 'content/x.md'), read(b, 'content/x.md/a.md')], ['now a file\n', null]);
+});
+
 engine('fsck reports a recorded version that does not decode (exit 4), naming the fetch record it belongs to', async () => {
   const { ws } = await emptyWs();
   write(ws, 'content/a.md', 'a\n');
