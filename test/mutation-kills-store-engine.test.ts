@@ -1209,6 +1209,23 @@ engine('push retried on top of another writer\'s version: their blobs fetched, t
   eq((await ok(ws, '--json', 'versions')).json.versions.map((v: { author: string }) => v.author), ['tester', 'other', 'me', 'other']);
 });
 
+engine('push: an artifact both sides changed the same way (converged) is not reported as not pulled', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/x.md', 'x\n');
+  write(a, 'content/y.md', 'y\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  write(b, 'content/x.md', 'same\n');
+  await ok(b, 'push');
+  write(a, 'content/x.md', 'same\n');
+  write(a, 'content/y.md', 'y from a\n');
+  await ok(a, 'fetch');
+  eq(await states(a), { 'content/x.md': 'converged', 'content/y.md': 'push' });
+  const p = await ok(a, '--json', 'push');
+  eq([p.json.pushed.map((e: { path: string }) => e.path), p.json.converged, p.json.notPulled], [['content/y.md'], ['content/x.md'], []]);
+});
+
 engine('push: remote-only changes stay on the remote and are reported not pulled; --force reverts them', async () => {
   const { ws: a, remote } = await emptyWs();
   write(a, 'content/x.md', 'x\n');
