@@ -926,6 +926,16 @@ async function emptyWs(remote = join(tmp('agentsync-mk-remote-'), 'remote')): Pr
   return { remote, ws: await workspace(remote, { sample: false }) };
 }
 
+/** A pushes `files` to a new directory remote; B is a clone of it, pulled. */
+async function twoClones(files: Record<string, string>): Promise<{ a: string; b: string; remote: string }> {
+  const { ws: a, remote } = await emptyWs();
+  for (const [path, text] of Object.entries(files)) write(a, path, text);
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  return { a, b, remote };
+}
+
 /** Run `fn` with the workspace's engine context, closed after. */
 async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const ctx = await openContext({ cwd: ws, env: { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
@@ -1055,13 +1065,7 @@ engine('fsck: each damage names where it is; counts objects and refs', async () 
 });
 
 engine('merge and resolve: refusals with their data; --ours keeps ours, --theirs takes theirs; hints quote a path only when needed', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a b.md', 'base\n');
-  write(a, 'content/plain.md', 'base\n');
-  write(a, 'content/clean.md', 'base\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/a b.md': 'base\n', 'content/plain.md': 'base\n', 'content/clean.md': 'base\n' });
   write(a, 'content/a b.md', 'ours\n');
   write(a, 'content/plain.md', 'ours\n');
   write(b, 'content/a b.md', 'theirs\n');
@@ -1096,11 +1100,7 @@ engine('merge and resolve: refusals with their data; --ours keeps ours, --theirs
 });
 
 engine('undo after the base moved: UNDO_STALE with the op, its time and the paths', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a.md', 'one\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/a.md': 'one\n' });
   write(b, 'content/a.md', 'two\n');
   await ok(b, 'push');
   await ok(a, 'pull');
@@ -1113,11 +1113,7 @@ engine('undo after the base moved: UNDO_STALE with the op, its time and the path
 });
 
 engine('a pull that replaces a folder by a file of the same name deletes first, then writes', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/x.md/inner.md', 'inner\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/x.md/inner.md': 'inner\n' });
   assert.is(read(b, 'content/x.md/inner.md'), 'inner\n');
   rmSync(join(a, 'services', 'content', 'x.md'), { recursive: true });
   write(a, 'content/x.md', 'now a file\n');
@@ -1210,12 +1206,7 @@ engine('push retried on top of another writer\'s version: their blobs fetched, t
 });
 
 engine('push: an artifact both sides changed the same way (converged) is not reported as not pulled', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/x.md', 'x\n');
-  write(a, 'content/y.md', 'y\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/x.md': 'x\n', 'content/y.md': 'y\n' });
   write(b, 'content/x.md', 'same\n');
   await ok(b, 'push');
   write(a, 'content/x.md', 'same\n');
@@ -1227,12 +1218,7 @@ engine('push: an artifact both sides changed the same way (converged) is not rep
 });
 
 engine('push: remote-only changes stay on the remote and are reported not pulled; --force reverts them', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/x.md', 'x\n');
-  write(a, 'content/y.md', 'y\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/x.md': 'x\n', 'content/y.md': 'y\n' });
   write(b, 'content/x.md', 'x from b\n');
   await ok(b, 'push');
   write(a, 'content/y.md', 'y from a\n');
@@ -1286,11 +1272,7 @@ engine('previewMerge of an entry not in conflict: NOT_IN_CONFLICT with path and 
 });
 
 engine('undo of a conflicted merge restores the file and writes no base of another remote; a second undo redoes a pull', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a.md', 'base\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b, remote } = await twoClones({ 'content/a.md': 'base\n' });
   write(b, 'content/a.md', 'theirs\n');
   await ok(b, 'push');
   write(a, 'content/a.md', 'ours\n');
@@ -1319,11 +1301,7 @@ engine('undo of a conflicted merge restores the file and writes no base of anoth
 });
 
 engine('pull refuses to write a file where an untracked folder stands (PATH_BLOCKED with data), nothing written', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a.md', 'a\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/a.md': 'a\n' });
   write(a, 'content/n.md', 'n\n');
   write(a, 'content/a.md', 'a2\n');
   await ok(a, 'push');
@@ -1336,12 +1314,7 @@ engine('pull refuses to write a file where an untracked folder stands (PATH_BLOC
 });
 
 engine('applySync: a merge choice without a clean merge is CONFLICT with data; an explicit overwrite is checked against what was seen (STALE_REMOTE), else one version', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a.md', 'base\n');
-  write(a, 'content/q b.md', 'base\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/a.md': 'base\n', 'content/q b.md': 'base\n' });
   write(b, 'content/a.md', 'theirs\n');
   write(b, 'content/q b.md', 'theirs\n');
   await ok(b, 'push');
@@ -1401,12 +1374,7 @@ engine('compile stores the manifest it names; fetch of a remote not created yet 
 });
 
 engine('a pull that only converges keeps the undo journal; sync plans a merge in progress apart from the drifted items', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/x.md', 'x\n');
-  write(a, 'content/m.md', 'base\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/x.md': 'x\n', 'content/m.md': 'base\n' });
   const j = await withCtx(b, (ctx) => ctx.store.undo());
   assert.ok(j);
   write(a, 'content/x.md', 'same\n');
@@ -1428,11 +1396,7 @@ engine('a pull that only converges keeps the undo journal; sync plans a merge in
 });
 
 engine('an explicit sync push of a local change the remote changed since the plan is a conflict (PUSH_REFUSED), not an overwrite', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a.md', 'base\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { b } = await twoClones({ 'content/a.md': 'base\n' });
   write(b, 'content/a.md', 'ours\n');
   await withCtx(b, async (ctx) => {
     await fetchRemote(ctx);
@@ -1444,13 +1408,7 @@ engine('an explicit sync push of a local change the remote changed since the pla
 });
 
 engine('a sync choice that would overwrite the other side is refused with the way out: merge for a conflict, pull or push otherwise', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/c.md', 'base\n');
-  write(a, 'content/r.md', 'base\n');
-  write(a, 'content/l.md', 'base\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/c.md': 'base\n', 'content/r.md': 'base\n', 'content/l.md': 'base\n' });
   write(a, 'content/c.md', 'theirs\n');
   write(a, 'content/r.md', 'theirs\n');
   await ok(a, 'push');
@@ -1483,12 +1441,7 @@ engine('validateArtifacts: a file removed since the scan is skipped; a path no k
 });
 
 engine('sync --push-merged: the merged result is pushed in the same version, whose default message says so', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/m.md', 'one\ntwo\nthree\n');
-  write(a, 'content/p.md', 'p\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/m.md': 'one\ntwo\nthree\n', 'content/p.md': 'p\n' });
   write(b, 'content/m.md', 'ONE\ntwo\nthree\n');
   await ok(b, 'push');
   write(a, 'content/m.md', 'one\ntwo\nTHREE\n');
@@ -1518,12 +1471,7 @@ engine('sync --push-merged: the merged result is pushed in the same version, who
  * in B it is a local change (push) and the other is still to pull.
  */
 async function interruptedPullOfTwo(): Promise<{ a: string; b: string; done: string; kept: string; other: string }> {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/a.md', 'a\n');
-  write(a, 'content/b.md', 'b\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/a.md': 'a\n', 'content/b.md': 'b\n' });
   write(a, 'content/a.md', 'a2\n');
   write(a, 'content/b.md', 'b2\n');
   await ok(a, 'push');
@@ -1600,11 +1548,7 @@ engine('fetch from a recreated remote whose version of the last fetch now holds 
 });
 
 engine('a pull where a file takes the place of a folder the same pull empties deletes first, then writes', async () => {
-  const { ws: a, remote } = await emptyWs();
-  write(a, 'content/x.md/a.md', 'in a folder\n');
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
+  const { a, b } = await twoClones({ 'content/x.md/a.md': 'in a folder\n' });
   rmSync(join(a, 'services', 'content', 'x.md'), { recursive: true });
   write(a, 'content/x.md', 'now a file\n');
   await ok(a, 'push');

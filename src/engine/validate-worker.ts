@@ -6,25 +6,14 @@
  * itself, where the error is reported as usual.
  * @module
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import type { Schema } from '../model/kinds.js';
-import { validateArtifact, type Problem } from './validate.js';
+import { validateFile, type Problem } from './validate.js';
 
 export interface WorkerRequest { services: string; items: { path: string; schema: Schema }[] }
 export type WorkerAnswer = (Problem[] | null)[];
 
 parentPort?.once('message', (m: WorkerRequest) => {
-  const out: WorkerAnswer = m.items.map((it) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(join(m.services, ...it.path.split('/')));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    return validateArtifact(it.path, bytes, it.schema);
-  });
+  const out: WorkerAnswer = m.items.map((it) => validateFile(m, it.path, it.schema));
   parentPort!.postMessage(out);
 });

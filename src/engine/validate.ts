@@ -6,6 +6,8 @@
 import { parseDocument, isMap, isNode, LineCounter } from 'yaml';
 import type { Schema } from '../model/kinds.js';
 import { formatOf } from '../model/kinds.js';
+import type { Workspace } from '../workspace/config.js';
+import { readArtifact } from '../workspace/scan.js';
 
 export interface Problem {
   path: string;
@@ -42,6 +44,21 @@ function yamlProblems(path: string, text: string, schema: Schema, lineOffset: nu
     return at('an mcp server needs a `command` (local process) or a `url` (remote server)');
   }
   return [];
+}
+
+/**
+ * Problems of an artifact's file as it is now (empty: valid; null: the file was removed since
+ * the scan). Other read errors are thrown.
+ */
+export function validateFile(ws: Pick<Workspace, 'services'>, path: string, schema: Schema): Problem[] | null {
+  let bytes: Uint8Array;
+  try {
+    bytes = readArtifact(ws, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return validateArtifact(path, bytes, schema);
 }
 
 /** Problems of one artifact's bytes (empty: valid). */

@@ -8,10 +8,10 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ObjectId } from '../model/hash.js';
-import { formatOf, kindOf, type Schema } from '../model/kinds.js';
-import { readArtifact } from '../workspace/scan.js';
+import { formatOf, kindOf } from '../model/kinds.js';
 import type { Context } from './context.js';
 import type { Problem } from './validate.js';
+import type { WorkerAnswer, WorkerRequest } from './validate-worker.js';
 
 /**
  * From this many artifacts to parse on, worker threads take shares of them beside the main
@@ -69,19 +69,10 @@ export const validationStats = { workerShares: 0, fallbacks: 0 };
  * `AGENTSYNC_VALIDATE_THREADS=<n>` sets the number of threads, main included, 1 for none). A
  * worker that fails leaves its share to the main thread.
  */
-async function validateMany(ctx: Context, todo: readonly { path: string; schema: Schema }[]): Promise<(Problem[] | null)[]> {
+async function validateMany(ctx: Context, todo: WorkerRequest['items']): Promise<WorkerAnswer> {
   if (todo.length === 0) return [];
-  const { validateArtifact } = await import('./validate.js');
-  const local = (share: readonly { path: string; schema: Schema }[]): (Problem[] | null)[] => share.map((it) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = readArtifact(ctx.ws, it.path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    return validateArtifact(it.path, bytes, it.schema);
-  });
+  const { validateFile } = await import('./validate.js');
+  const local = (share: WorkerRequest['items']): WorkerAnswer => share.map((it) => validateFile(ctx.ws, it.path, it.schema));
   const asked = Number(process.env.AGENTSYNC_VALIDATE_THREADS);
   const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : Math.min(availableParallelism(), 4);
   if (threads < 2 || todo.length < PARALLEL_FROM) return local(todo);
@@ -89,12 +80,12 @@ async function validateMany(ctx: Context, todo: readonly { path: string; schema:
   // far more than one of plain Markdown).
   const shares = Array.from({ length: threads }, (_, t) => todo.filter((_, k) => k % threads === t));
   const { Worker } = await import('node:worker_threads');
-  const workers = shares.slice(1).map((share) => new Promise<(Problem[] | null)[]>((resolve, reject) => {
+  const workers = shares.slice(1).map((share) => new Promise<WorkerAnswer>((resolve, reject) => {
     const w = new Worker(new URL('./validate-worker.js', import.meta.url));
-    w.once('message', (answer: (Problem[] | null)[]) => { resolve(answer); void w.terminate(); });
+    w.once('message', (answer: WorkerAnswer) => { resolve(answer); void w.terminate(); });
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`validation worker exited with ${code}`)));
-    w.postMessage({ services: ctx.ws.services, items: share });
+    w.postMessage({ services: ctx.ws.services, items: share } satisfies WorkerRequest);
   }).then((answer) => { validationStats.workerShares++; return answer; }, (e) => {
     validationStats.fallbacks++;
     if (process.env.AGENTSYNC_DEBUG) process.stderr.write(`agentsync: a validation worker failed (${(e as Error).message}); its share is validated on the main thread\n`);

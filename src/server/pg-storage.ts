@@ -297,11 +297,13 @@ const withValues = (text: string | Prepared, values?: unknown[]) => typeof text 
 
 export type Q = (text: string | Prepared, values?: unknown[]) => Promise<pg.QueryResult<any>>;
 
-const OBJECTS_UPSERT = `INSERT INTO objects (tenant, id, bytes) SELECT $1, v.id, v.bytes FROM unnest($2::bytea[], $3::bytea[]) AS v (id, bytes)
+/** Insert objects ($2 ids, $3 bytes) of tenant $1, several rows per statement; `also`: more FROM items. */
+const objectsUpsert = (also = '') => `INSERT INTO objects (tenant, id, bytes) SELECT $1, v.id, v.bytes FROM unnest($2::bytea[], $3::bytea[]) AS v (id, bytes)${also}
   ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`;
-const INSERT_OBJECTS = prepared('insert_objects', OBJECTS_UPSERT);
+const INSERT_OBJECTS = prepared('insert_objects', objectsUpsert());
 // Each such statement is its own transaction, committed without waiting for the WAL flush:
 // set_config(…, true) lasts to the end of that transaction, its commit included.
+const INSERT_OBJECTS_ASYNC = prepared('insert_objects_async', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off) ${objectsUpsert(', cfg')}`);
 const TOKEN_COLS = 'id, tenant, scope, hash, created_at, expires_at, revoked_at, label';
 const TOKEN_BY_ID = prepared('token', `SELECT ${TOKEN_COLS} FROM tokens WHERE id = $1`);
 const HEAD = prepared('head', 'SELECT latest_published, current, last_id FROM heads WHERE tenant = $1');
@@ -313,7 +315,6 @@ const CREATE_VERSION = prepared('create_version', 'SELECT status, latest_publish
 const PRESENT_TOUCH = prepared('present_touch', `WITH ask AS (SELECT decode(x, 'hex') AS id FROM unnest($2::text[]) x),
   touch AS (UPDATE objects SET stored_at = now() WHERE tenant = $1 AND id IN (SELECT id FROM ask) AND stored_at < now() - interval '10 minutes')
   SELECT encode(id, 'hex') AS id FROM objects WHERE tenant = $1 AND id IN (SELECT id FROM ask)`);
-const INSERT_OBJECTS_ASYNC = prepared('insert_objects_async', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off) ${OBJECTS_UPSERT.replace(' AS v (id, bytes)', ' AS v (id, bytes), cfg')}`);
 
 /**
  * Insert objects (already hash-checked) of `tenant`, several rows per statement; one already
@@ -371,30 +372,19 @@ function manifestStore(q: Q, tenant: string): ManifestStore {
 /** A stored manifest: its bytes and the ids of its tree's chunks. */
 interface StoredManifest { bytes: Uint8Array; chunks: ReadonlySet<ObjectId> }
 
-/** The snapshot of a tenant's version (never changes once made), for the most recent 4096. */
-class SnapshotCache {
-  private m = new Map<string, SnapshotHash>();
-  get(tenant: string, id: number): SnapshotHash | undefined {
-    return this.m.get(tenant + '\0' + id);
-  }
-  set(tenant: string, id: number, snapshot: SnapshotHash): void {
-    this.m.set(tenant + '\0' + id, snapshot);
-    if (this.m.size > 4096) this.m.delete(this.m.keys().next().value!);
-  }
-}
-
-/** Immutable manifests by snapshot, a few of them (the parent of the next push is the latest). */
-class ManifestCache {
-  private m = new Map<string, StoredManifest>();
-  get(k: string): StoredManifest | undefined {
+/** The most recently used `limit` values of immutable things (a manifest by snapshot, a version's snapshot). */
+class Recent<V> {
+  private m = new Map<string, V>();
+  constructor(private readonly limit: number) {}
+  get(k: string): V | undefined {
     const v = this.m.get(k);
-    if (v) { this.m.delete(k); this.m.set(k, v); }
+    if (v !== undefined) { this.m.delete(k); this.m.set(k, v); }
     return v;
   }
-  set(k: string, v: StoredManifest): void {
+  set(k: string, v: V): void {
     this.m.delete(k);
     this.m.set(k, v);
-    while (this.m.size > 8) this.m.delete(this.m.keys().next().value!);
+    while (this.m.size > this.limit) this.m.delete(this.m.keys().next().value!);
   }
 }
 
@@ -568,30 +558,31 @@ export class PgTenantStore implements TenantStore {
     // seen (the next push of a client builds on the version its last one made). Otherwise the
     // head and the latest published version's snapshot in one round trip, and a stale
     // `expected` is refused before any work.
-    let parentSnap = req.expected === null ? EMPTY_SNAPSHOT : this.st.snapshots.get(this.tenant, req.expected);
-    const checkHead = async (): Promise<SnapshotHash> => {
+    let parentSnap = req.expected === null ? EMPTY_SNAPSHOT : this.st.snapshots.get(this.tenant + '\0' + req.expected);
+    const readHead = async (): Promise<SnapshotHash> => {
       const hr = (await this.q(HEAD_AND_SNAPSHOT, [this.tenant])).rows[0];
       const head = headOf(hr);
       if (head.latestPublished !== req.expected) staleRemote(head, req);
       if (req.expected === null) return EMPTY_SNAPSHOT;
-      this.st.snapshots.set(this.tenant, req.expected, hr.snapshot);
+      this.st.snapshots.set(this.tenant + '\0' + req.expected, hr.snapshot);
       return hr.snapshot as SnapshotHash;
     };
     const checked = parentSnap === undefined;
-    parentSnap ??= await checkHead();
+    parentSnap ??= await readHead();
     const parent = await this.manifest(parentSnap);
     let built: { bytes: Uint8Array; snapshot: SnapshotHash };
     try {
       built = buildVersionManifest(req, parent.bytes);
     } catch (e) {
       // Refused against a parent that may no longer be the latest: a stale push is told so first.
-      if (!checked) await checkHead();
+      if (!checked) await readHead();
       throw e;
     }
     const { bytes, snapshot } = built;
     const tree = chunkManifest(bytes);
-    // The parent's chunks are there (its version reaches them: gc keeps them); the others and
-    // the added blobs are checked inside the transaction, where gc cannot run meanwhile.
+    // The parent's chunks are there (its version reaches them: gc keeps them); the others are
+    // sent with the create (stored unless there), and the added blobs are looked up in its call,
+    // under the head row's lock, where gc cannot run meanwhile.
     const fresh = [...new Map(tree.chunks.filter((c) => !parent.chunks.has(c.id)).map((c) => [c.id, c])).values()];
     const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
     const now = new Date().toISOString();
@@ -621,7 +612,7 @@ export class PgTenantStore implements TenantStore {
       ...(req.draft ? {} : { publishedAt: now }),
     };
     this.st.manifests.set(this.tenant + '\0' + snapshot, { bytes, chunks: new Set(tree.chunks.map((c) => c.id)) });
-    this.st.snapshots.set(this.tenant, id, snapshot);
+    this.st.snapshots.set(this.tenant + '\0' + id, snapshot);
     return v;
   }
 
@@ -743,8 +734,10 @@ async function schemaOf(query: Q): Promise<number> {
  * REMOTE_BUSY; every write that moves a pointer is one transaction.
  */
 export class PgStorage implements Storage {
-  readonly manifests = new ManifestCache();
-  readonly snapshots = new SnapshotCache();
+  /** Manifests by tenant and snapshot, a few (the parent of the next push is the latest). */
+  readonly manifests = new Recent<StoredManifest>(8);
+  /** Snapshots by tenant and version id (a version never changes its snapshot). */
+  readonly snapshots = new Recent<SnapshotHash>(4096);
   readonly sessions: SessionStore = new PgSessions(this);
   private readonly apis = new Map<string, PgTenantStore>();
   private closed = false;

@@ -210,6 +210,6 @@ export function kindsKey(kinds: readonly Kind[]): string {
 }
 
 /** Read one artifact's bytes. */
-export function readArtifact(ws: Workspace, rel: string): Uint8Array {
+export function readArtifact(ws: Pick<Workspace, 'services'>, rel: string): Uint8Array {
   return readFileSync(join(ws.services, ...rel.split('/')));
 }
