@@ -95,6 +95,12 @@ test('many artifacts are validated by worker threads beside the main one: the sa
   const three = await problems('3');
   assert.equal([validationStats.workerShares - before.workerShares, validationStats.fallbacks - before.fallbacks], [2, 0], 'two workers took a share each');
   assert.equal(three, one);
+  // A hostile or silly AGENTSYNC_VALIDATE_THREADS: capped at 8 threads (7 workers); not a
+  // positive integer, the default; the answer never changes.
+  const mid = { ...validationStats };
+  assert.equal(await problems('1e9'), one);
+  assert.equal([validationStats.workerShares - mid.workerShares, validationStats.fallbacks - mid.fallbacks], [7, 0], 'at most 8 threads');
+  for (const bad of ['-3', '0', '2.5', 'x\u001b[2J']) assert.equal(await problems(bad), one, bad);
 });
 
 test.run();
