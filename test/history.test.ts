@@ -186,6 +186,153 @@ stores('RemoteStore: every version\'s manifest, snapshot and changesBetween equa
   assert.ok(Buffer.from(got!).equals(encodeManifest(refs[60]!)));
 });
 
+stores('hot manifest: a store that keeps one, persisted and reopened at every step, writes and reads exactly what one without it does', async () => {
+  // Two databases fed the same random history: one plain, one whose ManifestStore keeps a hot
+  // file and is re-created (a new process) after every version, as the CLI does.
+  const plain = await db(), hotDb = await db();
+  const file = join(tmp('agentsync-hot-'), 'hot');
+  const ref = new ManifestStore(plain);
+  let ms = new ManifestStore(hotDb, '', { hot: file });
+  const r = rng(17);
+  let m: Manifest = new Map();
+  for (let i = 0; i < 3000; i++) m.set(`content/s${i % 40}/p${i}.md`, blobId(bytes(`p${i}`)));
+  let prev: string | undefined;
+  for (let step = 0; step < 60; step++) {
+    if (step) m = applyChanges(m, randomChanges(m, r, 1 + Math.floor(r() * 4), step));
+    const b = encodeManifest(m);
+    // The parent read first (as push and fetch do), then the new manifest stored.
+    if (prev) assert.equal(await ms.get(prev), await ref.get(prev));
+    const a = await ref.putOps(b), h = await ms.putOps(b);
+    assert.equal(h.ops.map((o) => o.key), a.ops.map((o) => o.key), `step ${step}: the same chunks written`);
+    await commit(plain, a.ops);
+    await commit(hotDb, h.ops);
+    await ms.persist();
+    ms = new ManifestStore(hotDb, '', { hot: file });
+    prev = a.snapshot;
+  }
+  assert.equal(await dumpKeys(hotDb), await dumpKeys(plain));
+});
+
+/** The offset just after the first `n` line feeds of `b` (the hot file's header lines: 2, then 5 per entry). */
+function afterLines(b: Uint8Array, n: number): number {
+  let at = 0;
+  for (let i = 0; i < n; i++) at = b.indexOf(0x0a, at) + 1;
+  return at;
+}
+
+stores('hot manifests: the file keeps the two last used (a fetch reads one and stores the next; the pull after it reads the first)', async () => {
+  const d = await db();
+  const file = join(tmp('agentsync-hot-'), 'hot');
+  const m1 = generated(2000);
+  const b1 = encodeManifest(m1);
+  const first = new ManifestStore(d);
+  const p1 = await first.putOps(b1);
+  await commit(d, p1.ops);
+  // A "fetch": reads the last fetched manifest, stores the new one.
+  const m2 = new Map(m1);
+  m2.set('agents/a01500.yaml', blobId(bytes('edited')));
+  const b2 = encodeManifest(m2);
+  const fetchStore = new ManifestStore(d, '', { hot: file });
+  assert.equal(await fetchStore.get(p1.snapshot), b1);
+  const p2 = await fetchStore.putOps(b2);
+  assert.is(p2.ops.length, 1 + chunkManifest(b2).chunks.filter((c) => !chunkManifest(b1).chunks.some((x) => x.id === c.id)).length, 'only the new chunks');
+  await commit(d, p2.ops);
+  await fetchStore.persist();
+  // A leaf both trees share goes: only the file can answer for either manifest now.
+  const shared = chunkManifest(b1).chunks[2]!.id;
+  assert.ok(chunkManifest(b2).chunks.some((c) => c.id === shared));
+  await d.del('o!' + shared);
+  const pullStore = new ManifestStore(d, '', { hot: file });
+  assert.equal(await pullStore.get(p1.snapshot), b1, 'the base, for the pull');
+  assert.equal(await pullStore.get(p2.snapshot), b2, 'the remote, for the next push');
+  await rejectsCode(new ManifestStore(d).get(p2.snapshot), 'OBJECT_MISSING');
+  // Nothing new used: the file is not rewritten.
+  const before = readFileSync(file);
+  await pullStore.persist();
+  assert.ok(readFileSync(file).equals(before));
+  // A third manifest stored: the file keeps it and the one used last before it.
+  const m3 = new Map(m2);
+  m3.set('agents/a00100.yaml', blobId(bytes('edited 3')));
+  const b3 = encodeManifest(m3);
+  const p3 = await pullStore.putOps(b3);
+  assert.is(p3.ops.some((o) => o.key === 'o!' + shared), false, 'the shared leaf is taken as present (the file says so, and m! names both roots)');
+  await commit(d, p3.ops);
+  await pullStore.persist();
+  assert.equal(hotSnapshots(readFileSync(file)), [p3.snapshot, p2.snapshot], 'the one stored last first, then the one used last before it');
+});
+
+/** The snapshots a hot file lists, in order (its layout: SPEC §3.1). */
+function hotSnapshots(b: Uint8Array): string[] {
+  const lines = (at: number, n: number) => dec.decode(b.subarray(at, afterLines(b.subarray(at), n) + at)).split('\n').slice(0, n);
+  const [, k] = lines(0, 2);
+  const out: string[] = [];
+  let at = afterLines(b, 2);
+  for (let i = 0; i < Number(k); i++) {
+    const [snap, , n, len] = lines(at, 5);
+    out.push(snap!);
+    at += afterLines(b.subarray(at), 5) + Number(n) * 65 + Number(len);
+  }
+  assert.is(at, b.length);
+  return out;
+}
+
+async function dumpKeys(d: Db): Promise<string[]> {
+  const out: string[] = [];
+  for await (const k of d.keys()) out.push(k);
+  return out;
+}
+
+stores('hot manifest: read from the file only while its m! key names its root; a damaged or stale file is never trusted; fsck reads the tree', async () => {
+  const d = await db();
+  const file = join(tmp('agentsync-hot-'), 'hot');
+  const b1 = encodeManifest(generated(2000));
+  const s1 = new ManifestStore(d, '', { hot: file });
+  const put = await s1.putOps(b1);
+  await commit(d, put.ops);
+  await s1.persist();
+  const snap = put.snapshot;
+  const tree = chunkManifest(b1);
+  assert.ok(existsSync(file));
+  // Take one leaf away: only the hot file can answer now.
+  const leaf = tree.chunks[3]!.id;
+  await d.del('o!' + leaf);
+  const fresh = () => new ManifestStore(d, '', { hot: file });
+  assert.equal(await fresh().get(snap), b1, 'read from the hot file');
+  await rejectsCode(fresh().stored(snap), 'OBJECT_MISSING');
+  // Each damage makes the file unusable: the read goes to the tree (and finds the leaf missing).
+  const good = readFileSync(file);
+  const damaged = (f: (b: Buffer) => Buffer) => { writeFileSync(file, f(Buffer.from(good))); return fresh(); };
+  for (const [what, f] of [
+    ['a manifest byte', (b: Buffer) => { b[b.length - 10] ^= 1; return b; }],
+    ['a chunk id', (b: Buffer) => { const at = afterLines(b, 7) + 5; b[at] = b[at] === 0x61 ? 0x62 : 0x61; return b; }],
+    ['truncated', (b: Buffer) => b.subarray(0, b.length - 1)],
+    ['the magic line', (b: Buffer) => { b[0] = 0x41; return b; }],
+    ['empty', () => Buffer.alloc(0)],
+  ] as const) {
+    await rejectsCode(damaged(f).get(snap), 'OBJECT_MISSING').catch((e) => { throw new Error(`${what}: ${e}`); });
+  }
+  writeFileSync(file, good);
+  assert.equal(await fresh().get(snap), b1);
+  // A manifest no longer stored (its m! key forgotten, as gc does): the file is not trusted,
+  // neither for its bytes nor for which chunks are present.
+  await d.del('m!' + manifestObjectId(snap));
+  assert.is(await fresh().get(snap), undefined);
+  const m2 = generated(2000);
+  m2.set('agents/a01000.yaml', blobId(bytes('edited')));
+  const b2 = encodeManifest(m2);
+  const s2 = fresh();
+  const put2 = await s2.putOps(b2);
+  assert.ok(chunkManifest(b2).chunks.some((c) => c.id === leaf), 'the edit is in another leaf');
+  assert.ok(put2.ops.some((o) => o.key === 'o!' + leaf), 'the missing leaf is written again');
+  await commit(d, put2.ops);
+  assert.equal(await fresh().stored(put2.snapshot), b2, 'the new tree is whole');
+  // forgetOp in the same instance: its hot manifest is dropped with it.
+  const s3 = fresh();
+  assert.equal(await s3.get(put2.snapshot), b2);
+  await commit(d, [s3.forgetOp(put2.snapshot)]);
+  assert.is(await s3.get(put2.snapshot), undefined);
+});
+
 stores.run();
 
 // ------------------------------------------------------------------ upgrade

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { cleanup, cli, needs, pair, read, ROOT, tmp, write, type CliResult } from './helpers.js';
@@ -219,6 +219,12 @@ needs(test, hasGit, 'json schemas: git', 'git is not on PATH; .ci/run installs i
   assert.equal(refused.json.error.data.paths, ['agents/welcome.yaml']);
   assert.is(read(a, 'agents/welcome.yaml'), before, 'nothing written');
   st = await check('status', 0, a, 'status');
+  assert.equal(st.json.gitDirty, ['agents/welcome.yaml', doc]);
+  // A drifted artifact deleted locally has no file: git would call it dirty (deleted from HEAD),
+  // but gitDirty lists only those with a local file (SPEC §4), so the list is unchanged.
+  rmSync(join(a, 'services', 'skills', 'sql-helper.yaml'));
+  st = await check('status', 0, a, 'status');
+  assert.ok(st.json.entries.some((e: { path: string; local: string }) => e.path === 'skills/sql-helper.yaml' && e.local === 'deleted'), 'the deletion is drift');
   assert.equal(st.json.gitDirty, ['agents/welcome.yaml', doc]);
 });
 

@@ -1465,6 +1465,25 @@ engine('sync --push-merged: the merged result is pushed in the same version, who
   eq((await states(a))['content/m.md'], 'conflict');
 });
 
+engine('sync --push-merged: a merge whose result is the remote\'s bytes makes no version, and says so without failing', async () => {
+  const { a, b } = await twoClones({ 'content/m.md': 'one\ntwo\nthree\n' });
+  write(b, 'content/m.md', 'ONE\ntwo\nTHREE\n');
+  await ok(b, 'push');
+  // A made one of B's two edits: a conflict (three different ids) whose clean merge is B's file.
+  write(a, 'content/m.md', 'ONE\ntwo\nthree\n');
+  await withCtx(a, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [], previews: true });
+    eq(plan.items.map((i) => [i.entry.path, i.entry.state]), [['content/m.md', 'conflict']]);
+    assert.is(plan.items[0]!.mergeText, 'ONE\ntwo\nTHREE\n');
+    const r = await applySync(ctx, plan, [{ item: plan.items[0]!, choice: 'merge' }], { author: 'me', pushMerged: true });
+    eq([r.version, r.pushed, r.merged], [null, [], ['content/m.md']]);
+  });
+  eq(read(a, 'content/m.md'), 'ONE\ntwo\nTHREE\n');
+  eq(await states(a), {});
+  eq((await withCtx(a, async (ctx) => (await ctx.remote()).head())).lastId, 2, 'no third version');
+});
+
 /**
  * A pushes content/a.md and content/b.md, B pulls them; A changes both, B's pull of the change
  * stops after one file (its journal left pending); A then takes that file back to the base, so

@@ -37,11 +37,11 @@ export async function checkObjects(objects: ObjectStore, problems: FsckProblem[]
  * Check that a snapshot's manifest is stored whole (every chunk of its tree present and well
  * formed), hashes to the snapshot, decodes, and that every blob it names is present.
  */
-export async function checkSnapshot(objects: Pick<ObjectStore, 'missing'>, manifests: Pick<ManifestStore, 'get'>, snap: string, what: string, problems: FsckProblem[]): Promise<void> {
+export async function checkSnapshot(objects: Pick<ObjectStore, 'missing'>, manifests: Pick<ManifestStore, 'stored'>, snap: string, what: string, problems: FsckProblem[]): Promise<void> {
   if (!isSnapshotHash(snap)) { problems.push({ what, message: `${JSON.stringify(snap)} is not a snapshot hash` }); return; }
   if (snap === EMPTY_SNAPSHOT) return;
   try {
-    const bytes = await manifests.get(snap);
+    const bytes = await manifests.stored(snap);
     if (!bytes) { problems.push({ what, message: `manifest ${snap} is missing` }); return; }
     if (snapshotHashOf(bytes) !== snap) { problems.push({ what, message: `manifest ${snap} does not hash to its snapshot` }); return; }
     const m = decodeManifest(bytes);

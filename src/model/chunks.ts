@@ -53,8 +53,16 @@ export interface ChunkedManifest {
  * depends on every input byte. @example lineHash(enc('a'), 0, 1) // see SPEC §3.1 vectors
  */
 export function lineHash(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return fmix32(h);
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** MurmurHash3's finaliser, as an unsigned 32-bit number. */
+function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -111,12 +119,18 @@ export function chunkManifest(bytes: Uint8Array, hash: (b: Uint8Array) => Object
   const chunks: Chunk[] = [];
   if (bytes.length === 0) return { root: null, height: 0, chunks };
   let level: ChildRef[] = [];
-  let start = 0, lines = 0, lineStart = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] !== 0x0a) continue;
+  let start = 0, lines = 0;
+  // lineHash of each line, computed in the same pass that finds the line ends (one read of
+  // each byte; this runs on every push over the whole manifest).
+  let h = FNV_OFFSET;
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]!;
+    h = Math.imul(h ^ c, FNV_PRIME);
+    if (c !== 0x0a) continue;
     lines++;
     const end = i + 1;
-    if (lines >= CHUNK_MAX || end === bytes.length || lineHash(bytes, lineStart, end) < LIMIT) {
+    if (lines >= CHUNK_MAX || end === n || fmix32(h) < LIMIT) {
       const b = bytes.subarray(start, end);
       const id = hash(b);
       chunks.push({ id, bytes: b });
@@ -124,7 +138,7 @@ export function chunkManifest(bytes: Uint8Array, hash: (b: Uint8Array) => Object
       start = end;
       lines = 0;
     }
-    lineStart = end;
+    h = FNV_OFFSET;
   }
   if (start !== bytes.length) throw new Error('manifest bytes do not end with a newline');
   let height = 0;

@@ -10,6 +10,7 @@ import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
 import { openDb, type Db } from '../store/db.js';
 import { RemoteStore, upgradeStore } from '../store/remote-store.js';
+import { HOT_FILE } from '../store/manifests.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import type { CreateVersionRequest, Remote, StoredObject } from './types.js';
 
@@ -45,7 +46,7 @@ export class DirectoryRemote implements Remote {
       if (text !== MARKER_TEXT && text !== MARKER_V1) fail('NOT_A_REMOTE', `${this.dir} has an unknown remote format; upgrade agentsync`, { dir: this.dir });
     }
     const db = await openDb(join(this.dir, 'store'), { lockedCode: 'REMOTE_BUSY', what: 'the remote', ...(this.waitMs !== undefined ? { waitMs: this.waitMs } : {}) });
-    const store = new RemoteStore(db);
+    const store = new RemoteStore(db, '', { hot: join(this.dir, 'store', HOT_FILE) });
     try {
       // Under the lock: a format-1 remote is converted once (SPEC §3.1, "Upgrade").
       await upgradeStore(db, 'format', async () => [store], () => {
@@ -81,9 +82,10 @@ export class DirectoryRemote implements Remote {
   async deploy(id: number) { return (await this.open(false)).deploy(id); }
   async rollback(id: number) { return (await this.open(false)).rollback(id); }
   async close() {
-    const db = this.db;
+    const db = this.db, store = this.store;
     this.db = undefined;
     this.store = undefined;
+    if (store) await store.manifests.persist();
     if (db) await db.close();
   }
 }

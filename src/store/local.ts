@@ -13,7 +13,8 @@ import type { ObjectId } from '../model/hash.js';
 import type { Head, Version } from '../model/version.js';
 import { compactAll, dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
-import { ManifestStore, convertLegacy } from './manifests.js';
+import { HOT_FILE, ManifestStore, convertLegacy } from './manifests.js';
+import { join } from 'node:path';
 import { STORE_FORMAT, pad } from './remote-store.js';
 import { fail } from '../model/errors.js';
 import { decodeStat, statSave, type StatCache } from './stat-cache.js';
@@ -79,13 +80,13 @@ export class LocalStore {
   readonly objects: ObjectStore;
   /** Manifests as chunk trees (SPEC §3.1). */
   readonly manifests: ManifestStore;
-  private constructor(readonly db: Db) {
+  private constructor(readonly db: Db, dir: string) {
     this.objects = new ObjectStore(db);
-    this.manifests = new ManifestStore(db);
+    this.manifests = new ManifestStore(db, '', { hot: join(dir, HOT_FILE) });
   }
 
   static async open(dir: string, waitMs?: number): Promise<LocalStore> {
-    const s = new LocalStore(await openDb(dir, { what: 'the workspace store', ...(waitMs !== undefined ? { waitMs } : {}) }));
+    const s = new LocalStore(await openDb(dir, { what: 'the workspace store', ...(waitMs !== undefined ? { waitMs } : {}) }), dir);
     try {
       await s.upgrade();
     } catch (e) {
@@ -169,7 +170,8 @@ export class LocalStore {
     return { objects, bytes, manifests };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.manifests.persist();
     return this.db.close();
   }
 

@@ -7,12 +7,14 @@
  * reads fall back to it, and {@link convertLegacy} turns such manifests into trees.
  * @module
  */
-import { chunkManifest, decodeNode, isNode, leafBlobIds, type ChildRef } from '../model/chunks.js';
+import { chunkManifest, decodeNode, isNode, leafBlobIds, type ChildRef, type ChunkedManifest } from '../model/chunks.js';
 import { fail } from '../model/errors.js';
 import { isObjectId, type ObjectId } from '../model/hash.js';
 import { manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type SnapshotHash } from '../model/manifest.js';
+import { blobId } from '../model/hash.js';
 import { dec, enc, type Db } from './db.js';
 import type { BatchOp } from './objects.js';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 /** How a stored manifest is held: a chunk tree, or (format 1) one whole object. */
 export type ManifestRoot = { root: ObjectId | null; legacy: false } | { root: ObjectId; legacy: true };
@@ -27,12 +29,113 @@ export interface TreeWalk {
 const corrupt = (snapshot: string, why: string): never =>
   fail('STORE_CORRUPT', `the stored manifest of ${snapshot} is damaged (${why}); run \`agentsync fsck\``, { snapshot });
 
+/**
+ * A manifest whose whole tree is known to be stored: its bytes, its root and every chunk id of
+ * its tree (SPEC §3.1, "The hot manifests").
+ */
+interface Hot {
+  snapshot: SnapshotHash;
+  root: ObjectId;
+  bytes: Uint8Array;
+  chunks: ReadonlySet<ObjectId>;
+}
+
+/** A hot file's entry: named, checked (ids sum, snapshot hash) only when first used. */
+interface FileEntry {
+  snapshot: string;
+  root: string;
+  load(): Hot | undefined;
+}
+
+/**
+ * How many manifests the hot file keeps: a fetch reads the last fetched manifest and stores the
+ * new one; the pull after it reads the first again (its base); the push after that, the second.
+ */
+export const HOT_KEEP = 2;
+
+export interface ManifestStoreOptions {
+  /**
+   * Keep the manifests last read or stored, in memory and (with a path) in this file between
+   * processes: the next command's parent is read from it instead of from every chunk, and its
+   * chunks are known present without a lookup. A cache: checked before use, never trusted.
+   */
+  hot?: string | true;
+}
+
 export class ManifestStore {
   private readonly o: string;
   private readonly m: string;
-  constructor(private readonly db: Db, prefix = '') {
+  private readonly hotFile: string | undefined;
+  /** Whether hot manifests are kept at all. */
+  private readonly keepHot: boolean;
+  /** Known stored, most recently used first. */
+  private hots: Hot[] = [];
+  /** Trees put by {@link putOps}, hot once their `m!` key is seen stored. */
+  private staged: Hot[] = [];
+  /** The hot file's entries, read at most once per instance (undefined: not read yet). */
+  private fileEntries: FileEntry[] | undefined;
+  constructor(private readonly db: Db, prefix = '', opts: ManifestStoreOptions = {}) {
     this.o = prefix + 'o!';
     this.m = prefix + 'm!';
+    this.keepHot = opts.hot !== undefined;
+    this.hotFile = typeof opts.hot === 'string' ? opts.hot : undefined;
+  }
+
+  /** Whether `m!<snapshot>` names `root`: the tree is stored (gc forgets the key first). */
+  private async storedAs(snapshot: SnapshotHash, root: ObjectId): Promise<boolean> {
+    const r = await this.root(snapshot);
+    return r !== undefined && !r.legacy && r.root === root;
+  }
+
+  private use(h: Hot): Hot {
+    this.hots = [h, ...this.hots.filter((x) => x.snapshot !== h.snapshot)].slice(0, HOT_KEEP);
+    return h;
+  }
+
+  private file(): FileEntry[] {
+    if (this.fileEntries === undefined) this.fileEntries = this.hotFile ? readHotFile(this.hotFile) : [];
+    return this.fileEntries;
+  }
+
+  /**
+   * The hot manifest of `snapshot` when its tree is known stored: one in memory, one just put
+   * once its `m!` key names its root, or the file's after the same check.
+   */
+  private async hotFor(snapshot: SnapshotHash): Promise<Hot | undefined> {
+    if (!this.keepHot) return undefined;
+    const mem = this.hots.find((h) => h.snapshot === snapshot);
+    if (mem) return this.use(mem);
+    for (const c of [...this.staged, ...this.file()]) {
+      if (c.snapshot !== snapshot) continue;
+      const h = 'load' in c ? c.load() : c;
+      if (h && (await this.storedAs(snapshot, h.root))) return this.use(h);
+    }
+    return undefined;
+  }
+
+  /** Whether a chunk is known stored: in the tree of a hot manifest (the file's, once checked). */
+  private async presentChunks(): Promise<(id: ObjectId) => boolean> {
+    if (!this.keepHot) return () => false;
+    if (this.hots.length === 0) for (const e of this.file()) await this.hotFor(e.snapshot);
+    const sets = this.hots.map((h) => h.chunks);
+    return (id) => sets.some((x) => x.has(id));
+  }
+
+  /**
+   * Write the hot manifests to the hot file (temp file + rename; no fsync: a torn file fails its
+   * checks and is ignored). Call before closing the database. Never throws: it is a cache.
+   */
+  async persist(): Promise<void> {
+    if (!this.hotFile) return;
+    try {
+      for (const h of this.staged) if (await this.storedAs(h.snapshot, h.root)) this.use(h);
+      this.staged = [];
+      const keep = this.hots.slice(0, HOT_KEEP);
+      const had = new Set(this.file().map((e) => e.snapshot));
+      if (keep.length === 0 || (keep.length === had.size && keep.every((h) => had.has(h.snapshot)))) return;
+      writeHotFile(this.hotFile, keep);
+      this.fileEntries = keep.map((h) => ({ snapshot: h.snapshot, root: h.root, load: () => h }));
+    } catch { /* a cache: the next command reads the chunks */ }
   }
 
   /** Where the manifest of `snapshot` is stored; undefined when it is not. */
@@ -55,6 +158,19 @@ export class ManifestStore {
 
   /** The manifest bytes of `snapshot`, undefined when not stored. @throws STORE_CORRUPT */
   async get(snapshot: SnapshotHash): Promise<Uint8Array | undefined> {
+    const hot = await this.hotFor(snapshot);
+    if (hot) return hot.bytes;
+    const r = await this.root(snapshot);
+    if (!r) return undefined;
+    if (r.root === null) return new Uint8Array(0);
+    if (r.legacy) return this.db.get(this.o + r.root);
+    const w = await this.walk(snapshot, r.root);
+    if (this.keepHot) this.use({ snapshot, root: r.root, bytes: w.bytes, chunks: new Set(w.chunks) });
+    return w.bytes;
+  }
+
+  /** As {@link get}, always from the stored tree (fsck: the hot copy is not what it checks). */
+  async stored(snapshot: SnapshotHash): Promise<Uint8Array | undefined> {
     const r = await this.root(snapshot);
     if (!r) return undefined;
     if (r.root === null) return new Uint8Array(0);
@@ -127,11 +243,14 @@ export class ManifestStore {
     if (snapshot === EMPTY_SNAPSHOT) return { ops: [], snapshot };
     const hex = manifestObjectId(snapshot);
     if (await this.db.has(this.m + hex)) return { ops: [], snapshot };
-    const t = chunkManifest(bytes);
-    const unique = [...new Map(t.chunks.map((c) => [c.id, c])).values()];
+    const t = chunked(snapshot, bytes);
+    // The chunks of the hot tree are stored (most of a one-change version's): look up the rest.
+    const present = await this.presentChunks();
+    const unique = [...new Map(t.chunks.filter((c) => !present(c.id)).map((c) => [c.id, c])).values()];
     const have = await this.db.hasMany(unique.map((c) => this.o + c.id));
     const ops: BatchOp[] = unique.filter((_, i) => !have[i]).map((c) => ({ type: 'put', key: this.o + c.id, value: c.bytes }));
     ops.push({ type: 'put', key: this.m + hex, value: enc.encode(t.root ?? '') });
+    if (this.keepHot && t.root !== null) this.staged.push({ snapshot, root: t.root, bytes, chunks: new Set(t.chunks.map((c) => c.id)) });
     return { ops, snapshot };
   }
 
@@ -144,6 +263,10 @@ export class ManifestStore {
 
   /** Op that forgets the `m!` key of `snapshot` (gc; the chunks go when nothing reaches them). */
   forgetOp(snapshot: SnapshotHash): BatchOp {
+    // Its chunks may go: it is no longer known stored (the file's copy fails its m! check).
+    this.hots = this.hots.filter((h) => h.snapshot !== snapshot);
+    this.staged = this.staged.filter((h) => h.snapshot !== snapshot);
+    this.fileEntries = this.file().filter((e) => e.snapshot !== snapshot);
     return { type: 'del', key: this.m + manifestObjectId(snapshot) };
   }
 
@@ -165,6 +288,110 @@ export class ManifestStore {
     for (const id of w.chunks) into.add(id);
     for (const id of leafBlobIds(w.bytes)) into.add(id);
   }
+}
+
+/**
+ * The chunk tree of the manifest last stored, by snapshot hash: a push to a directory remote
+ * stores the same manifest in the workspace and in the remote store, in one process, and
+ * chunking 10k lines is the larger part of a one-change push's CPU. Chunking is a pure function
+ * of the bytes, which the snapshot hash names.
+ */
+let lastChunked: { snapshot: SnapshotHash; bytes: Uint8Array; tree: ChunkedManifest } | undefined;
+
+function chunked(snapshot: SnapshotHash, bytes: Uint8Array): ChunkedManifest {
+  // The same bytes, not only the same name (a caller's `known` is taken as given).
+  if (lastChunked?.snapshot !== snapshot || !sameBytes(lastChunked.bytes, bytes)) lastChunked = { snapshot, bytes, tree: chunkManifest(bytes) };
+  return lastChunked.tree;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length)));
+}
+
+const HOT_MAGIC = 'agentsync-hot-manifests 1';
+
+/** The hot file's name in a store's LevelDB folder (LevelDB leaves names it does not own alone). */
+export const HOT_FILE = 'agentsync-hot-manifests';
+
+/**
+ * The hot file (SPEC §3.1): `agentsync-hot-manifests 1` LF, the number of entries LF, then each
+ * entry: its snapshot hash LF, root id LF, number of chunk ids LF, manifest byte length LF,
+ * SHA-256 of its id lines LF, the id lines (`<64 hex>` LF each), the manifest bytes.
+ */
+function writeHotFile(path: string, hots: readonly Hot[]): void {
+  const parts: Uint8Array[] = [enc.encode(`${HOT_MAGIC}\n${hots.length}\n`)];
+  for (const h of hots) {
+    const ids = enc.encode([...h.chunks].map((id) => id + '\n').join(''));
+    parts.push(enc.encode(`${h.snapshot}\n${h.root}\n${h.chunks.size}\n${h.bytes.length}\n${blobId(ids)}\n`), ids, h.bytes);
+  }
+  const tmp = path + '.tmp';
+  try {
+    writeFileSync(tmp, Buffer.concat(parts));
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * The hot file's entries, each checked when first loaded (its id lines against their sum, its
+ * bytes against its snapshot hash); [] when the file is absent or its layout is broken.
+ */
+export function readHotFile(path: string): FileEntry[] {
+  let b: Uint8Array;
+  try {
+    const buf = readFileSync(path);
+    b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // what every other read gives: not a Buffer
+  } catch { return []; }
+  let at = 0;
+  const line = (): string => {
+    const nl = b.indexOf(0x0a, at);
+    if (nl < 0 || nl - at > 100) throw new Error('hot file: bad line');
+    const s = dec.decode(b.subarray(at, nl));
+    at = nl + 1;
+    return s;
+  };
+  const count = (s: string): number => {
+    if (!/^(0|[1-9][0-9]{0,9})$/.test(s)) throw new Error('hot file: bad count');
+    return Number(s);
+  };
+  try {
+    if (line() !== HOT_MAGIC) return [];
+    const k = count(line());
+    if (k > HOT_KEEP) return [];
+    const out: FileEntry[] = [];
+    for (let i = 0; i < k; i++) {
+      const snapshot = line(), root = line(), n = count(line()), len = count(line()), sum = line();
+      if (!snapshot.startsWith('sha256:') || !isObjectId(root) || n < 1) return [];
+      const idBytes = b.subarray(at, at + n * 65);
+      const bytes = b.subarray(at + n * 65, at + n * 65 + len);
+      at += n * 65 + len;
+      if (at > b.length) return [];
+      let loaded: Hot | null | undefined;
+      out.push({
+        snapshot, root,
+        load() {
+          if (loaded === undefined) loaded = checkEntry(snapshot, root, sum, idBytes, bytes) ?? null;
+          return loaded ?? undefined;
+        },
+      });
+    }
+    return at === b.length ? out : [];
+  } catch {
+    return [];
+  }
+}
+
+function checkEntry(snapshot: string, root: ObjectId, sum: string, idBytes: Uint8Array, bytes: Uint8Array): Hot | undefined {
+  if (blobId(idBytes) !== sum) return undefined;
+  const chunks = new Set<ObjectId>();
+  for (let i = 0; i < idBytes.length; i += 65) {
+    if (idBytes[i + 64] !== 0x0a) return undefined;
+    chunks.add(dec.decode(idBytes.subarray(i, i + 64)));
+  }
+  if (!chunks.has(root) || snapshotHashOf(bytes) !== snapshot) return undefined;
+  return { snapshot, root, bytes, chunks };
 }
 
 /**
@@ -190,7 +417,7 @@ export async function convertLegacy(db: Db, prefix: string, snapshots: Iterable<
     const bytes = (await db.get(prefix + 'o!' + r.root))!;
     if (snapshotHashOf(bytes) !== snap) fail('STORE_CORRUPT', `the stored manifest of ${snap} does not hash to it; run \`agentsync fsck\``, { snapshot: snap });
     const { ops } = await ms.putOps(bytes, snap);
-    const t = chunkManifest(bytes);
+    const t = chunked(snap, bytes);
     if (t.root !== r.root) legacy.push(r.root);
     pending.push(...ops);
     size += bytes.length;

@@ -18,7 +18,7 @@ import { hasControl } from '../model/text.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
 import { dec, enc, jsonValue, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
-import { ManifestStore, convertLegacy } from './manifests.js';
+import { ManifestStore, convertLegacy, type ManifestStoreOptions } from './manifests.js';
 import { Mutex } from './mutex.js';
 
 export interface CreateVersionRequest {
@@ -165,10 +165,10 @@ export class RemoteStore {
   /** Bytes of the last manifest created or read by createVersion (the next push's parent). */
   private bytesCache: { snapshot: SnapshotHash; bytes: Uint8Array } | undefined;
 
-  constructor(private readonly db: Db, private readonly prefix = '') {
+  constructor(private readonly db: Db, private readonly prefix = '', manifestOpts: ManifestStoreOptions = {}) {
     this.keyPrefix = prefix;
     this.objects = new ObjectStore(db, prefix);
-    this.manifests = new ManifestStore(db, prefix);
+    this.manifests = new ManifestStore(db, prefix, manifestOpts);
   }
 
   async head(): Promise<Head> {
