@@ -3,7 +3,6 @@
  * process.stdout, process.cwd or process.exit below this layer.
  * @module
  */
-import { execFileSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 import pc from 'picocolors';
 
@@ -55,6 +54,8 @@ function osUser(io: Io): string {
  */
 async function gitConfig(io: Io, dir: string, key: string): Promise<string | undefined> {
   try {
+    // Loaded here: node:child_process costs every command a few ms to load, and few need it.
+    const { execFileSync } = await import('node:child_process');
     const v = execFileSync('git', ['config', '--get', key], { cwd: dir, env: io.env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8', timeout: 5000 }).trim();
     return v || undefined;
   } catch (e) {

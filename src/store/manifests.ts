@@ -126,7 +126,7 @@ export class ManifestStore {
    * checks and is ignored). Call before closing the database. Never throws: it is a cache.
    */
   async persist(): Promise<void> {
-    if (!this.hotFile) return;
+    if (!this.hotFile || (this.hots.length === 0 && this.staged.length === 0)) return; // nothing used: the file stands
     try {
       for (const h of this.staged) if (await this.storedAs(h.snapshot, h.root)) this.use(h);
       this.staged = [];

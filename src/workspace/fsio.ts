@@ -3,13 +3,14 @@
  * folder. A reader sees the old bytes or the new bytes, never a mix.
  * @module
  */
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { fail } from '../model/errors.js';
 import { checkArtifactPath } from '../model/paths.js';
 import { tempName } from './temp.js';
 
+const requireBuiltin = createRequire(import.meta.url);
 
 function fsyncDir(dir: string): void {
   try {
@@ -63,6 +64,8 @@ function syncFilesystems(dirs: Iterable<string>): boolean {
     const st = statSync(d, { throwIfNoEntry: false });
     if (st && !byDevice.has(st.dev)) byDevice.set(st.dev, d);
   }
+  // Loaded here: node:child_process costs every command a few ms to load, and few need it.
+  const { spawnSync } = requireBuiltin('node:child_process') as typeof import('node:child_process');
   for (const d of byDevice.values()) {
     const r = spawnSync('sync', ['-f', d], { stdio: 'ignore' });
     if (r.error || r.status !== 0) return false;
