@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chunkManifest, decodeNode, encodeNode, isNode, lineHash, CHUNK_MAX } from '../src/model/chunks.js';
+import { chunkManifest, decodeNode, encodeNode, isNode, lineHash, rechunkManifest, CHUNK_MAX } from '../src/model/chunks.js';
 import { AgentsyncError } from '../src/model/errors.js';
 import { blobId } from '../src/model/hash.js';
 import { applyChanges, diffManifests, encodeManifest, manifestObjectId, snapshotHash, snapshotHashOf, type Change, type Manifest } from '../src/model/manifest.js';
@@ -63,7 +63,7 @@ model('known-answer vectors of SPEC §3.1', () => {
   const t10k = chunkManifest(encodeManifest(generated(10000)));
   assert.is(t10k.root, 'd8dc9878fc32b622eaa7713afac644b4d2f933cc1407889a00f0ef0ca81b0661');
   assert.equal([t10k.height, t10k.chunks.length], [4, 657]);
-  assert.equal(chunkManifest(new Uint8Array(0)), { root: null, height: 0, chunks: [] });
+  assert.equal(chunkManifest(new Uint8Array(0)), { root: null, height: 0, chunks: [], leaves: [] });
 });
 
 model('leaves concatenate to the manifest; nodes decode to what was encoded; a leaf never exceeds CHUNK_MAX lines', () => {
@@ -87,6 +87,44 @@ model('leaves concatenate to the manifest; nodes decode to what was encoded; a l
   }
   const forced = chunkManifest(encodeManifest(m)).chunks.filter((c) => !isNode(c.bytes));
   assert.equal(forced.map((c) => c.bytes.filter((x) => x === 10).length), [128, 128, 128, 128, 88]);
+});
+
+model('rechunkManifest equals chunkManifest over 400 random edits from the previous leaves (adds, edits, deletes, everything deleted; natural and forced boundaries)', () => {
+  const r = rng(23);
+  // Lines that are never a boundary: every leaf is cut at CHUNK_MAX lines (an added line moves
+  // every boundary after it, so nothing after the change can be reused).
+  const flat: Manifest = new Map();
+  for (let i = 0; flat.size < 700; i++) {
+    const line = `${blobId(bytes(String(i)))}  content/x${String(i).padStart(5, '0')}.md\n`;
+    if (lineHash(bytes(line), 0, bytes(line).length) >= 0x1_0000_0000 / 16) flat.set(`content/x${String(i).padStart(5, '0')}.md`, blobId(bytes(String(i))));
+  }
+  let trials = 0, leaves = 0, hashedLeaves = 0;
+  for (const start of [generated(3000), flat, generated(1), new Map() as Manifest]) {
+    let m: Manifest = new Map(start);
+    let prevBytes = encodeManifest(m);
+    let prev = chunkManifest(prevBytes);
+    for (let step = 0; step < 100; step++) {
+      const changes = step % 37 === 36 ? [...m.keys()].map((path) => ({ path, id: null })) : randomChanges(m, r, 1 + Math.floor(r() * 5), step);
+      m = applyChanges(m, changes);
+      const next = encodeManifest(m);
+      const full = chunkManifest(next);
+      const inc = rechunkManifest({ bytes: prevBytes, leaves: prev.leaves }, next, (b) => { if (!isNode(b)) hashedLeaves++; return blobId(b); });
+      assert.is(inc.root, full.root, `step ${step}`);
+      assert.equal(inc.leaves, full.leaves);
+      assert.equal(inc.chunks.map((c) => c.id), full.chunks.map((c) => c.id));
+      for (let i = 0; i < full.chunks.length; i++) assert.ok(Buffer.from(inc.chunks[i]!.bytes).equals(Buffer.from(full.chunks[i]!.bytes)));
+      leaves += full.leaves.length;
+      trials++;
+      prevBytes = next;
+      prev = step % 2 ? full : inc;
+    }
+  }
+  assert.is(trials, 400);
+  // Only the changed part is cut again: about a leaf per change at 3k lines; everything after
+  // a change where every boundary is forced (`flat`).
+  assert.ok(hashedLeaves < leaves / 5, `${hashedLeaves} of ${leaves} leaves hashed again`);
+  const p300 = encodeManifest(generated(300));
+  assert.throws(() => rechunkManifest({ bytes: p300, leaves: chunkManifest(p300).leaves }, bytes('no newline at the end')), /newline/);
 });
 
 model('an edit costs one leaf and the nodes above it: 200 one-line edits at 10k add at most 16 KB of chunks each', () => {
@@ -213,7 +251,7 @@ stores('hot manifest: a store that keeps one, persisted and reopened at every st
   assert.equal(await dumpKeys(hotDb), await dumpKeys(plain));
 });
 
-/** The offset just after the first `n` line feeds of `b` (the hot file's header lines: 2, then 5 per entry). */
+/** The offset just after the first `n` line feeds of `b` (the hot file's header lines: 2, then 6 per entry). */
 function afterLines(b: Uint8Array, n: number): number {
   let at = 0;
   for (let i = 0; i < n; i++) at = b.indexOf(0x0a, at) + 1;
@@ -268,9 +306,9 @@ function hotSnapshots(b: Uint8Array): string[] {
   const out: string[] = [];
   let at = afterLines(b, 2);
   for (let i = 0; i < Number(k); i++) {
-    const [snap, , n, len] = lines(at, 5);
+    const [snap, , leaves, nodes, len] = lines(at, 6);
     out.push(snap!);
-    at += afterLines(b.subarray(at), 5) + Number(n) * 65 + Number(len);
+    at += afterLines(b.subarray(at), 6 + Number(leaves) + Number(nodes)) + Number(len);
   }
   assert.is(at, b.length);
   return out;
@@ -304,7 +342,7 @@ stores('hot manifest: read from the file only while its m! key names its root; a
   const damaged = (f: (b: Buffer) => Buffer) => { writeFileSync(file, f(Buffer.from(good))); return fresh(); };
   for (const [what, f] of [
     ['a manifest byte', (b: Buffer) => { b[b.length - 10] ^= 1; return b; }],
-    ['a chunk id', (b: Buffer) => { const at = afterLines(b, 7) + 5; b[at] = b[at] === 0x61 ? 0x62 : 0x61; return b; }],
+    ['a chunk id', (b: Buffer) => { const at = afterLines(b, 8) + 5; b[at] = b[at] === 0x61 ? 0x62 : 0x61; return b; }],
     ['truncated', (b: Buffer) => b.subarray(0, b.length - 1)],
     ['the magic line', (b: Buffer) => { b[0] = 0x41; return b; }],
     ['empty', () => Buffer.alloc(0)],

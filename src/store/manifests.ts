@@ -7,7 +7,7 @@
  * reads fall back to it, and {@link convertLegacy} turns such manifests into trees.
  * @module
  */
-import { chunkManifest, decodeNode, isNode, leafBlobIds, type ChildRef, type ChunkedManifest } from '../model/chunks.js';
+import { chunkManifest, decodeNode, isNode, leafBlobIds, rechunkManifest, type ChildRef, type ChunkedManifest } from '../model/chunks.js';
 import { fail } from '../model/errors.js';
 import { isObjectId, type ObjectId } from '../model/hash.js';
 import { manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type SnapshotHash } from '../model/manifest.js';
@@ -24,6 +24,8 @@ export interface TreeWalk {
   chunks: ObjectId[];
   /** The manifest bytes (the leaves, concatenated). */
   bytes: Uint8Array;
+  /** The leaves in order, with their line counts and sizes. */
+  leaves: ChildRef[];
 }
 
 const corrupt = (snapshot: string, why: string): never =>
@@ -38,6 +40,8 @@ interface Hot {
   root: ObjectId;
   bytes: Uint8Array;
   chunks: ReadonlySet<ObjectId>;
+  /** Its leaves in order: the next manifest is cut from them ({@link rechunkManifest}). */
+  leaves: readonly ChildRef[];
 }
 
 /** A hot file's entry: named, checked (ids sum, snapshot hash) only when first used. */
@@ -165,7 +169,7 @@ export class ManifestStore {
     if (r.root === null) return new Uint8Array(0);
     if (r.legacy) return this.db.get(this.o + r.root);
     const w = await this.walk(snapshot, r.root);
-    if (this.keepHot) this.use({ snapshot, root: r.root, bytes: w.bytes, chunks: new Set(w.chunks) });
+    if (this.keepHot) this.use({ snapshot, root: r.root, bytes: w.bytes, chunks: new Set(w.chunks), leaves: w.leaves });
     return w.bytes;
   }
 
@@ -213,7 +217,7 @@ export class ManifestStore {
           out.set(v, at);
           at += v.length;
         }
-        return { chunks, bytes: out };
+        return { chunks, bytes: out, leaves: expect ?? [{ id: root, entries: lineCount(out), bytes: out.length }] };
       }
       const next: ChildRef[] = [];
       for (let i = 0; i < vals.length; i++) {
@@ -243,14 +247,15 @@ export class ManifestStore {
     if (snapshot === EMPTY_SNAPSHOT) return { ops: [], snapshot };
     const hex = manifestObjectId(snapshot);
     if (await this.db.has(this.m + hex)) return { ops: [], snapshot };
-    const t = chunked(snapshot, bytes);
+    // Cut from the leaves of the manifest used last (the parent, for a push or fetch).
+    const t = chunked(snapshot, bytes, this.keepHot ? this.hots[0] : undefined);
     // The chunks of the hot tree are stored (most of a one-change version's): look up the rest.
     const present = await this.presentChunks();
     const unique = [...new Map(t.chunks.filter((c) => !present(c.id)).map((c) => [c.id, c])).values()];
     const have = await this.db.hasMany(unique.map((c) => this.o + c.id));
     const ops: BatchOp[] = unique.filter((_, i) => !have[i]).map((c) => ({ type: 'put', key: this.o + c.id, value: c.bytes }));
     ops.push({ type: 'put', key: this.m + hex, value: enc.encode(t.root ?? '') });
-    if (this.keepHot && t.root !== null) this.staged.push({ snapshot, root: t.root, bytes, chunks: new Set(t.chunks.map((c) => c.id)) });
+    if (this.keepHot && t.root !== null) this.staged.push({ snapshot, root: t.root, bytes, chunks: new Set(t.chunks.map((c) => c.id)), leaves: t.leaves });
     return { ops, snapshot };
   }
 
@@ -298,10 +303,18 @@ export class ManifestStore {
  */
 let lastChunked: { snapshot: SnapshotHash; bytes: Uint8Array; tree: ChunkedManifest } | undefined;
 
-function chunked(snapshot: SnapshotHash, bytes: Uint8Array): ChunkedManifest {
+function chunked(snapshot: SnapshotHash, bytes: Uint8Array, from?: Hot): ChunkedManifest {
   // The same bytes, not only the same name (a caller's `known` is taken as given).
-  if (lastChunked?.snapshot !== snapshot || !sameBytes(lastChunked.bytes, bytes)) lastChunked = { snapshot, bytes, tree: chunkManifest(bytes) };
+  if (lastChunked?.snapshot !== snapshot || !sameBytes(lastChunked.bytes, bytes)) {
+    lastChunked = { snapshot, bytes, tree: from ? rechunkManifest(from, bytes) : chunkManifest(bytes) };
+  }
   return lastChunked.tree;
+}
+
+function lineCount(b: Uint8Array): number {
+  let n = 0;
+  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -313,16 +326,22 @@ const HOT_MAGIC = 'agentsync-hot-manifests 1';
 /** The hot file's name in a store's LevelDB folder (LevelDB leaves names it does not own alone). */
 export const HOT_FILE = 'agentsync-hot-manifests';
 
+const LEAF_LINE = /^([0-9a-f]{64}) ([1-9][0-9]{0,9}) ([1-9][0-9]{0,15})$/;
+
 /**
  * The hot file (SPEC §3.1): `agentsync-hot-manifests 1` LF, the number of entries LF, then each
- * entry: its snapshot hash LF, root id LF, number of chunk ids LF, manifest byte length LF,
- * SHA-256 of its id lines LF, the id lines (`<64 hex>` LF each), the manifest bytes.
+ * entry: its snapshot hash LF, root id LF, number of leaves LF, number of nodes LF, manifest byte
+ * length LF, SHA-256 of its chunk lines LF; the chunk lines — each leaf in order as
+ * `<64 hex id> SP <lines> SP <bytes>` LF, then each node as `<64 hex id>` LF — and the manifest
+ * bytes.
  */
 function writeHotFile(path: string, hots: readonly Hot[]): void {
   const parts: Uint8Array[] = [enc.encode(`${HOT_MAGIC}\n${hots.length}\n`)];
   for (const h of hots) {
-    const ids = enc.encode([...h.chunks].map((id) => id + '\n').join(''));
-    parts.push(enc.encode(`${h.snapshot}\n${h.root}\n${h.chunks.size}\n${h.bytes.length}\n${blobId(ids)}\n`), ids, h.bytes);
+    const leafIds = new Set(h.leaves.map((l) => l.id));
+    const nodes = [...h.chunks].filter((id) => !leafIds.has(id));
+    const lines = enc.encode(h.leaves.map((l) => `${l.id} ${l.entries} ${l.bytes}\n`).join('') + nodes.map((id) => id + '\n').join(''));
+    parts.push(enc.encode(`${h.snapshot}\n${h.root}\n${h.leaves.length}\n${nodes.length}\n${h.bytes.length}\n${blobId(lines)}\n`), lines, h.bytes);
   }
   const tmp = path + '.tmp';
   try {
@@ -335,8 +354,9 @@ function writeHotFile(path: string, hots: readonly Hot[]): void {
 }
 
 /**
- * The hot file's entries, each checked when first loaded (its id lines against their sum, its
- * bytes against its snapshot hash); [] when the file is absent or its layout is broken.
+ * The hot file's entries, each checked when first loaded (its chunk lines against their sum and
+ * its leaves against its bytes, its bytes against its snapshot hash); [] when the file is absent
+ * or its layout is broken.
  */
 export function readHotFile(path: string): FileEntry[] {
   let b: Uint8Array;
@@ -345,9 +365,9 @@ export function readHotFile(path: string): FileEntry[] {
     b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // what every other read gives: not a Buffer
   } catch { return []; }
   let at = 0;
-  const line = (): string => {
+  const line = (max = 100): string => {
     const nl = b.indexOf(0x0a, at);
-    if (nl < 0 || nl - at > 100) throw new Error('hot file: bad line');
+    if (nl < 0 || nl - at > max) throw new Error('hot file: bad line');
     const s = dec.decode(b.subarray(at, nl));
     at = nl + 1;
     return s;
@@ -362,17 +382,19 @@ export function readHotFile(path: string): FileEntry[] {
     if (k > HOT_KEEP) return [];
     const out: FileEntry[] = [];
     for (let i = 0; i < k; i++) {
-      const snapshot = line(), root = line(), n = count(line()), len = count(line()), sum = line();
-      if (!snapshot.startsWith('sha256:') || !isObjectId(root) || n < 1) return [];
-      const idBytes = b.subarray(at, at + n * 65);
-      const bytes = b.subarray(at + n * 65, at + n * 65 + len);
-      at += n * 65 + len;
+      const snapshot = line(), root = line(), nLeaves = count(line()), nNodes = count(line()), len = count(line()), sum = line();
+      if (!snapshot.startsWith('sha256:') || !isObjectId(root) || nLeaves < 1) return [];
+      const linesStart = at;
+      for (let j = 0; j < nLeaves + nNodes; j++) line();
+      const lines = b.subarray(linesStart, at);
+      const bytes = b.subarray(at, at + len);
+      at += len;
       if (at > b.length) return [];
       let loaded: Hot | null | undefined;
       out.push({
         snapshot, root,
         load() {
-          if (loaded === undefined) loaded = checkEntry(snapshot, root, sum, idBytes, bytes) ?? null;
+          if (loaded === undefined) loaded = checkEntry(snapshot, root, sum, lines, nLeaves, bytes) ?? null;
           return loaded ?? undefined;
         },
       });
@@ -383,15 +405,31 @@ export function readHotFile(path: string): FileEntry[] {
   }
 }
 
-function checkEntry(snapshot: string, root: ObjectId, sum: string, idBytes: Uint8Array, bytes: Uint8Array): Hot | undefined {
-  if (blobId(idBytes) !== sum) return undefined;
+function checkEntry(snapshot: string, root: ObjectId, sum: string, lines: Uint8Array, nLeaves: number, bytes: Uint8Array): Hot | undefined {
+  if (blobId(lines) !== sum) return undefined;
+  const text = dec.decode(lines).split('\n');
+  text.pop();
+  const leaves: ChildRef[] = [];
   const chunks = new Set<ObjectId>();
-  for (let i = 0; i < idBytes.length; i += 65) {
-    if (idBytes[i + 64] !== 0x0a) return undefined;
-    chunks.add(dec.decode(idBytes.subarray(i, i + 64)));
+  let total = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (i < nLeaves) {
+      const m = LEAF_LINE.exec(text[i]!);
+      if (!m) return undefined;
+      leaves.push({ id: m[1]!, entries: Number(m[2]), bytes: Number(m[3]) });
+      total += Number(m[3]);
+      chunks.add(m[1]!);
+    } else {
+      if (!isObjectId(text[i])) return undefined;
+      chunks.add(text[i]!);
+    }
   }
-  if (!chunks.has(root) || snapshotHashOf(bytes) !== snapshot) return undefined;
-  return { snapshot, root, bytes, chunks };
+  if (total !== bytes.length || !chunks.has(root) || snapshotHashOf(bytes) !== snapshot) return undefined;
+  // Each leaf is the bytes it says: the next manifest reuses these ids without hashing again.
+  for (let i = 0, off = 0; i < leaves.length; off += leaves[i++]!.bytes) {
+    if (blobId(bytes.subarray(off, off + leaves[i]!.bytes)) !== leaves[i]!.id) return undefined;
+  }
+  return { snapshot, root, bytes, chunks, leaves };
 }
 
 /**
