@@ -18,7 +18,7 @@ import pg from 'pg';
 import { BIN, cleanup, needs, tmp } from './helpers.js';
 import { cliWith } from './remotes.js';
 import { HAVE_PG, NO_PG_REASON, startPg, type Pg } from './pg.js';
-import { SCHEMA_VERSION } from '../src/server/pg-storage.js';
+import { SCHEMA_VERSION, TOKEN_CACHE_MS } from '../src/server/pg-storage.js';
 
 const N = Number(process.env.AGENTSYNC_PG_PUSHERS) > 0 ? Math.floor(Number(process.env.AGENTSYNC_PG_PUSHERS)) : 50;
 
@@ -390,6 +390,55 @@ test('admin with --db: tenant create/list, token create/list/revoke, fsck clean 
   const what = r.json.problems.map((p: { what: string }) => p.what.replace(/ [0-9a-f]{64}$/, ''));
   assert.ok(what.includes('tenant acme object'), JSON.stringify(r.json.problems));
   assert.ok(what.includes('tenant acme head'), JSON.stringify(r.json.problems));
+});
+
+test('tokens: a server keeps the tokens it has seen and forgets them at every change of a token row (revoke from another process, SQL by hand), and while it does not listen', async () => {
+  const { db, token } = await readyDb();
+  const more = async () => (await admin(db, 'token', 'create', '--tenant', 'acme', '--scope', 'write')).out.trim();
+  const [second, third] = [await more(), await more()];
+  const idOf = (t: string) => t.split('_')[1]!;
+  const a = await serve(db), b = await serve(db);
+  try {
+    const head = async (t: string) => (await fetch(`${b.url}/head`, { headers: { authorization: `Bearer ${t}` } })).status;
+    /** Polls `head` until it answers `want` (each notification arrives in milliseconds). */
+    const becomes = async (t: string, want: number, what: string) => {
+      const until = Date.now() + 8000; // below TOKEN_CACHE_MS: only a notification can make it in time
+      for (let got = await head(t); got !== want; got = await head(t)) {
+        assert.ok(Date.now() < until, `${what}: still ${got}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    assert.ok(TOKEN_CACHE_MS > 8000);
+    for (const t of [token, second, third]) assert.is(await head(t), 200);
+    // Kept: a change made with the trigger off reaches no server, and b goes on accepting it.
+    await sql(db, 'ALTER TABLE tokens DISABLE TRIGGER agentsync_tokens_changed');
+    await sql(db, 'UPDATE tokens SET revoked_at = now() WHERE id = $1', [idOf(token)]);
+    await sql(db, 'ALTER TABLE tokens ENABLE TRIGGER agentsync_tokens_changed');
+    assert.is(await head(token), 200, 'kept: no lookup');
+    // Any change of a token row by hand notifies: b forgets, looks up, and refuses it.
+    await sql(db, "UPDATE tokens SET label = 'touched' WHERE id = $1", [idOf(second)]);
+    await becomes(token, 401, 'after a change by SQL');
+    assert.is(await head(second), 200);
+    // `admin token revoke --db` from another process.
+    assert.is((await admin(db, 'token', 'revoke', idOf(second))).code, 0);
+    await becomes(second, 401, 'after admin token revoke');
+    // The listening connections lost (as in a restart): the servers listen again by themselves,
+    // and a change after that reaches them.
+    await sql(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'agentsync-listen'");
+    assert.is(await head(third), 200, 'still serving');
+    const until = Date.now() + 8000;
+    while ((await sql(db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'agentsync-listen' AND query = 'LISTEN agentsync_tokens'"))[0].n < 2) {
+      assert.ok(Date.now() < until, 'listening again');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await sql(db, 'UPDATE tokens SET revoked_at = now() WHERE id = $1', [idOf(third)]);
+    await becomes(third, 401, 'after listening again');
+    const lines = (x: Served) => x.err().split('\n').filter((l) => l && !l.startsWith('agentsync serve: database postgres://'));
+    assert.equal([lines(a), lines(b)], [[], []], 'nothing but the start line on stderr');
+  } finally {
+    await a.kill();
+    await b.kill();
+  }
 });
 
 test('admin gc --db: drops an unreachable object only after the grace hour, keeps what versions reach; fsck stays clean', async () => {

@@ -65,7 +65,7 @@ export async function cmdServe(io: Io, o: Opts): Promise<number> {
   if (url) {
     const { PgStorage, redactUrl } = await import('../server/pg-storage.js');
     const pool = intOpt(o.dbPool ?? 10, 'db-pool', 1, 10000);
-    srv = await serveStorage(await PgStorage.open(url, { pool, log: opts.log }), opts);
+    srv = await serveStorage(await PgStorage.open(url, { pool, log: opts.log, cacheTokens: true }), opts);
     where = `database ${redactUrl(url)} (pool of ${pool})`;
   } else {
     const dir = dataDir(io, o);

@@ -209,6 +209,23 @@ END
 $fn$;
 `,
   },
+  {
+    // A server keeps the tokens it has seen (one lookup fewer per request) only while it listens
+    // on this channel; every change of a token row, however made — `admin token revoke` from any
+    // process, or SQL by hand — tells every listening server at commit (SPEC §6, "Tokens").
+    version: 5,
+    name: 'NOTIFY agentsync_tokens on every change of a token row',
+    sql: `
+CREATE FUNCTION agentsync_tokens_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('agentsync_tokens', CASE WHEN TG_LEVEL = 'ROW' THEN COALESCE(NEW.id, OLD.id) ELSE '' END);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER agentsync_tokens_changed AFTER UPDATE OR DELETE ON tokens FOR EACH ROW EXECUTE FUNCTION agentsync_tokens_changed();
+CREATE TRIGGER agentsync_tokens_truncated AFTER TRUNCATE ON tokens FOR EACH STATEMENT EXECUTE FUNCTION agentsync_tokens_changed();
+`,
+  },
 ];
 
 /** The schema version this code knows (the last migration). */
@@ -719,7 +736,19 @@ export interface PgOptions {
   log?: (s: string) => void;
   /** Skip the schema check (migrate itself). */
   noSchemaCheck?: boolean;
+  /**
+   * Keep the token records looked up, while a connection listens for their changes (`serve`):
+   * a request then costs no token lookup. Off for short-lived `admin` commands.
+   */
+  cacheTokens?: boolean;
 }
+
+/** Token records kept by a listening server at most this long (a bound should a notification be lost unseen). */
+export const TOKEN_CACHE_MS = 10_000;
+/** Token records a server keeps at most (then it forgets them all and looks up again). */
+const TOKEN_CACHE_MAX = 10_000;
+/** Wait before listening again after the listening connection is lost. */
+const RELISTEN_MS = 1000;
 
 /** Read the schema version of the database (0: none yet). */
 async function schemaOf(query: Q): Promise<number> {
@@ -741,8 +770,60 @@ export class PgStorage implements Storage {
   readonly sessions: SessionStore = new PgSessions(this);
   private readonly apis = new Map<string, PgTenantStore>();
   private closed = false;
+  /** Token records by id and when they were read; used only while {@link listening}. */
+  private readonly tokenCache = new Map<string, { rec: TokenRecord; at: number }>();
+  /** Bumped by every notification and every change of the listening state. */
+  private tokenEpoch = 0;
+  private listener: pg.Client | undefined;
+  private relisten: NodeJS.Timeout | undefined;
 
   private constructor(private readonly pool: pg.Pool, readonly url: string) {}
+
+  /** True while a connection listens on `agentsync_tokens`: only then are token records kept. */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  /**
+   * Listen on `agentsync_tokens` on a connection of its own; on any notification forget every
+   * kept token record. Losing the connection forgets them too and stops keeping any until a new
+   * connection listens (retried every second). Never throws.
+   */
+  private async listen(): Promise<void> {
+    if (this.closed || this.listener) return;
+    const c = new pg.Client({ connectionString: this.url, application_name: 'agentsync-listen' });
+    let lost = false;
+    const drop = () => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === c) this.listener = undefined;
+      this.forgetTokens();
+      c.end().catch(() => {});
+      if (!this.closed && !this.relisten) {
+        this.relisten = setTimeout(() => { this.relisten = undefined; void this.listen(); }, RELISTEN_MS);
+        this.relisten.unref();
+      }
+    };
+    c.on('error', drop);
+    c.on('end', drop);
+    c.on('notification', () => this.forgetTokens());
+    try {
+      await c.connect();
+      await c.query('LISTEN agentsync_tokens');
+    } catch {
+      drop();
+      return;
+    }
+    if (lost) return;
+    if (this.closed) { lost = true; await c.end().catch(() => {}); return; }
+    this.forgetTokens();
+    this.listener = c;
+  }
+
+  private forgetTokens(): void {
+    this.tokenEpoch++;
+    this.tokenCache.clear();
+  }
 
   /**
    * Connect to `url` and check the schema. @throws REMOTE_UNREACHABLE (no database there),
@@ -775,6 +856,7 @@ export class PgStorage implements Storage {
       await pool.end().catch(() => {});
       throw e;
     }
+    if (opts.cacheTokens) await s.listen();
     return s;
   }
 
@@ -918,14 +1000,28 @@ export class PgStorage implements Storage {
 
   async token(id: string): Promise<TokenRecord | undefined> {
     if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
+    if (this.listener) {
+      const hit = this.tokenCache.get(id);
+      if (hit && Date.now() - hit.at < TOKEN_CACHE_MS) return { ...hit.rec };
+    }
+    // Kept only if nothing changed since before the read (a notification, the listener lost).
+    const epoch = this.tokenEpoch, listened = this.listener !== undefined, at = Date.now();
     const r = await this.query(TOKEN_BY_ID, [id]);
-    return r.rows[0] ? tokenOf(r.rows[0]) : undefined;
+    const rec = r.rows[0] ? tokenOf(r.rows[0]) : undefined;
+    if (rec && listened && this.listener && epoch === this.tokenEpoch) {
+      if (this.tokenCache.size >= TOKEN_CACHE_MAX) this.tokenCache.clear();
+      this.tokenCache.set(id, { rec: { ...rec }, at });
+    }
+    return rec;
   }
 
   async putToken(t: TokenRecord): Promise<void> {
+    // This server forgets it at once; the others when the trigger's notification reaches them.
+    this.forgetTokens();
     await this.query(`INSERT INTO tokens (id, tenant, scope, hash, created_at, expires_at, revoked_at, label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
       ON CONFLICT (id) DO UPDATE SET tenant = $2, scope = $3, hash = $4, created_at = $5, expires_at = $6, revoked_at = $7, label = $8`,
     [t.id, t.tenant, t.scope, t.hash, t.createdAt, t.expiresAt, t.revokedAt, t.label ?? null]);
+    this.forgetTokens(); // and a read that raced the write is not kept
   }
 
   remote(tenant: string): PgTenantStore {
@@ -996,6 +1092,11 @@ export class PgStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.relisten) clearTimeout(this.relisten);
+    const l = this.listener;
+    this.listener = undefined;
+    this.forgetTokens();
+    await l?.end().catch(() => {});
     await this.pool.end();
   }
 }
