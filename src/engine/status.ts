@@ -11,7 +11,7 @@ import { applyChanges, EMPTY_SNAPSHOT, type Manifest, type SnapshotHash } from '
 import { compareUtf8 } from '../model/paths.js';
 import { compileSelectors } from '../model/selectors.js';
 import { classify, type Side, type State } from '../model/state.js';
-import type { Tracking } from '../store/local.js';
+import { STATBASE_MAX, type Tracking } from '../store/local.js';
 import { readArtifact, scan, type ScanResult } from '../workspace/scan.js';
 import type { Workspace } from '../workspace/config.js';
 import type { Context } from './context.js';
@@ -113,12 +113,19 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null }, ...(inMerge ? { merging: true } : {}) });
   };
   let manifests: Status['manifests'];
-  if (!opts.all && baseSnap !== localSnap && remoteSnap === baseSnap && scanned.from === baseSnap) {
-    // The base is exactly the stat cache's rows (same snapshot), and the scan says how local
-    // differs from them: only those paths (and merges in progress) can be drifted. The base
-    // manifest is neither read nor decoded unless a caller asks for it.
-    const prev = new Map(scanned.changes.map((c) => [c.path, c.prev] as const));
-    const known = { *[Symbol.iterator]() { yield* local.keys(); for (const c of scanned.changes) if (c.id === null) yield c.path; } };
+  // How the stat cache's rows (before this scan) differ from the base, when a status kept it.
+  const kept = name && scanned.from !== baseSnap && baseSnap !== localSnap && remoteSnap === baseSnap ? await ctx.store.statBase(name) : undefined;
+  const rowsDiff = kept && kept.cache === scanned.from && kept.base === baseSnap ? new Map(kept.diff) : undefined;
+  let drift: Map<string, ObjectId | null> | undefined; // path → base id where local differs, to keep
+  if (!opts.all && baseSnap !== localSnap && remoteSnap === baseSnap && (scanned.from === baseSnap || rowsDiff)) {
+    // The base is the stat cache's rows (same snapshot) or differs from them at known paths, and
+    // the scan says how local differs from the rows: only those paths (and merges in progress)
+    // can be drifted. The base manifest is neither read nor decoded unless a caller asks for it.
+    const prev = new Map<string, ObjectId | null>();
+    for (const c of scanned.changes) prev.set(c.path, rowsDiff?.has(c.path) ? rowsDiff.get(c.path)! : c.prev);
+    if (rowsDiff) for (const [p, id] of rowsDiff) if (!prev.has(p)) prev.set(p, id);
+    drift = new Map([...prev].filter(([p, id]) => (local.get(p) ?? null) !== id));
+    const known = { *[Symbol.iterator]() { yield* local.keys(); for (const [p, id] of prev) if (id !== null && !local.has(p)) yield p; } };
     const sel = compileSelectors(selectors, ctx.ws.kinds, known);
     for (const path of new Set([...prev.keys(), ...merging])) {
       const kind = kindFor(ctx.ws, path);
@@ -130,7 +137,7 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
       add(path, kind, l, b, b);
     }
     let base: Manifest | undefined;
-    const baseOf = () => (base ??= applyChanges(local, scanned.changes.map((c) => ({ path: c.path, id: c.prev }))));
+    const baseOf = () => (base ??= applyChanges(local, [...prev].map(([path, id]) => ({ path, id }))));
     manifests = { local, get base() { return baseOf(); }, get remote() { return baseOf(); } };
   } else {
     // Equal snapshots have equal manifests: skip decoding the stored ones (the common, clean case).
@@ -149,6 +156,12 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
       add(path, kind, local.get(path), base.get(path), remote.get(path));
     }
     manifests = { local, base, remote };
+    if (name && baseSnap !== localSnap && base !== local) drift = diffOf(local, base);
+  }
+  // Kept for the next command, whose scan will start from the rows this one saw: it then reads
+  // no base manifest (`statbase!`; derived, so written unsynced and only when it changed).
+  if (name && drift && drift.size <= STATBASE_MAX && !(kept?.cache === localSnap && kept.base === baseSnap)) {
+    await ctx.store.saveStatBase(name, { cache: localSnap, base: baseSnap, diff: [...drift] });
   }
   entries.sort((a, b) => compareUtf8(a.path, b.path));
   if (opts.formatOnly) await markFormatOnly(ctx, entries);
@@ -175,6 +188,14 @@ async function markFormatOnly(ctx: Context, entries: Entry[]): Promise<void> {
     if (!remote) continue;
     if (yamlSemanticallyEqual(dec.decode(readArtifact(ctx.ws, e.path)), dec.decode(remote))) e.formatOnly = true;
   }
+}
+
+/** Where `local` differs from `base`: path → the base's id (null: not in the base). */
+function diffOf(local: Manifest, base: Manifest): Map<string, ObjectId | null> {
+  const out = new Map<string, ObjectId | null>();
+  for (const [p, id] of local) if (base.get(p) !== id) out.set(p, base.get(p) ?? null);
+  for (const [p, id] of base) if (!local.has(p)) out.set(p, id);
+  return out;
 }
 
 /** Most drifted files git is asked about (per-file status; a whole-tree status is too slow). */

@@ -5,7 +5,8 @@
  * base (last synced) · `track!<remote>` JSON of the last fetch, `trackv!<remote>!<10-digit id>`
  * JSON of each version it listed · `stat` the stat cache ·
  * `undo` the journal of the last overwrite, `undo-pending` present while that overwrite has not
- * finished. `stat+` holds recent changes to the stat cache.
+ * finished. `stat+` holds recent changes to the stat cache. `statbase!<remote>` says how the
+ * stat cache's rows differ from that remote's base (a status from it reads no manifest).
  * @module
  */
 import { applyChanges, decodeManifest, encodeManifest, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
@@ -75,6 +76,16 @@ export interface UndoPending {
 }
 
 export type { StatCache, StatEntry } from './stat-cache.js';
+
+/** How the stat cache's rows differ from a base ({@link LocalStore.statBase}). */
+export interface StatBase {
+  cache: string;
+  base: string;
+  diff: [path: string, baseId: ObjectId | null][];
+}
+
+/** Most paths a kept {@link StatBase} lists (more drift: the next status reads the base). */
+export const STATBASE_MAX = 512;
 
 export class LocalStore {
   readonly objects: ObjectStore;
@@ -287,8 +298,26 @@ export class LocalStore {
     return [{ type: 'put', key: 'track!' + remote, value: jsonValue({ ...stored, fetchedAt }) }];
   }
 
+  /**
+   * How the stat cache's rows (snapshot `cache`) differ from the base (snapshot `base`): the
+   * paths where they do, with the base's id (null: not in the base). A pure function of the two
+   * snapshots, so it holds whenever both match; undefined when none is kept or it is damaged.
+   */
+  async statBase(remote: string): Promise<StatBase | undefined> {
+    const b = await this.db.get('statbase!' + remote);
+    let v: StatBase | undefined;
+    try { v = b === undefined ? undefined : JSON.parse(dec.decode(b)) as StatBase; } catch { return undefined; } // derived: damaged reads as none
+    if (!v || typeof v.cache !== 'string' || typeof v.base !== 'string' || !Array.isArray(v.diff)) return undefined;
+    return v.diff.every((d) => Array.isArray(d) && typeof d[0] === 'string' && (d[1] === null || typeof d[1] === 'string')) ? v : undefined;
+  }
+
+  /** Keep `sb` (unsynced: it is derived, and checked against both snapshots when read). */
+  async saveStatBase(remote: string, sb: StatBase): Promise<void> {
+    await this.db.put('statbase!' + remote, jsonValue(sb));
+  }
+
   async forgetRemote(remote: string): Promise<void> {
-    const ops: BatchOp[] = [{ type: 'del', key: 'base!' + remote }, { type: 'del', key: 'track!' + remote }];
+    const ops: BatchOp[] = [{ type: 'del', key: 'base!' + remote }, { type: 'del', key: 'track!' + remote }, { type: 'del', key: 'statbase!' + remote }];
     for await (const k of this.db.keys(trackvRange(remote))) ops.push({ type: 'del', key: k });
     await commit(this.db, ops);
   }
