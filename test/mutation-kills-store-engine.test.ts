@@ -32,6 +32,7 @@ import { push as enginePush } from '../src/engine/push.js';
 import type { Entry } from '../src/engine/status.js';
 import { applySync, planSync } from '../src/engine/sync.js';
 import { validateArtifacts } from '../src/engine/validation.js';
+import { validateArtifact } from '../src/engine/validate.js';
 import type { Remote } from '../src/remote/types.js';
 import type { Workspace } from '../src/workspace/config.js';
 import { cleanup, cli, needs, ok, read, states, tmp, workspace, write } from './helpers.js';
@@ -1438,6 +1439,37 @@ engine('validateArtifacts: a file removed since the scan is skipped; a path no k
     const found = await validateArtifacts(ctx, [{ path: 'agents/gone.yaml', id: id('name: y\n') }, { path: 'agents/bad.yaml', id: id('- not a map\n') }]);
     eq(found.map((p) => [p.path, p.line]), [['agents/bad.yaml', 1]]);
   });
+});
+
+engine('validateArtifact: exact problems (file:line:col and message) for every kind of bad file, and none for good ones', () => {
+  const e = (t: string) => bytes(t);
+  const p = (path: string, line: number, col: number, message: string) => ({ path, line, col, message });
+  const cases: [string, Uint8Array, 'agent' | 'skill' | 'mcp' | 'none', ReturnType<typeof p>[]][] = [
+    ['agents/a.yaml', new Uint8Array([0x6e, 0xff, 0x0a]), 'agent', [p('agents/a.yaml', 1, 1, 'is not valid UTF-8 text')]],
+    ['agents/a.yaml', e('name: a\nname: b\n'), 'agent', [p('agents/a.yaml', 2, 1, 'Map keys must be unique')]],
+    ['agents/a.yaml', e('- x\n'), 'agent', [p('agents/a.yaml', 1, 1, 'an agent must be a YAML map with a `name`')]],
+    ['agents/a.yaml', e('a: &n [1]\nname: *n\n'), 'agent', [p('agents/a.yaml', 1, 1, 'an agent needs a non-empty string `name`')]],
+    ['agents/a.yaml', e('name: "  "\n'), 'agent', [p('agents/a.yaml', 1, 1, 'an agent needs a non-empty string `name`')]],
+    ['skills/s.yaml', e('name: ""\n'), 'skill', [p('skills/s.yaml', 1, 1, 'a skill needs a non-empty string `name`')]],
+    ['mcp/m.yaml', e('x: 1\n'), 'mcp', [p('mcp/m.yaml', 1, 1, 'an mcp server needs a non-empty string `name`')]],
+    ['mcp/m.yaml', e('name: m\n'), 'mcp', [p('mcp/m.yaml', 1, 1, 'an mcp server needs a `command` (local process) or a `url` (remote server)')]],
+    ['mcp/m.yaml', e('a: &n m\nname: *n\ncommand: *n\n'), 'mcp', []],
+    ['mcp/m.yaml', e('name: m\nurl: http://x\n'), 'mcp', []],
+    ['agents/a.yaml', e('x: [\n'), 'none', [p('agents/a.yaml', 2, 1, 'Flow sequence in block collection must be sufficiently indented and end with a ]')]],
+    // At most three problems per file.
+    ['agents/a.yaml', e('key: [\nother: {\n  - x\n: y\n'), 'none', [
+      p('agents/a.yaml', 2, 1, 'Flow sequence in block collection must be sufficiently indented and end with a ]'),
+      p('agents/a.yaml', 3, 3, 'Block collections are not allowed within flow collections'),
+      p('agents/a.yaml', 4, 1, 'Flow map in block collection must be sufficiently indented and end with a }')]],
+    // Markdown: only front matter is YAML, its lines counted from the file's first.
+    ['content/c.md', e('---\ntitle: x\n'), 'none', [p('content/c.md', 1, 1, 'front matter opened with --- is never closed')]],
+    ['content/c.md', e('---\r\ntitle: [\r\n---\r\n'), 'agent', [p('content/c.md', 2, 10, 'Flow sequence in block collection must be sufficiently indented and end with a ]')]],
+    ['content/c.md', e('---\nname: a\nname: b\n---\nbody\n'), 'agent', [p('content/c.md', 3, 1, 'Map keys must be unique')]],
+    ['content/c.md', e('---\n---\n'), 'agent', [p('content/c.md', 2, 1, 'an agent must be a YAML map with a `name`')]],
+    ['content/c.md', e('no front matter: [\n'), 'agent', []],
+    ['notes/t.txt', e('anything: [\n'), 'agent', []],
+  ];
+  for (const [path, b, schema, want] of cases) eq(validateArtifact(path, b, schema), want, `${path} ${JSON.stringify(dec.decode(b))}`);
 });
 
 engine('sync --push-merged: the merged result is pushed in the same version, whose default message says so', async () => {

@@ -238,6 +238,10 @@ const CHAIN_MAX_CHANGES = 20000;
 const GC_GRACE_MS = 60 * 60 * 1000;
 /** Rows per INSERT of objects (3 parameters each; PostgreSQL allows 65 535). */
 const INSERT_ROWS = 1000;
+/** Uploads up to this size go through the batcher ({@link PgStorage.upload}); larger ones alone. */
+const UPLOAD_BATCH_BYTES = 1024 * 1024;
+/** Upload statements one server runs at once before later small uploads wait to go together. */
+const UPLOADS_IN_FLIGHT = 2;
 /** Bytes per INSERT of objects, and hashed between two turns of the event loop. */
 const SLICE_BYTES = 4 * 1024 * 1024;
 
@@ -321,6 +325,10 @@ const INSERT_OBJECTS = prepared('insert_objects', objectsUpsert());
 // Each such statement is its own transaction, committed without waiting for the WAL flush:
 // set_config(…, true) lasts to the end of that transaction, its commit included.
 const INSERT_OBJECTS_ASYNC = prepared('insert_objects_async', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off) ${objectsUpsert(', cfg')}`);
+/** The uploads of several requests (any tenants) in one statement, committed as above. */
+const INSERT_OBJECTS_MANY = prepared('insert_objects_many', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off)
+  INSERT INTO objects (tenant, id, bytes) SELECT v.tenant, v.id, v.bytes FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS v (tenant, id, bytes), cfg
+  ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`);
 const TOKEN_COLS = 'id, tenant, scope, hash, created_at, expires_at, revoked_at, label';
 const TOKEN_BY_ID = prepared('token', `SELECT ${TOKEN_COLS} FROM tokens WHERE id = $1`);
 const HEAD = prepared('head', 'SELECT latest_published, current, last_id FROM heads WHERE tenant = $1');
@@ -566,7 +574,7 @@ export class PgTenantStore implements TenantStore {
     // durable too; one lost in a crash before it is reported missing to the create
     // (OBJECT_MISSING) and uploaded again. Saves one fsync per push.
     if (!rows.length) return;
-    await insertObjects(this.q, this.tenant, rows, { asyncCommit: true });
+    await this.st.upload(this.tenant, rows);
   }
 
   async createVersion(req: CreateVersionRequest): Promise<Version> {
@@ -776,6 +784,9 @@ export class PgStorage implements Storage {
   private tokenEpoch = 0;
   private listener: pg.Client | undefined;
   private relisten: NodeJS.Timeout | undefined;
+  /** Small uploads waiting for the next statement, and how many upload statements are under way. */
+  private uploads: { tenant: string; rows: readonly { id: ObjectId; bytes: Uint8Array }[]; bytes: number; done: (e?: unknown) => void }[] = [];
+  private uploading = 0;
 
   private constructor(private readonly pool: pg.Pool, readonly url: string) {}
 
@@ -818,6 +829,44 @@ export class PgStorage implements Storage {
     if (this.closed) { lost = true; await c.end().catch(() => {}); return; }
     this.forgetTokens();
     this.listener = c;
+  }
+
+  /**
+   * Store the uploaded (hash-checked) objects of `tenant`. A small upload made while
+   * {@link UPLOADS_IN_FLIGHT} statements are under way waits for one of them to finish and goes
+   * with the others that waited, in one statement (group commit: under load a request costs a
+   * share of a round trip, and alone it goes at once). Every waiting request gets that
+   * statement's outcome.
+   */
+  upload(tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
+    const bytes = rows.reduce((n, r) => n + r.bytes.length + 64, 0);
+    if (bytes >= UPLOAD_BATCH_BYTES || rows.length >= INSERT_ROWS) return insertObjects((t, v) => this.query(t, v), tenant, rows, { asyncCommit: true });
+    return new Promise<void>((resolve, reject) => {
+      this.uploads.push({ tenant, rows, bytes, done: (e) => (e === undefined ? resolve() : reject(e)) });
+      this.flushUploads();
+    });
+  }
+
+  private flushUploads(): void {
+    while (this.uploads.length && this.uploading < UPLOADS_IN_FLIGHT) {
+      const batch: typeof this.uploads = [];
+      let bytes = 0, n = 0;
+      while (this.uploads.length && (batch.length === 0 || (bytes + this.uploads[0]!.bytes <= UPLOAD_BATCH_BYTES && n + this.uploads[0]!.rows.length <= INSERT_ROWS))) {
+        const u = this.uploads.shift()!;
+        batch.push(u);
+        bytes += u.bytes;
+        n += u.rows.length;
+      }
+      const tenants: string[] = [], ids: Buffer[] = [], blobs: Buffer[] = [];
+      for (const u of batch) {
+        for (const r of u.rows) { tenants.push(u.tenant); ids.push(hex(r.id)); blobs.push(Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)); }
+      }
+      this.uploading++;
+      this.query(INSERT_OBJECTS_MANY, [tenants, ids, blobs]).then(
+        () => { for (const u of batch) u.done(); },
+        (e: unknown) => { for (const u of batch) u.done(e ?? new Error('upload failed')); },
+      ).finally(() => { this.uploading--; this.flushUploads(); });
+    }
   }
 
   private forgetTokens(): void {
