@@ -311,6 +311,39 @@ test('migrate 1 → 2: whole manifests become chunk trees (roots, chunks as obje
   }
 });
 
+test('uploads on PostgreSQL: small ones made together go in fewer statements, every object stored under its own tenant; a failed statement fails every upload in it', async () => {
+  const { PgStorage } = await import('../src/server/pg-storage.js');
+  const { blobId } = await import('../src/model/hash.js');
+  const { db } = await readyDb();
+  const st = await PgStorage.open(db);
+  const enc = new TextEncoder();
+  try {
+    for (let i = 0; i < 6; i++) await st.createTenant(`t${i}`);
+    const statements: string[] = [];
+    const real = st.query.bind(st);
+    (st as unknown as { query: typeof st.query }).query = (text, values) => {
+      statements.push(typeof text === 'string' ? text : text.name);
+      return real(text, values);
+    };
+    const objs = Array.from({ length: 30 }, (_, i) => { const bytes = enc.encode(`object ${i}\n`); return { tenant: `t${i % 6}`, id: blobId(bytes), bytes }; });
+    await Promise.all(objs.map((o) => st.remote(o.tenant).putObjects([{ id: o.id, bytes: o.bytes }])));
+    const inserts = statements.filter((n) => n.includes('insert_objects'));
+    assert.ok(inserts.length >= 1 && inserts.length < 30, `${inserts.length} insert statements for 30 uploads`);
+    for (const o of objs) {
+      assert.equal(await st.remote(o.tenant).missing([o.id]), [], `${o.tenant} has its object`);
+      const other = `t${(Number(o.tenant.slice(1)) + 1) % 6}`;
+      assert.equal(await st.remote(other).missing([o.id]), [o.id], `${other} has not`);
+    }
+    // The database refuses the statement: every upload that went in it is refused too.
+    await sql(db, "ALTER TABLE objects ADD CONSTRAINT no_big CHECK (length(bytes) < 9) NOT VALID");
+    const bad = Array.from({ length: 8 }, (_, i) => { const bytes = enc.encode(`a longer object ${i}\n`); return { id: blobId(bytes), bytes }; });
+    const results = await Promise.allSettled(bad.map((o, i) => st.remote(`t${i % 6}`).putObjects([o])));
+    assert.equal(results.map((r) => r.status), bad.map(() => 'rejected'));
+  } finally {
+    await st.close();
+  }
+});
+
 test('changesBetween on PostgreSQL: the composed chain equals a diff of the two manifests, for every pair of versions (drafts in between)', async () => {
   const { PgStorage } = await import('../src/server/pg-storage.js');
   const { blobId } = await import('../src/model/hash.js');
