@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chunkManifest, encodeNode } from '../src/model/chunks.js';
 import { AgentsyncError } from '../src/model/errors.js';
@@ -30,7 +30,7 @@ import { previewMerge } from '../src/engine/merge.js';
 import { mergeJournals } from '../src/engine/pull.js';
 import { push as enginePush } from '../src/engine/push.js';
 import type { Entry } from '../src/engine/status.js';
-import { applySync, planSync } from '../src/engine/sync.js';
+import { applySync, fetchForSync, isOffline, planSync } from '../src/engine/sync.js';
 import { validateArtifacts } from '../src/engine/validation.js';
 import { validateArtifact } from '../src/engine/validate.js';
 import type { Remote } from '../src/remote/types.js';
@@ -1428,6 +1428,41 @@ engine('a sync choice that would overwrite the other side is refused with the wa
   eq([read(b, 'content/c.md'), read(b, 'content/l.md'), read(b, 'content/r.md')], ['ours\n', 'ours\n', 'base\n'], 'nothing was written');
 });
 
+engine('sync refusals name at most three paths, then …; a conflict says how to merge it', async () => {
+  const files = Object.fromEntries(['a', 'b', 'c', 'd'].map((x) => [`content/${x}.md`, 'base\n']));
+  const { a, b } = await twoClones({ ...files, 'content/x.md': 'base\n' });
+  for (const p of Object.keys(files)) write(a, p, 'theirs\n');
+  write(a, 'content/x.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/x.md', 'ours\n');
+  await withCtx(b, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [] });
+    const items = plan.items.filter((i) => i.entry.state === 'pull');
+    eq(items.map((i) => i.entry.path), Object.keys(files));
+    const e = await rejects(applySync(ctx, plan, items.map((item) => ({ item, choice: 'push' as const })), { author: 'me' }), 'PUSH_REFUSED');
+    assert.is(e.message, 'refusing to push: 4 artifact(s) changed on the remote (content/a.md, content/b.md, content/c.md, …); take them with `agentsync pull`, or sync --push --force to revert them on the remote');
+    const x = plan.items.find((i) => i.entry.path === 'content/x.md')!;
+    eq(x.entry.state, 'conflict');
+    const c = await rejects(applySync(ctx, plan, [{ item: x, choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED');
+    assert.is(c.message, 'refusing to pull: 1 artifact(s) have local changes that would be overwritten (content/x.md); see `agentsync diff content/x.md`, then `agentsync merge <path>` to merge by hand, or sync --pull --force to take the remote\'s');
+  });
+});
+
+engine('fetchForSync: an unreachable remote is returned (sync goes on offline); any other failure is thrown', async () => {
+  const { ws } = await emptyWs();
+  const notRemote = tmp('agentsync-notremote-');
+  writeFileSync(join(notRemote, 'something.txt'), 'x');
+  await ok(ws, 'remote', 'add', 'other', notRemote);
+  const ctx = await openContext({ cwd: ws, remote: 'other', env: process.env });
+  try {
+    await rejects(fetchForSync(ctx), 'NOT_A_REMOTE');
+  } finally { await ctx.close(); }
+  assert.ok(isOffline(new AgentsyncError('REMOTE_BUSY', 'x')) && isOffline(new AgentsyncError('REMOTE_UNREACHABLE', 'x')));
+  assert.is(isOffline(new AgentsyncError('NOT_A_REMOTE', 'x')), false);
+  assert.is(isOffline(new Error('REMOTE_BUSY')), false);
+});
+
 engine('validateArtifacts: a file removed since the scan is skipped; a path no kind matches has no schema; a bad one is a problem', async () => {
   const { ws } = await emptyWs();
   write(ws, 'agents/bad.yaml', '- not a map\n');
@@ -1726,6 +1761,23 @@ needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .
   eq(d.uncommitted, ['content/dirty.md']);
   assert.is(d.commit, null);
   assert.is(read(b, 'content/dirty.md'), doc('theirs', 'ours'));
+  // Both in one sync: only the one merged into an uncommitted edit is reported and kept out.
+  git(b, 'add', '-A');
+  git(b, 'commit', '-qm', 'both merged');
+  const doc3 = (x: string, m: string, y: string) => `1 ${x}\n2\n3\n4\n5${m ? ` ${m}` : ''}\n6\n7\n8\n9 ${y}\n`;
+  write(a, 'content/doc.md', doc3('theirs', 'again', ''));
+  write(a, 'content/dirty.md', doc3('theirs', 'again', ''));
+  await ok(a, 'push');
+  write(b, 'content/doc.md', doc3('theirs', '', 'ours 2'));
+  git(b, 'add', '-A');
+  git(b, 'commit', '-qm', 'ours 2');
+  write(b, 'content/dirty.md', doc3('theirs', '', 'ours 2')); // not committed
+  const both = await syncMerge([]);
+  eq([...both.merged].sort(), ['content/dirty.md', 'content/doc.md']);
+  eq(both.uncommitted, ['content/dirty.md']);
+  assert.match(both.commit ?? '', /^[0-9a-f]{40}$/);
+  const committed = spawnSync('git', ['show', '--name-only', '--format=', 'HEAD'], { cwd: b, encoding: 'utf8' }).stdout;
+  assert.is(committed, 'services/content/doc.md\n');
 });
 
 /** The workspace's remote, counting the calls made through it and the objects uploaded. */
