@@ -26,7 +26,7 @@ import {
 } from '../src/store/stat-cache.js';
 import { openContext, pickRemote, type Context } from '../src/engine/context.js';
 import { fetchRemote } from '../src/engine/fetch.js';
-import { previewMerge } from '../src/engine/merge.js';
+import { previewMerge, resolve, startMerge } from '../src/engine/merge.js';
 import { mergeJournals } from '../src/engine/pull.js';
 import { push as enginePush } from '../src/engine/push.js';
 import type { Entry } from '../src/engine/status.js';
@@ -1447,6 +1447,19 @@ engine('sync refusals name at most three paths, then …; a conflict says how to
     const c = await rejects(applySync(ctx, plan, [{ item: x, choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED');
     assert.is(c.message, 'refusing to pull: 1 artifact(s) have local changes that would be overwritten (content/x.md); see `agentsync diff content/x.md`, then `agentsync merge <path>` to merge by hand, or sync --pull --force to take the remote\'s');
   });
+});
+
+engine('merge and resolve take a path with its services/ prefix as the artifact path', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'base\n' });
+  write(a, 'content/a.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/a.md', 'ours\n');
+  await withCtx(b, async (ctx) => {
+    await fetchRemote(ctx);
+    eq(await startMerge(ctx, 'services/content/a.md'), { path: 'content/a.md', clean: false, conflicts: 1 });
+    eq(await resolve(ctx, 'services/content/a.md', 'theirs'), { path: 'content/a.md', how: 'theirs' });
+  });
+  eq(read(b, 'content/a.md'), 'theirs\n');
 });
 
 engine('fetchForSync: an unreachable remote is returned (sync goes on offline); any other failure is thrown', async () => {
