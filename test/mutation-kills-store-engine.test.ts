@@ -27,7 +27,8 @@ import {
 import { openContext, pickRemote, type Context } from '../src/engine/context.js';
 import { fetchRemote } from '../src/engine/fetch.js';
 import { previewMerge, resolve, startMerge } from '../src/engine/merge.js';
-import { mergeJournals } from '../src/engine/pull.js';
+import { mergeJournals, planPull } from '../src/engine/pull.js';
+import { deploy, rollback } from '../src/engine/history.js';
 import { push as enginePush } from '../src/engine/push.js';
 import type { Entry } from '../src/engine/status.js';
 import { applySync, fetchForSync, isOffline, planSync } from '../src/engine/sync.js';
@@ -1462,6 +1463,48 @@ engine('merge and resolve take a path with its services/ prefix as the artifact 
   eq(read(b, 'content/a.md'), 'theirs\n');
 });
 
+engine('planPull: a conflict merged meanwhile is not taken (force or not); with force every other conflict is', () => {
+  const entry = (path: string, state: Entry['state']) => ({ path, kind: 'content', state, local: 'modified', remote: 'modified', ids: { local: null, base: null, remote: null } }) as unknown as Entry;
+  const es = [entry('content/p.md', 'pull'), entry('content/m.md', 'conflict'), entry('content/c.md', 'converged')];
+  const merged = new Set(['content/m.md']);
+  const plain = planPull(es, false, merged);
+  eq([plain.take.map((e) => e.path), plain.converged.map((e) => e.path)], [['content/p.md'], ['content/c.md']]);
+  eq(planPull(es, true, merged).take.map((e) => e.path), ['content/p.md']);
+  eq(planPull(es, true).take.map((e) => e.path), ['content/p.md', 'content/m.md']);
+});
+
+engine('deploy and rollback take `3` or `v3`, nothing else (`3v` is no version)', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  await withCtx(ws, async (ctx) => {
+    for (const bad of ['1v', 'x1', 'v', '0', 'v1.5']) {
+      await rejects(deploy(ctx, bad), 'USAGE');
+      await rejects(rollback(ctx, bad), 'USAGE');
+    }
+    eq((await deploy(ctx, 'v1')).version.id, 1);
+  });
+});
+
+engine('fsck: a base whose stored tree reads back as other bytes is reported as not hashing to its snapshot', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  const snap = await withCtx(ws, async (ctx) => {
+    const s = await ctx.store.baseSnapshot('origin');
+    const r = await ctx.store.manifests.root(s);
+    const leaf = (await ctx.store.db.get('o!' + r!.root!))!;
+    const other = Uint8Array.from(leaf);
+    other[other.length - 2] = other[other.length - 2] === 0x61 ? 0x62 : 0x61; // same size, other bytes
+    await ctx.store.db.put('o!' + r!.root!, other);
+    return s;
+  });
+  const f = await cli(ws, '--json', 'fsck');
+  assert.is(f.code, 4);
+  const problems = JSON.parse(f.out).problems as { what: string; message: string }[];
+  assert.ok(problems.some((p) => p.what === 'base!origin' && p.message === `manifest ${snap} does not hash to its snapshot`), JSON.stringify(problems));
+});
+
 engine('fetchForSync: an unreachable remote is returned (sync goes on offline); any other failure is thrown', async () => {
   const { ws } = await emptyWs();
   const notRemote = tmp('agentsync-notremote-');
@@ -1739,6 +1782,7 @@ needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .
   const r = await ok(b, '--json', 'pull', '--commit');
   eq([r.json.pulled.map((e: { path: string }) => e.path), r.json.merged, r.json.uncommitted], [['content/t.md'], ['content/doc.md'], []]);
   assert.match(r.json.commit, /^[0-9a-f]{40}$/);
+  eq(spawnSync('git', ['log', '-1', '--format=%an'], { cwd: b, encoding: 'utf8' }).stdout, 'tester\n', 'committed as the pull\'s author');
   assert.is(read(b, 'content/doc.md'), doc('theirs', 'ours'));
   eq(spawnSync('git', ['status', '--porcelain', 'services'], { cwd: b, encoding: 'utf8' }).stdout, '');
 });
