@@ -15,9 +15,16 @@ import type { WorkerAnswer, WorkerRequest } from './validate-worker.js';
 
 /**
  * From this many artifacts to parse on, worker threads take shares of them beside the main
- * thread (a worker costs tens of milliseconds to start; a YAML file a fraction of one).
+ * thread (a worker costs 50–100 ms to start; a YAML file a fraction of a millisecond).
  */
 const PARALLEL_FROM = 1000;
+
+/**
+ * Fewest cores for workers by default: on 2 cores they never paid (`farm-bench`, a fresh
+ * validate: 1.45× the wall time at 1k, 0.99× the wall and 1.29× the CPU at 10k), V8's garbage
+ * collector already using the second core.
+ */
+const PARALLEL_CORES = 4;
 
 /** Bump when the validation rules change, so older verdicts are not trusted. */
 const RULES = 'v1';
@@ -65,7 +72,8 @@ export const validationStats = { workerShares: 0, fallbacks: 0 };
 
 /**
  * The problems of each item (`null`: its file was removed since the scan), in order. Large sets
- * are split between the main thread and up to three worker threads (one fewer than the cores;
+ * are split between the main thread and up to three worker threads (one fewer than the cores,
+ * from {@link PARALLEL_CORES} cores on;
  * `AGENTSYNC_VALIDATE_THREADS=<n>` sets the number of threads, main included, 1 for none). A
  * worker that fails leaves its share to the main thread.
  */
@@ -74,7 +82,8 @@ async function validateMany(ctx: Context, todo: WorkerRequest['items']): Promise
   const { validateFile } = await import('./validate.js');
   const local = (share: WorkerRequest['items']): WorkerAnswer => share.map((it) => validateFile(ctx.ws, it.path, it.schema));
   const asked = Number(process.env.AGENTSYNC_VALIDATE_THREADS);
-  const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : Math.min(availableParallelism(), 4);
+  const cores = availableParallelism();
+  const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : cores >= PARALLEL_CORES ? Math.min(cores, 4) : 1;
   if (threads < 2 || todo.length < PARALLEL_FROM) return local(todo);
   // Dealt round-robin, so that each share has as many of each kind (a folder of YAML agents costs
   // far more than one of plain Markdown).
