@@ -1505,6 +1505,20 @@ engine('fsck: a base whose stored tree reads back as other bytes is reported as 
   assert.ok(problems.some((p) => p.what === 'base!origin' && p.message === `manifest ${snap} does not hash to its snapshot`), JSON.stringify(problems));
 });
 
+engine('a merge in progress belongs to its remote: status against another remote does not count it', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'base\n' });
+  write(a, 'content/a.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/a.md', 'ours\n');
+  await ok(b, 'fetch');
+  await withCtx(b, (ctx) => startMerge(ctx, 'content/a.md'));
+  const here = (await ok(b, '--json', 'status')).json.entries;
+  eq(here.map((e: { path: string; state: string; merging?: boolean }) => [e.path, e.state, e.merging]), [['content/a.md', 'conflict', true]]);
+  await ok(b, 'remote', 'add', 'other', join(tmp('agentsync-other-'), 'remote'));
+  const there = (await ok(b, '--json', 'status', '--remote', 'other')).json.entries;
+  eq(there.map((e: { path: string; state: string; merging?: boolean }) => [e.path, e.state, e.merging]), [['content/a.md', 'push', undefined]]);
+});
+
 engine('fetchForSync: an unreachable remote is returned (sync goes on offline); any other failure is thrown', async () => {
   const { ws } = await emptyWs();
   const notRemote = tmp('agentsync-notremote-');

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openContext } from '../src/engine/context.js';
 import { computeStatus, type Entry } from '../src/engine/status.js';
@@ -138,6 +138,28 @@ t('a status after a status reads no base (statbase!), and a damaged or stale sta
     assert.is(got.lazy, false, bad);
     assert.equal(got.entries, want, bad);
   }
+});
+
+t('a kind removed from agentsync.yaml since the push: its base paths are outside, not deleted, on the cache-based path too', async () => {
+  const ws = await workspace(tmp());
+  const cfg = join(ws, 'agentsync.yaml');
+  const plain = readFileSync(cfg, 'utf8');
+  writeFileSync(cfg, plain + '\nkinds:\n  prompts:\n    pattern: prompts/*.md\n    schema: none\n');
+  write(ws, 'prompts/hello.md', '# a prompt\n');
+  assert.is((await cli(ws, 'push')).code, 0);
+  writeFileSync(cfg, plain);
+  write(ws, 'agents/welcome.yaml', read(ws, 'agents/welcome.yaml') + '# changed\n');
+  const ctx = await openContext({ cwd: ws, env: process.env });
+  try {
+    const st = await computeStatus(ctx);
+    assert.ok(Object.getOwnPropertyDescriptor(st.manifests, 'base')?.get !== undefined, 'the cache-based path');
+    assert.equal(st.outside, ['prompts/hello.md']);
+    assert.equal(st.entries.map((e) => [e.path, e.state]), [['agents/welcome.yaml', 'push']]);
+  } finally {
+    await ctx.close();
+  }
+  const j = await cli(ws, 'status', '--json');
+  assert.equal([j.json.outside, j.json.entries.map((e: { path: string }) => e.path)], [['prompts/hello.md'], ['agents/welcome.yaml']]);
 });
 
 t.run();
