@@ -1173,6 +1173,26 @@ async function otherWriter(r: Remote, files: Record<string, string | null>): Pro
   await r.createVersion({ expected: head.latestPublished, changes, snapshot: snapshotHash(applyChanges(m, changes)), author: 'other', message: 'other', draft: false });
 }
 
+engine('push: a file changed between the scan and its upload is refused with its path and the way to look; nothing is published', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'scanned\n');
+  const err = await withCtx(ws, async (ctx) => {
+    const real = ctx.remote();
+    ctx.remote = () => new Proxy(real, {
+      get(t, k) {
+        const v = (t as unknown as Record<string | symbol, unknown>)[k];
+        if (k === 'missing') return async (ids: string[]) => { write(ws, 'content/a.md', 'changed meanwhile\n'); return t.missing(ids); };
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    return rejects(enginePush(ctx, { selectors: [], author: 'me' }), 'PUSH_REFUSED', { path: 'content/a.md', hint: 'agentsync diff content/a.md' });
+  });
+  assert.match(err.message, /^services\/content\/a\.md changed while pushing; nothing was published/);
+  eq((await withCtx(ws, async (ctx) => (await ctx.remote()).head())).lastId, 1, 'no version made');
+});
+
 engine('push retried on top of another writer\'s version: their blobs fetched, their paths left to pull; an overlap refused with data', async () => {
   const { ws } = await emptyWs();
   write(ws, 'content/a.md', 'a\n');
