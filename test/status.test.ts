@@ -140,6 +140,22 @@ t('a status after a status reads no base (statbase!), and a damaged or stale sta
   }
 });
 
+t('the full walk gives its three manifests to the caller (push and pull build on them)', async () => {
+  const ws = await workspace(tmp());
+  assert.is((await cli(ws, 'push')).code, 0);
+  write(ws, 'content/new.md', '# new\n');
+  const ctx = await openContext({ cwd: ws, env: process.env });
+  try {
+    const st = await computeStatus(ctx, [], { all: true });
+    assert.is(st.manifests.local.get('content/new.md'), st.entries.find((e) => e.path === 'content/new.md')!.ids.local);
+    assert.is(st.manifests.base.has('content/new.md'), false);
+    assert.equal([...st.manifests.remote.keys()], [...st.manifests.base.keys()]);
+    assert.is(st.manifests.local.size, st.manifests.base.size + 1);
+  } finally {
+    await ctx.close();
+  }
+});
+
 t('a kind removed from agentsync.yaml since the push: its base paths are outside, not deleted, on the cache-based path too', async () => {
   const ws = await workspace(tmp());
   const cfg = join(ws, 'agentsync.yaml');
