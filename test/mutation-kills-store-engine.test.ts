@@ -938,6 +938,15 @@ async function twoClones(files: Record<string, string>): Promise<{ a: string; b:
   return { a, b, remote };
 }
 
+/** Two clones of `content/a.md` (`base`): the remote has `theirs` (pushed by a), b has `ours`, not yet fetched. */
+async function conflictedClones(): Promise<{ a: string; b: string; remote: string }> {
+  const c = await twoClones({ 'content/a.md': 'base\n' });
+  write(c.a, 'content/a.md', 'theirs\n');
+  await ok(c.a, 'push');
+  write(c.b, 'content/a.md', 'ours\n');
+  return c;
+}
+
 /** Run `fn` with the workspace's engine context, closed after. */
 async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const ctx = await openContext({ cwd: ws, env: { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
@@ -1471,10 +1480,7 @@ engine('sync refusals name at most three paths, then …; a conflict says how to
 });
 
 engine('merge and resolve take a path with its services/ prefix as the artifact path', async () => {
-  const { a, b } = await twoClones({ 'content/a.md': 'base\n' });
-  write(a, 'content/a.md', 'theirs\n');
-  await ok(a, 'push');
-  write(b, 'content/a.md', 'ours\n');
+  const { b } = await conflictedClones();
   await withCtx(b, async (ctx) => {
     await fetchRemote(ctx);
     eq(await startMerge(ctx, 'services/content/a.md'), { path: 'content/a.md', clean: false, conflicts: 1 });
@@ -1526,10 +1532,7 @@ engine('fsck: a base whose stored tree reads back as other bytes is reported as 
 });
 
 engine('a merge in progress belongs to its remote: status against another remote does not count it', async () => {
-  const { a, b } = await twoClones({ 'content/a.md': 'base\n' });
-  write(a, 'content/a.md', 'theirs\n');
-  await ok(a, 'push');
-  write(b, 'content/a.md', 'ours\n');
+  const { b } = await conflictedClones();
   await ok(b, 'fetch');
   await withCtx(b, (ctx) => startMerge(ctx, 'content/a.md'));
   const here = (await ok(b, '--json', 'status')).json.entries;

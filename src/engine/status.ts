@@ -113,11 +113,13 @@ export async function computeStatus(ctx: Context, selectors: readonly string[] =
     entries.push({ path, kind, ...c, ids: { local: l ?? null, base: b ?? null, remote: r ?? null }, ...(inMerge ? { merging: true } : {}) });
   };
   let manifests: Status['manifests'];
-  // How the stat cache's rows (before this scan) differ from the base, when a status kept it.
-  const kept = name && scanned.from !== baseSnap && baseSnap !== localSnap && remoteSnap === baseSnap ? await ctx.store.statBase(name) : undefined;
+  // Only local drift (the remote is the base): what differs from the base is what the scan saw
+  // change since the rows, plus how the rows differed from the base when a status kept that.
+  const localOnly = baseSnap !== localSnap && remoteSnap === baseSnap;
+  const kept = name && localOnly && scanned.from !== baseSnap ? await ctx.store.statBase(name) : undefined;
   const rowsDiff = kept && kept.cache === scanned.from && kept.base === baseSnap ? new Map(kept.diff) : undefined;
   let drift: Map<string, ObjectId | null> | undefined; // path → base id where local differs, to keep
-  if (!opts.all && baseSnap !== localSnap && remoteSnap === baseSnap && (scanned.from === baseSnap || rowsDiff)) {
+  if (!opts.all && localOnly && (scanned.from === baseSnap || rowsDiff)) {
     // The base is the stat cache's rows (same snapshot) or differs from them at known paths, and
     // the scan says how local differs from the rows: only those paths (and merges in progress)
     // can be drifted. The base manifest is neither read nor decoded unless a caller asks for it.

@@ -231,7 +231,8 @@ function lineAt(b: Uint8Array, at: number): string {
 
 const latin1 = new TextDecoder('latin1');
 
-function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
+/** Whether two byte ranges hold the same bytes (a native compare). */
+export function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
   return x.length === y.length && Buffer.from(x.buffer, x.byteOffset, x.length).equals(Buffer.from(y.buffer, y.byteOffset, y.length));
 }
 

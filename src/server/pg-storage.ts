@@ -318,17 +318,19 @@ const withValues = (text: string | Prepared, values?: unknown[]) => typeof text 
 
 export type Q = (text: string | Prepared, values?: unknown[]) => Promise<pg.QueryResult<any>>;
 
-/** Insert objects ($2 ids, $3 bytes) of tenant $1, several rows per statement; `also`: more FROM items. */
-const objectsUpsert = (also = '') => `INSERT INTO objects (tenant, id, bytes) SELECT $1, v.id, v.bytes FROM unnest($2::bytea[], $3::bytea[]) AS v (id, bytes)${also}
-  ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`;
-const INSERT_OBJECTS = prepared('insert_objects', objectsUpsert());
-// Each such statement is its own transaction, committed without waiting for the WAL flush:
-// set_config(…, true) lasts to the end of that transaction, its commit included.
-const INSERT_OBJECTS_ASYNC = prepared('insert_objects_async', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off) ${objectsUpsert(', cfg')}`);
-/** The uploads of several requests (any tenants) in one statement, committed as above. */
-const INSERT_OBJECTS_MANY = prepared('insert_objects_many', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off)
+/** An object already stored is kept; its `stored_at` refreshed when old, so gc spares it. */
+const OBJECTS_ON_CONFLICT = `ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`;
+/** Objects ($2 ids, $3 bytes) of tenant $1, several rows per statement. */
+const INSERT_OBJECTS = prepared('insert_objects', `INSERT INTO objects (tenant, id, bytes) SELECT $1, v.id, v.bytes FROM unnest($2::bytea[], $3::bytea[]) AS v (id, bytes)
+  ${OBJECTS_ON_CONFLICT}`);
+/**
+ * Uploads: objects of any tenants ($1 tenants, $2 ids, $3 bytes, one per row), the statement
+ * its own transaction, committed without waiting for the WAL flush (set_config(…, true) lasts
+ * to the end of that transaction, its commit included).
+ */
+const UPLOAD_OBJECTS = prepared('insert_objects_upload', `WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS off)
   INSERT INTO objects (tenant, id, bytes) SELECT v.tenant, v.id, v.bytes FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS v (tenant, id, bytes), cfg
-  ON CONFLICT (tenant, id) DO UPDATE SET stored_at = now() WHERE objects.stored_at < now() - interval '10 minutes'`);
+  ${OBJECTS_ON_CONFLICT}`);
 const TOKEN_COLS = 'id, tenant, scope, hash, created_at, expires_at, revoked_at, label';
 const TOKEN_BY_ID = prepared('token', `SELECT ${TOKEN_COLS} FROM tokens WHERE id = $1`);
 const HEAD = prepared('head', 'SELECT latest_published, current, last_id FROM heads WHERE tenant = $1');
@@ -345,15 +347,21 @@ const PRESENT_TOUCH = prepared('present_touch', `WITH ask AS (SELECT decode(x, '
  * Insert objects (already hash-checked) of `tenant`, several rows per statement; one already
  * there is kept (its `stored_at` refreshed when old, so gc spares an object uploaded again).
  */
-export async function insertObjects(q: Q, tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[], opts: { asyncCommit?: boolean } = {}): Promise<void> {
+export async function insertObjects(q: Q, tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
+  for (const slice of slices(rows)) await q(INSERT_OBJECTS, [tenant, slice.map((r) => hex(r.id)), slice.map((r) => bufferOf(r.bytes))]);
+}
+
+/** `rows` in runs of at most {@link INSERT_ROWS} rows and about {@link SLICE_BYTES} bytes (one statement each). */
+function* slices<T extends { bytes: Uint8Array }>(rows: readonly T[]): Generator<readonly T[]> {
   for (let i = 0; i < rows.length;) {
     let j = i, bytes = 0;
     while (j < rows.length && j - i < INSERT_ROWS && (j === i || bytes < SLICE_BYTES)) bytes += rows[j++]!.bytes.length + 64;
-    const slice = rows.slice(i, j);
-    await q(opts.asyncCommit ? INSERT_OBJECTS_ASYNC : INSERT_OBJECTS, [tenant, slice.map((r) => hex(r.id)), slice.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength))]);
+    yield rows.slice(i, j);
     i = j;
   }
 }
+
+const bufferOf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /**
  * The few key-value reads {@link ManifestStore} makes (`o!<id>` objects, `m!<hex>` roots),
@@ -778,7 +786,7 @@ export class PgStorage implements Storage {
   readonly sessions: SessionStore = new PgSessions(this);
   private readonly apis = new Map<string, PgTenantStore>();
   private closed = false;
-  /** Token records by id and when they were read; used only while {@link listening}. */
+  /** Token records by id and when they were read; used only while {@link listener} listens. */
   private readonly tokenCache = new Map<string, { rec: TokenRecord; at: number }>();
   /** Bumped by every notification and every change of the listening state. */
   private tokenEpoch = 0;
@@ -789,11 +797,6 @@ export class PgStorage implements Storage {
   private uploading = 0;
 
   private constructor(private readonly pool: pg.Pool, readonly url: string) {}
-
-  /** True while a connection listens on `agentsync_tokens`: only then are token records kept. */
-  get listening(): boolean {
-    return this.listener !== undefined;
-  }
 
   /**
    * Listen on `agentsync_tokens` on a connection of its own; on any notification forget every
@@ -838,9 +841,12 @@ export class PgStorage implements Storage {
    * share of a round trip, and alone it goes at once). Every waiting request gets that
    * statement's outcome.
    */
-  upload(tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
+  async upload(tenant: string, rows: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void> {
     const bytes = rows.reduce((n, r) => n + r.bytes.length + 64, 0);
-    if (bytes >= UPLOAD_BATCH_BYTES || rows.length >= INSERT_ROWS) return insertObjects((t, v) => this.query(t, v), tenant, rows, { asyncCommit: true });
+    if (bytes >= UPLOAD_BATCH_BYTES || rows.length >= INSERT_ROWS) {
+      for (const slice of slices(rows)) await this.query(UPLOAD_OBJECTS, [slice.map(() => tenant), slice.map((r) => hex(r.id)), slice.map((r) => bufferOf(r.bytes))]);
+      return;
+    }
     return new Promise<void>((resolve, reject) => {
       this.uploads.push({ tenant, rows, bytes, done: (e) => (e === undefined ? resolve() : reject(e)) });
       this.flushUploads();
@@ -859,10 +865,10 @@ export class PgStorage implements Storage {
       }
       const tenants: string[] = [], ids: Buffer[] = [], blobs: Buffer[] = [];
       for (const u of batch) {
-        for (const r of u.rows) { tenants.push(u.tenant); ids.push(hex(r.id)); blobs.push(Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)); }
+        for (const r of u.rows) { tenants.push(u.tenant); ids.push(hex(r.id)); blobs.push(bufferOf(r.bytes)); }
       }
       this.uploading++;
-      this.query(INSERT_OBJECTS_MANY, [tenants, ids, blobs]).then(
+      this.query(UPLOAD_OBJECTS, [tenants, ids, blobs]).then(
         () => { for (const u of batch) u.done(); },
         (e: unknown) => { for (const u of batch) u.done(e ?? new Error('upload failed')); },
       ).finally(() => { this.uploading--; this.flushUploads(); });

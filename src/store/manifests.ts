@@ -7,7 +7,7 @@
  * reads fall back to it, and {@link convertLegacy} turns such manifests into trees.
  * @module
  */
-import { chunkManifest, decodeNode, isNode, leafBlobIds, rechunkManifest, type ChildRef, type ChunkedManifest } from '../model/chunks.js';
+import { chunkManifest, decodeNode, isNode, leafBlobIds, rechunkManifest, sameBytes, type ChildRef, type ChunkedManifest } from '../model/chunks.js';
 import { fail } from '../model/errors.js';
 import { isObjectId, type ObjectId } from '../model/hash.js';
 import { manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type SnapshotHash } from '../model/manifest.js';
@@ -305,7 +305,7 @@ let lastChunked: { snapshot: SnapshotHash; bytes: Uint8Array; tree: ChunkedManif
 
 function chunked(snapshot: SnapshotHash, bytes: Uint8Array, from?: Hot): ChunkedManifest {
   // The same bytes, not only the same name (a caller's `known` is taken as given).
-  if (lastChunked?.snapshot !== snapshot || !sameBytes(lastChunked.bytes, bytes)) {
+  if (lastChunked?.snapshot !== snapshot || (lastChunked.bytes !== bytes && !sameBytes(lastChunked.bytes, bytes))) {
     lastChunked = { snapshot, bytes, tree: from ? rechunkManifest(from, bytes) : chunkManifest(bytes) };
   }
   return lastChunked.tree;
@@ -317,9 +317,6 @@ function lineCount(b: Uint8Array): number {
   return n;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a === b || (a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length)));
-}
 
 const HOT_MAGIC = 'agentsync-hot-manifests 1';
 
@@ -358,7 +355,7 @@ function writeHotFile(path: string, hots: readonly Hot[]): void {
  * its leaves against its bytes, its bytes against its snapshot hash); [] when the file is absent
  * or its layout is broken.
  */
-export function readHotFile(path: string): FileEntry[] {
+function readHotFile(path: string): FileEntry[] {
   let b: Uint8Array;
   try {
     const buf = readFileSync(path);
