@@ -15,7 +15,7 @@ import { applyChanges, diffManifests, encodeManifest, manifestObjectId, snapshot
 import { compareUtf8 } from '../src/model/paths.js';
 import { dec, enc, openDb, type Db } from '../src/store/db.js';
 import { LocalStore } from '../src/store/local.js';
-import { ManifestStore, convertLegacy } from '../src/store/manifests.js';
+import { HOT_FILE_MAX, ManifestStore, convertLegacy } from '../src/store/manifests.js';
 import { commit } from '../src/store/objects.js';
 import { RemoteStore } from '../src/store/remote-store.js';
 import { LevelStorage } from '../src/server/storage.js';
@@ -349,6 +349,12 @@ stores('hot manifest: read from the file only while its m! key names its root; a
   ] as const) {
     await rejectsCode(damaged(f).get(snap), 'OBJECT_MISSING').catch((e) => { throw new Error(`${what}: ${e}`); });
   }
+  // Oversize: a whole, good file one byte over the cap is ignored unread (the default cap is
+  // 256 MiB: two manifests of 100k artifacts are 22 MB).
+  writeFileSync(file, good);
+  assert.equal(await new ManifestStore(d, '', { hot: file, hotMax: good.length }).get(snap), b1, 'at the cap: read');
+  await rejectsCode(new ManifestStore(d, '', { hot: file, hotMax: good.length - 1 }).get(snap), 'OBJECT_MISSING');
+  assert.ok(HOT_FILE_MAX >= 64 * 1024 * 1024);
   writeFileSync(file, good);
   assert.equal(await fresh().get(snap), b1);
   // A manifest no longer stored (its m! key forgotten, as gc does): the file is not trusted,

@@ -14,7 +14,7 @@ import { manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type SnapshotHash } f
 import { blobId } from '../model/hash.js';
 import { dec, enc, type Db } from './db.js';
 import type { BatchOp } from './objects.js';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 
 /** How a stored manifest is held: a chunk tree, or (format 1) one whole object. */
 export type ManifestRoot = { root: ObjectId | null; legacy: false } | { root: ObjectId; legacy: true };
@@ -64,12 +64,15 @@ export interface ManifestStoreOptions {
    * chunks are known present without a lookup. A cache: checked before use, never trusted.
    */
   hot?: string | true;
+  /** The largest hot file read (default {@link HOT_FILE_MAX}); a larger one is ignored unread. */
+  hotMax?: number;
 }
 
 export class ManifestStore {
   private readonly o: string;
   private readonly m: string;
   private readonly hotFile: string | undefined;
+  private readonly hotMax: number;
   /** Whether hot manifests are kept at all. */
   private readonly keepHot: boolean;
   /** Known stored, most recently used first. */
@@ -83,6 +86,7 @@ export class ManifestStore {
     this.m = prefix + 'm!';
     this.keepHot = opts.hot !== undefined;
     this.hotFile = typeof opts.hot === 'string' ? opts.hot : undefined;
+    this.hotMax = opts.hotMax ?? HOT_FILE_MAX;
   }
 
   /** Whether `m!<snapshot>` names `root`: the tree is stored (gc forgets the key first). */
@@ -97,7 +101,7 @@ export class ManifestStore {
   }
 
   private file(): FileEntry[] {
-    if (this.fileEntries === undefined) this.fileEntries = this.hotFile ? readHotFile(this.hotFile) : [];
+    if (this.fileEntries === undefined) this.fileEntries = this.hotFile ? readHotFile(this.hotFile, this.hotMax) : [];
     return this.fileEntries;
   }
 
@@ -320,6 +324,9 @@ function lineCount(b: Uint8Array): number {
 
 const HOT_MAGIC = 'agentsync-hot-manifests 1';
 
+/** The largest hot file read; a larger one is ignored unread. */
+export const HOT_FILE_MAX = 256 * 1024 * 1024;
+
 /** The hot file's name in a store's LevelDB folder (LevelDB leaves names it does not own alone). */
 export const HOT_FILE = 'agentsync-hot-manifests';
 
@@ -355,9 +362,11 @@ function writeHotFile(path: string, hots: readonly Hot[]): void {
  * its leaves against its bytes, its bytes against its snapshot hash); [] when the file is absent
  * or its layout is broken.
  */
-function readHotFile(path: string): FileEntry[] {
+function readHotFile(path: string, max: number): FileEntry[] {
   let b: Uint8Array;
   try {
+    // Never more than two manifests (11 MB each at 100k artifacts): a larger file is not ours.
+    if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) > max) return [];
     const buf = readFileSync(path);
     b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // what every other read gives: not a Buffer
   } catch { return []; }
