@@ -189,20 +189,22 @@ t('pull killed at different moments: fsck passes, a rerun completes with the sam
   const want = (await ok(a, 'hash', '--json')).json;
   assert.is(want.artifacts, COUNT);
   // kill after a delay, or once some files have been written
-  const moments: ({ ms: number } | { files: number })[] = [{ ms: 50 }, { ms: 150 }, { files: 1 }, { files: 100 }, { files: 250 }];
+  const moments: ({ ms: number } | { files: number } | { temps: number })[] = [{ ms: 50 }, { ms: 150 }, { files: 1 }, { files: 100 }, { files: 250 }];
   const outcomes: string[] = [];
   let midWrite = false;
-  // On a fast machine the 300 files can all land between two polls: then more kills, at delays
-  // stepping through the pull, until one lands while files are being written (bounded).
+  // On a fast machine the 300 files are written in a few milliseconds, between two polls: then
+  // more kills, each as soon as the first temp file appears (polled on every turn of the event
+  // loop), until one lands while files are being written (bounded).
   for (let k = 0; k < moments.length || (!midWrite && k < moments.length + 40); k++) {
-    const m = moments[k] ?? { ms: 40 + 10 * (k - moments.length) };
+    const m = moments[k] ?? { temps: 1 };
     const b = await workspace(url, { sample: false });
     const gen = join(b, 'services', 'content', 'gen');
     const run = start(b, ['pull']);
     let exited = false;
     void run.done.then(() => { exited = true; });
     if ('ms' in m) await sleep(m.ms);
-    else while (!exited && countFiles(gen) < m.files) await sleep(1);
+    else if ('files' in m) while (!exited && countFiles(gen) < m.files) await sleep(1);
+    else while (!exited && countTemps(gen) + countFiles(gen) < m.temps) await new Promise((r) => setImmediate(r));
     run.child.kill('SIGKILL');
     const r = await run.done;
     const files = countFiles(gen), temps = countTemps(gen);
