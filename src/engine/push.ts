@@ -156,6 +156,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
       // it): write it durably while the remote creates the version. An object no ref names yet
       // is harmless if the creation fails.
       const storing = o.draft ? undefined : ctx.store.encodedManifestOps(nextBytes, snapshot).then((x) => commit(ctx.store.db, x.ops));
+      storing?.catch(() => {}); // awaited below; failing while the create is in flight must not be an unhandled rejection
       try {
         version = await remote.createVersion({
           expected, changes, snapshot,

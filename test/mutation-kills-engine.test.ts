@@ -1,0 +1,364 @@
+/**
+ * Tests for the engine paths that the focused `engine` set of `npm run mutate` never ran (found
+ * by V8 block coverage of that set, 2026-12-02): every mutant there survived by construction.
+ * Exact answers — error codes, `data`, progress calls, refs left unmoved — of a remote that sends
+ * wrong objects, an unlisted head, change lists out of order or wrong; a create that fails; a
+ * workspace without a remote; refusals naming more than three paths. Engine calls on an
+ * `openContext` whose remote is wrapped in a `Proxy`, as in mutation-kills-store-engine.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentsyncError } from '../src/model/errors.js';
+import { blobId } from '../src/model/hash.js';
+import { enc } from '../src/store/db.js';
+import { openContext, type Context } from '../src/engine/context.js';
+import { fetchObjects, fetchRemote } from '../src/engine/fetch.js';
+import { deploy } from '../src/engine/history.js';
+import { push as enginePush } from '../src/engine/push.js';
+import { computeStatus } from '../src/engine/status.js';
+import type { Remote } from '../src/remote/types.js';
+import { cleanup, cli, needs, ok, read, tmp, workspace, write } from './helpers.js';
+
+const bytes = (s: string) => enc.encode(s);
+
+async function rejects<T>(p: Promise<T>, code: string, data?: Record<string, unknown>): Promise<AgentsyncError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, AgentsyncError, `expected ${code}, got ${String(e)}`);
+    assert.is((e as AgentsyncError).code, code);
+    if (data) assert.equal((e as AgentsyncError).data, data);
+    return e as AgentsyncError;
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
+}
+
+const t = suite('mutation kills: src/engine, paths the focused set never ran');
+t.after(cleanup);
+
+async function emptyWs(remote = join(tmp('agentsync-mke-remote-'), 'remote')): Promise<{ remote: string; ws: string }> {
+  return { remote, ws: await workspace(remote, { sample: false }) };
+}
+
+async function twoClones(files: Record<string, string>): Promise<{ a: string; b: string; remote: string }> {
+  const { ws: a, remote } = await emptyWs();
+  for (const [path, text] of Object.entries(files)) write(a, path, text);
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  return { a, b, remote };
+}
+
+async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const ctx = await openContext({ cwd: ws, env: { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
+  try { return await fn(ctx); } finally { await ctx.close(); }
+}
+
+/** `real` with some methods replaced (the others bound to it). */
+function wrap(real: Remote, over: Partial<Record<keyof Remote, (...a: any[]) => unknown>>): Remote {
+  return new Proxy(real, {
+    get(target, k) {
+      if (typeof k === 'string' && k in over) return over[k as keyof Remote];
+      const v = (target as unknown as Record<string | symbol, unknown>)[k];
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+const tracked = (ctx: Context) => ctx.store.tracking('origin');
+
+t('fetchObjects: batches of 2000, progress from 500 objects on (done, total), none below', async () => {
+  const { ws } = await emptyWs();
+  const blobs = new Map<string, Uint8Array>();
+  for (let i = 0; i < 2001; i++) { const b = bytes(`object ${i}\n`); blobs.set(blobId(b), b); }
+  const ids = [...blobs.keys()];
+  await withCtx(ws, async (ctx) => {
+    const calls: number[] = [];
+    const progress: [number, number, string][] = [];
+    ctx.progress = (d, n, w) => progress.push([d, n, w]);
+    const fake = { getObjects: async (want: string[]) => { calls.push(want.length); return want.map((id) => ({ id, bytes: blobs.get(id)! })); } } as unknown as Remote;
+    assert.is(await fetchObjects(ctx, fake, ids.slice(0, 499)), 499);
+    assert.equal(progress, [], 'no progress under 500 objects');
+    assert.equal(calls, [499]);
+    // 499 are stored already: exactly 500 more report; then 1002, one batch.
+    calls.length = 0;
+    assert.is(await fetchObjects(ctx, fake, ids.slice(0, 999)), 500);
+    assert.equal(progress, [[500, 500, 'downloading objects']]);
+    assert.is(await fetchObjects(ctx, fake, ids.slice(0, 2001)), 1002);
+    assert.equal(calls, [500, 1002]);
+    assert.equal(progress, [[500, 500, 'downloading objects'], [1002, 1002, 'downloading objects']]);
+    assert.equal(await ctx.store.objects.missing(ids), []);
+  });
+  const { ws: other } = await emptyWs();
+  await withCtx(other, async (ctx) => {
+    const calls: number[] = [];
+    const progress: [number, number, string][] = [];
+    ctx.progress = (d, n, w) => progress.push([d, n, w]);
+    const fake = { getObjects: async (want: string[]) => { calls.push(want.length); return want.map((id) => ({ id, bytes: blobs.get(id)! })); } } as unknown as Remote;
+    assert.is(await fetchObjects(ctx, fake, [...ids, ...ids.slice(0, 10)]), 2001, 'each id once');
+    assert.equal(calls, [2000, 1]);
+    assert.equal(progress, [[2000, 2001, 'downloading objects'], [2001, 2001, 'downloading objects']]);
+  });
+});
+
+t('fetchObjects: an object whose bytes are not its id is REMOTE_PROTOCOL with data.id, and nothing of the batch is stored', async () => {
+  const { ws } = await emptyWs();
+  const good = bytes('good\n'), wanted = bytes('wanted\n');
+  await withCtx(ws, async (ctx) => {
+    const fake = { getObjects: async () => [{ id: blobId(good), bytes: good }, { id: blobId(wanted), bytes: bytes('something else\n') }] } as unknown as Remote;
+    const e = await rejects(fetchObjects(ctx, fake, [blobId(good), blobId(wanted)]), 'REMOTE_PROTOCOL', { id: blobId(wanted) });
+    assert.match(e.message, `the remote sent object ${blobId(wanted).slice(0, 12)} with the wrong content; nothing was stored`);
+    assert.equal(await ctx.store.objects.missing([blobId(good), blobId(wanted)]), [blobId(good), blobId(wanted)]);
+  });
+});
+
+t('fetch: a head whose latest published version the list lacks is REMOTE_PROTOCOL; no fetch record is written', async () => {
+  const { ws: a, remote } = await emptyWs();
+  write(a, 'content/a.md', 'a\n');
+  await ok(a, 'push');
+  const b = await workspace(remote, { sample: false });
+  await withCtx(b, async (ctx) => {
+    const real = ctx.remote();
+    ctx.remote = () => wrap(real, { versions: async (from: number) => (await real.versions(from)).filter((v) => v.id !== 1) });
+    const e = await rejects(fetchRemote(ctx), 'REMOTE_PROTOCOL');
+    assert.is(e.message, 'the remote names latest published version 1 but does not list it');
+    assert.is(await tracked(ctx), undefined);
+  });
+});
+
+t('fetch: changes sent out of order are applied (not patched) and give the version; a fresh fetch too', async () => {
+  const { a, b, remote } = await twoClones({ 'content/a.md': 'a\n', 'content/m.md': 'm\n', 'content/z.md': 'z\n' });
+  write(a, 'content/m.md', 'm2\n');
+  write(a, 'content/b.md', 'b\n');
+  write(a, 'content/y.md', 'y\n');
+  rmSync(join(a, 'services', 'content', 'z.md'));
+  const pushed = (await ok(a, '--json', 'push')).json.version.snapshot as string;
+  const reversed = (real: Remote): Remote => wrap(real, { changesBetween: async (x: number | null, y: number) => (await real.changesBetween(x, y)).reverse() });
+  await withCtx(b, async (ctx) => {
+    const real = ctx.remote();
+    ctx.remote = () => reversed(real);
+    const f = await fetchRemote(ctx);
+    assert.is(f.snapshot, pushed);
+    assert.is(f.objectsFetched, 3, 'only the changed blobs: m2 and the two new files');
+  });
+  await ok(b, 'pull');
+  assert.equal([read(b, 'content/a.md'), read(b, 'content/b.md'), read(b, 'content/m.md'), read(b, 'content/y.md'), read(b, 'content/z.md')], ['a\n', 'b\n', 'm2\n', 'y\n', null]);
+  const c = await workspace(remote, { sample: false });
+  await withCtx(c, async (ctx) => {
+    const real = ctx.remote();
+    ctx.remote = () => reversed(real);
+    const f = await fetchRemote(ctx);
+    assert.is(f.snapshot, pushed);
+    assert.is(f.objectsFetched, 4);
+  });
+});
+
+t('fetch: changes that do not give the version\'s snapshot are REMOTE_PROTOCOL naming both; the record stays at the old version', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'a\n', 'content/b.md': 'b\n' });
+  write(a, 'content/a.md', 'a2\n');
+  write(a, 'content/b.md', 'b2\n');
+  const v = (await ok(a, '--json', 'push')).json.version as { id: number; snapshot: string };
+  for (const how of ['sorted', 'reversed'] as const) {
+    await withCtx(b, async (ctx) => {
+      const before = await tracked(ctx);
+      const real = ctx.remote();
+      ctx.remote = () => wrap(real, {
+        changesBetween: async (x: number | null, y: number) => {
+          const one = (await real.changesBetween(x, y)).slice(0, 1); // b.md's change dropped
+          return how === 'sorted' ? one : [{ path: 'content/zz.md', id: null }, ...one];
+        },
+      });
+      const e = await rejects(fetchRemote(ctx), 'REMOTE_PROTOCOL');
+      assert.is(e.message, `the changes the remote sent for version ${v.id} do not give its snapshot ${v.snapshot}; try again, then \`agentsync fsck\``);
+      assert.equal(await tracked(ctx), before);
+    });
+  }
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/b.md'), 'b2\n');
+});
+
+t('push: a create that fails with anything but a newer head is thrown as it came, once, and nothing moves', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'a2\n');
+  const answers: [string, Error][] = [
+    ['unreachable', new AgentsyncError('REMOTE_UNREACHABLE', 'down', {})],
+    ['stale, same head', new AgentsyncError('STALE_REMOTE', 'stale', { latestPublished: 1 })],
+    ['stale, older head', new AgentsyncError('STALE_REMOTE', 'stale', { latestPublished: 0 })],
+    ['stale, no number', new AgentsyncError('STALE_REMOTE', 'stale', { latestPublished: '2' })],
+    ['not ours', new TypeError('boom')],
+  ];
+  for (const [what, err] of answers) {
+    await withCtx(ws, async (ctx) => {
+      const base = await ctx.store.baseSnapshot('origin');
+      const track = await tracked(ctx);
+      const real = ctx.remote();
+      let calls = 0;
+      ctx.remote = () => wrap(real, { createVersion: async () => { calls++; throw err; } });
+      try {
+        await enginePush(ctx, { selectors: [], author: 'me' });
+        assert.unreachable(what);
+      } catch (e) {
+        assert.is(e, err, what);
+      }
+      assert.is(calls, 1, what);
+      assert.is(await ctx.store.baseSnapshot('origin'), base, what);
+      assert.equal({ ...(await tracked(ctx))!, fetchedAt: '' }, { ...track!, fetchedAt: '' }, what);
+    });
+  }
+  const st = await ok(ws, '--json', 'status');
+  assert.equal(st.json.entries.map((e: { path: string; state: string }) => [e.path, e.state]), [['content/a.md', 'push']]);
+});
+
+t('push: a failed local write of the new manifest ends the push with that error, even when the create succeeded', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'a2\n');
+  const full = new Error('ENOSPC: no space left on device');
+  for (const create of ['succeeds', 'is stale'] as const) {
+    await withCtx(ws, async (ctx) => {
+      const base = await ctx.store.baseSnapshot('origin');
+      const real = ctx.remote();
+      ctx.store.encodedManifestOps = async () => { throw full; };
+      ctx.remote = () => wrap(real, {
+        createVersion: async (req: Parameters<Remote['createVersion']>[0]) => {
+          if (create === 'succeeds') return real.createVersion(req);
+          throw new AgentsyncError('STALE_REMOTE', 'stale', { latestPublished: 99 });
+        },
+      });
+      try {
+        await enginePush(ctx, { selectors: [], author: 'me' });
+        assert.unreachable(create);
+      } catch (e) {
+        assert.is(e, full, create);
+      }
+      assert.is(await ctx.store.baseSnapshot('origin'), base, create);
+    });
+  }
+});
+
+t('push: a thousand and more objects upload in chunks of 1000 with progress (done, total); under 500, none', async () => {
+  const { ws } = await emptyWs();
+  for (let i = 0; i < 499; i++) write(ws, `content/s${String(i).padStart(4, '0')}.md`, `small ${i}\n`);
+  const small = await withCtx(ws, async (ctx) => {
+    const progress: [number, number, string][] = [];
+    ctx.progress = (d, n, w) => progress.push([d, n, w]);
+    const r = await enginePush(ctx, { selectors: [], author: 'me' });
+    assert.is(r.objectsSent, 499);
+    return progress;
+  });
+  assert.equal(small.filter((p) => p[2] === 'uploading objects'), []);
+  for (let i = 0; i < 1001; i++) write(ws, `content/l${String(i).padStart(4, '0')}.md`, `large ${i}\n`);
+  const large = await withCtx(ws, async (ctx) => {
+    const progress: [number, number, string][] = [];
+    const sizes: number[] = [];
+    ctx.progress = (d, n, w) => progress.push([d, n, w]);
+    const real = ctx.remote();
+    ctx.remote = () => wrap(real, { missing: async (ids: string[]) => { sizes.push(ids.length); return real.missing(ids); } });
+    const r = await enginePush(ctx, { selectors: [], author: 'me' });
+    assert.is(r.objectsSent, 1001);
+    assert.equal(sizes, [1000, 1]);
+    return progress;
+  });
+  assert.equal(large.filter((p) => p[2] === 'uploading objects'), [[1000, 1001, 'uploading objects'], [1001, 1001, 'uploading objects']]);
+});
+
+t('a workspace without a remote: status lists every artifact as push, offline; push and fetch are REMOTE_UNKNOWN with the way out', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'remote', 'remove', 'origin');
+  const st = await ok(ws, '--json', 'status');
+  assert.is(st.json.remote, null);
+  assert.equal(st.json.entries.map((e: { path: string; state: string }) => [e.path, e.state]), [['content/a.md', 'push']]);
+  await withCtx(ws, async (ctx) => {
+    const s = await computeStatus(ctx);
+    assert.equal([s.remote, s.latestPublished, s.fetchedAt, s.remoteSnapshot, s.tracking], [null, null, null, null, undefined]);
+    assert.equal(s.entries.map((e) => [e.path, e.state, e.ids.base, e.ids.remote]), [['content/a.md', 'push', null, null]]);
+    assert.throws(() => ctx.remote(), (e: AgentsyncError) => e.code === 'REMOTE_UNKNOWN' && e.message === 'this workspace has no remote; run `agentsync remote add origin <url>`');
+  });
+  for (const cmd of ['push', 'fetch']) {
+    const r = await cli(ws, '--json', cmd);
+    assert.is(r.json.error.code, 'REMOTE_UNKNOWN', cmd);
+    assert.match(r.json.error.message, 'this workspace has no remote; run `agentsync remote add origin <url>`');
+  }
+});
+
+t('deploy takes a version given as a number', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', '1\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', '2\n');
+  await ok(ws, 'push');
+  await ok(ws, 'rollback', '1');
+  await withCtx(ws, (ctx) => deploy(ctx, 2));
+  const v = await ok(ws, '--json', 'versions');
+  assert.equal([v.json.latestPublished, v.json.current], [2, 2]);
+  await withCtx(ws, (ctx) => rejects(deploy(ctx, 0), 'USAGE'));
+});
+
+t('undo after the base of more than three paths moved: three named, then …; every path in data', async () => {
+  const files = Object.fromEntries(['a', 'b', 'c', 'd'].map((n) => [`content/${n}.md`, `${n}1\n`]));
+  const { a, b } = await twoClones(files);
+  for (const n of ['a', 'b', 'c', 'd']) write(b, `content/${n}.md`, `${n}2\n`);
+  await ok(b, 'push');
+  await ok(a, 'pull');
+  for (const n of ['a', 'b', 'c', 'd']) write(a, `content/${n}.md`, `${n}3\n`);
+  await ok(a, 'push');
+  const r = await cli(a, '--json', 'undo');
+  assert.is(r.json.error.code, 'UNDO_STALE');
+  assert.equal(r.json.error.data.paths, ['content/a.md', 'content/b.md', 'content/c.md', 'content/d.md']);
+  assert.match(r.json.error.message, 'the base of content/a.md, content/b.md, content/c.md, … has moved since');
+});
+
+t('a conflict that cannot be merged (deleted on one side) is refused with `agentsync diff` as its hint', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'one\n' });
+  write(a, 'content/a.md', 'two\n');
+  await ok(a, 'push');
+  rmSync(join(b, 'services', 'content', 'a.md'));
+  await ok(b, 'fetch');
+  const r = await cli(b, '--json', 'pull');
+  assert.is(r.json.error.code, 'PULL_REFUSED');
+  assert.is(r.json.error.data.hint, 'agentsync diff content/a.md');
+  const p = await cli(b, '--json', 'push');
+  assert.is(p.json.error.code, 'PUSH_REFUSED');
+  assert.is(p.json.error.data.hint, 'agentsync diff content/a.md');
+});
+
+const hasGit = spawnSync('git', ['--version']).status === 0;
+function git(cwd: string, ...args: string[]): void {
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+}
+
+needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is not on PATH; .ci/run installs it')('git: pull and sync refuse four dirty files naming three, then …; a dry run lists them as blocked', async () => {
+  const names = ['a', 'b', 'c', 'd'];
+  const { a, b } = await twoClones({ ...Object.fromEntries(names.map((n) => [`content/${n}.md`, `${n}1\n`])), 'content/e.md': 'e1\n' });
+  // b's working files equal the base (a pull would replace them) but differ from git's HEAD.
+  git(b, 'init', '-q');
+  for (const n of names) write(b, `content/${n}.md`, `committed ${n}\n`);
+  git(b, 'add', '-A');
+  git(b, 'commit', '-q', '-m', 'init');
+  for (const n of names) write(b, `content/${n}.md`, `${n}1\n`);
+  for (const n of names) write(a, `content/${n}.md`, `${n}2\n`);
+  await ok(a, 'push');
+  const paths = names.map((n) => `content/${n}.md`);
+  const dry = await cli(b, '--json', 'pull', '--dry-run');
+  assert.is(dry.code, 1, 'a dry run that finds what blocks exits 1');
+  assert.equal(dry.json.blocked, paths.map((path) => ({ path, state: 'pull', reason: 'git-dirty' })));
+  const r = await cli(b, '--json', 'pull');
+  assert.is(r.json.error.code, 'GIT_DIRTY');
+  assert.equal(r.json.error.data.paths, paths);
+  assert.match(r.json.error.message, 'refusing to replace content/a.md, content/b.md, content/c.md, …: uncommitted git changes would be lost');
+  const s = await cli(b, '--json', 'sync', '--pull');
+  assert.is(s.json.error.code, 'GIT_DIRTY');
+  assert.match(s.json.error.message, 'refusing to replace content/a.md, content/b.md, content/c.md, …: uncommitted git changes would be lost');
+  for (const n of names) assert.is(read(b, `content/${n}.md`), `${n}1\n`);
+});
+
+t.run();
