@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentsyncError } from '../src/model/errors.js';
 import { blobId } from '../src/model/hash.js';
@@ -17,6 +17,9 @@ import { enc } from '../src/store/db.js';
 import { openContext, type Context } from '../src/engine/context.js';
 import { fetchObjects, fetchRemote } from '../src/engine/fetch.js';
 import { deploy } from '../src/engine/history.js';
+import { startMerge } from '../src/engine/merge.js';
+import { MERGES_KEY } from '../src/engine/merge-records.js';
+import { pull as enginePull, writeArtifacts } from '../src/engine/pull.js';
 import { push as enginePush } from '../src/engine/push.js';
 import { computeStatus } from '../src/engine/status.js';
 import type { Remote } from '../src/remote/types.js';
@@ -330,6 +333,46 @@ t('a conflict that cannot be merged (deleted on one side) is refused with `agent
   assert.is(p.json.error.data.hint, 'agentsync diff content/a.md');
 });
 
+t('merge of a conflict deleted on one side is NOT_MERGEABLE with both sides and the diff hint in data', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'one\n' });
+  write(a, 'content/a.md', 'two\n');
+  await ok(a, 'push');
+  rmSync(join(b, 'services', 'content', 'a.md'));
+  await ok(b, 'fetch');
+  const r = await cli(b, '--json', 'merge', 'services/content/a.md');
+  assert.is(r.json.error.code, 'NOT_MERGEABLE');
+  assert.equal(r.json.error.data, { path: 'content/a.md', state: 'conflict', local: 'deleted', remote: 'modified', hint: 'agentsync diff content/a.md' });
+  assert.match(r.json.error.message, 'content/a.md is deleted locally and modified remotely: there is no text to merge');
+});
+
+t('writeArtifacts: a blob missing from the store is OBJECT_MISSING with its path and id; no file is written', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  const absent = blobId(bytes('never stored\n'));
+  await withCtx(ws, (ctx) => rejects(writeArtifacts(ctx, [{ path: 'content/new.md', id: absent, prev: null }], 'pull'), 'OBJECT_MISSING', { path: 'content/new.md', id: absent }));
+  assert.is(existsSync(join(ws, 'services', 'content', 'new.md')), false);
+  assert.is(read(ws, 'content/a.md'), 'a\n');
+});
+
+t('merges in progress in a store without the index: found by their records alone, and the index written with exactly them', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'base\n', 'content/z.md': 'z\n' });
+  write(a, 'content/a.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/a.md', 'ours\n');
+  await ok(b, 'fetch');
+  await withCtx(b, async (ctx) => {
+    const r = await startMerge(ctx, 'content/a.md');
+    assert.is(r.clean, false);
+    // As a store written before the index existed: the records, no `merges` key.
+    await ctx.store.db.del(MERGES_KEY);
+    await ctx.store.db.put('merges-other', bytes('{}')); // a key just past the records' range
+    const st = await computeStatus(ctx);
+    assert.equal(st.entries.map((e) => [e.path, e.state, e.merging ?? false]), [['content/a.md', 'conflict', true]]);
+    assert.equal(JSON.parse(String(await ctx.store.db.get(MERGES_KEY))), ['content/a.md']);
+  });
+});
+
 const hasGit = spawnSync('git', ['--version']).status === 0;
 function git(cwd: string, ...args: string[]): void {
   const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
@@ -359,6 +402,27 @@ needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is no
   assert.is(s.json.error.code, 'GIT_DIRTY');
   assert.match(s.json.error.message, 'refusing to replace content/a.md, content/b.md, content/c.md, …: uncommitted git changes would be lost');
   for (const n of names) assert.is(read(b, `content/${n}.md`), `${n}1\n`);
+});
+
+needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is not on PATH; .ci/run installs it')('git: pull --commit with no author given commits as the repository\'s user, else as agentsync', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'one\n' });
+  git(b, 'init', '-q');
+  git(b, 'add', '-A');
+  git(b, 'commit', '-q', '-m', 'init');
+  write(a, 'content/a.md', 'two\n');
+  await ok(a, 'push');
+  const env = { ...process.env, AGENTSYNC_AUTHOR: undefined, GIT_AUTHOR_NAME: undefined, GIT_AUTHOR_EMAIL: undefined };
+  const saved = { ...process.env };
+  for (const k of ['AGENTSYNC_AUTHOR', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL']) delete process.env[k];
+  try {
+    const ctx = await openContext({ cwd: b, env: { ...env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
+    try {
+      const r = await enginePull(ctx, { selectors: [], commit: true });
+      assert.match(r.commit ?? '', /^[0-9a-f]{40}$/);
+    } finally { await ctx.close(); }
+  } finally { Object.assign(process.env, saved); }
+  const who = spawnSync('git', ['log', '-1', '--format=%an|%s'], { cwd: b, encoding: 'utf8' }).stdout.trim();
+  assert.is(who, 'agentsync|agentsync: pull from origin v2', 'no user.name in the repository');
 });
 
 t.run();

@@ -134,7 +134,7 @@ export async function pull(ctx: Context, o: PullOptions): Promise<PullResult> {
     const { gitCommit } = await import('../workspace/git.js');
     const files = [...take, ...merged].map((e) => absPath(ctx, e.path)).filter((p) => !keepOut.has(p));
     result.uncommitted = merged.filter((e) => keepOut.has(absPath(ctx, e.path))).map((e) => e.path);
-    result.commit = files.length ? await gitCommit(gitRoot, files, `agentsync: pull from ${name} v${st.latestPublished}`, o.author ?? 'agentsync') : null;
+    result.commit = files.length ? await gitCommit(gitRoot, files, `agentsync: pull from ${name} v${st.latestPublished}`, o.author) : null;
   }
   return result;
 }
