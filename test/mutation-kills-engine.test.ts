@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { AgentsyncError } from '../src/model/errors.js';
 import { blobId } from '../src/model/hash.js';
 import { enc } from '../src/store/db.js';
+import { commit } from '../src/store/objects.js';
 import { openContext, type Context } from '../src/engine/context.js';
 import { fetchObjects, fetchRemote } from '../src/engine/fetch.js';
 import { deploy } from '../src/engine/history.js';
@@ -22,6 +23,8 @@ import { MERGES_KEY } from '../src/engine/merge-records.js';
 import { pull as enginePull, writeArtifacts } from '../src/engine/pull.js';
 import { push as enginePush } from '../src/engine/push.js';
 import { computeStatus } from '../src/engine/status.js';
+import { cleanYamlMessage } from '../src/engine/validate.js';
+import { validateArtifacts } from '../src/engine/validation.js';
 import type { Remote } from '../src/remote/types.js';
 import { cleanup, cli, needs, ok, read, tmp, workspace, write } from './helpers.js';
 
@@ -370,6 +373,57 @@ t('merges in progress in a store without the index: found by their records alone
     const st = await computeStatus(ctx);
     assert.equal(st.entries.map((e) => [e.path, e.state, e.merging ?? false]), [['content/a.md', 'conflict', true]]);
     assert.equal(JSON.parse(String(await ctx.store.db.get(MERGES_KEY))), ['content/a.md']);
+  });
+});
+
+t('undo of a journal written before entries had "after" (an older version\'s pull) goes ahead: no entry counts as moved', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'one\n', 'content/b.md': 'b\n' });
+  write(a, 'content/a.md', 'two\n');
+  await ok(a, 'push');
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/a.md'), 'two\n');
+  await withCtx(b, async (ctx) => {
+    const j = (await ctx.store.undo())!;
+    assert.equal(j.entries.map((e) => [e.path, 'base' in e, 'after' in e]), [['content/a.md', true, true]]);
+    const old = { ...j, entries: j.entries.map(({ after: _after, ...rest }) => rest) };
+    await commit(ctx.store.db, [ctx.store.undoOp(old)]);
+  });
+  const r = await cli(b, '--json', 'undo');
+  assert.is(r.code, 0, r.out + r.err);
+  assert.is(read(b, 'content/a.md'), 'one\n');
+});
+
+t('cleanYamlMessage: the first line, without the parser\'s position and a final colon or full stop', () => {
+  const cases: [string, string][] = [
+    ['Map keys must be unique at line 12, column 34:\n\nname: b\n^\n', 'Map keys must be unique'],
+    ['Nested mappings are not allowed at line 3, column 5', 'Nested mappings are not allowed'],
+    ['Unexpected end of input at line 1, column 2:   ', 'Unexpected end of input'],
+    ['Some error.', 'Some error'],
+    ['Some error:', 'Some error'],
+    ['ends with a dot.  \nmore', 'ends with a dot'],
+    ['keeps: the middle', 'keeps: the middle'],
+    ['a. b', 'a. b'],
+    ['at line 7, column 8 is not the end here', 'at line 7, column 8 is not the end here'],
+    ['Two dots..', 'Two dots.'],
+  ];
+  for (const [m, want] of cases) assert.is(cleanYamlMessage(m), want, JSON.stringify(m));
+});
+
+t('validateArtifacts: a valid file gets one verdict key and the old one-value key goes; a removed or bad file gets none', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'agents/good.yaml', 'name: good\n');
+  write(ws, 'agents/bad.yaml', '- not a map\n');
+  const id = (x: string) => blobId(bytes(x));
+  await withCtx(ws, async (ctx) => {
+    const verdicts = async () => (await ctx.store.db.keys({ gte: 'valid!', lt: 'valid"' }).all()).sort();
+    await ctx.store.db.put('valid', bytes('{"old":true}'));
+    const found = await validateArtifacts(ctx, [{ path: 'agents/gone.yaml', id: id('name: y\n') }, { path: 'agents/bad.yaml', id: id('- not a map\n') }]);
+    assert.equal(found.map((p) => p.path), ['agents/bad.yaml']);
+    assert.equal(await verdicts(), []);
+    assert.ok(await ctx.store.db.get('valid'), 'kept while no verdict was added');
+    assert.equal(await validateArtifacts(ctx, [{ path: 'agents/good.yaml', id: id('name: good\n') }]), []);
+    assert.equal(await verdicts(), [`valid!v1 yaml agent ${id('name: good\n')}`]);
+    assert.is(await ctx.store.db.get('valid'), undefined);
   });
 });
 
