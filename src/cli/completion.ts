@@ -9,7 +9,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fail } from '../model/errors.js';
 import { SERVICES_DIR, findRoot, loadWorkspace } from '../workspace/config.js';
-import { DOCS, optionFlags, takesValue } from './help.js';
+import { DOCS } from './help.js';
+import { optionFlags, takesValue } from './options.js';
 import type { Io } from './io.js';
 import type { Cli } from './main.js';
 

@@ -220,21 +220,3 @@ export function commandHelp(cli: Cli, name: string): string {
   s += `\nExamples:\n${doc.examples.map(([line, what]) => `  ${line}\n      ${what}\n`).join('')}`;
   return s;
 }
-
-/** Every option spelling a command accepts (`--dry-run`, `-m`, `--no-color`, …), for checks and suggestions. */
-export function optionFlags(cli: Cli, name: string | null): Set<string> {
-  const out = new Set<string>(['--color', '--no-color']);
-  const opts = [...cli.globalCommand.options, ...(name ? cli.commands.find((c) => c.name === name)?.options ?? [] : [])];
-  for (const o of opts) {
-    for (const part of o.rawName.split(/[ ,]+/)) if (part.startsWith('-')) out.add(part);
-  }
-  return out;
-}
-
-/** Whether the option spelled `flag` (a known one) takes a value (`-C <dir>`, `--remote <name>`). */
-export function takesValue(cli: Cli, name: string | null, flag: string): 'required' | 'optional' | 'none' {
-  const opts = [...cli.globalCommand.options, ...(name ? cli.commands.find((c) => c.name === name)?.options ?? [] : [])];
-  const o = opts.find((x) => x.rawName.split(/[ ,]+/).includes(flag));
-  if (!o) return 'none';
-  return o.required === true ? 'required' : o.required === false ? 'optional' : 'none';
-}

@@ -10,7 +10,7 @@ import { diskFullError, isDiskFull } from '../model/diskfull.js';
 import { AgentsyncError, EXIT, isAgentsyncError } from '../model/errors.js';
 import * as c from './commands.js';
 import type { ColorMode, Io } from './io.js';
-import { DOCS, commandHelp, optionFlags, takesValue, topHelp } from './help.js';
+import { optionFlags, takesValue } from './options.js';
 import { suggest } from '../model/suggest.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerSyncCommands } from './sync-commands.js';
@@ -105,18 +105,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (taken.color) io = { ...io, color: taken.color };
     const cli = build(io, (p) => { result = p; });
     const pre = preScan(cli, argv);
+    if (pre.unknown !== undefined) throw await unknownCommand(cli, pre.unknown);
     if (pre.help) {
+      // The help text is loaded only to be shown.
+      const { DOCS, commandHelp, topHelp } = await import('./help.js');
       const name = pre.helpFor;
       if (name === null) io.stdout(topHelp(cli, VERSION));
       else if (DOCS[name]) io.stdout(commandHelp(cli, name));
-      else throw unknownCommand(cli, name);
+      else throw await unknownCommand(cli, name);
       return EXIT.OK;
     }
     console.info = (...a: unknown[]) => io.stdout(a.join(' ') + '\n'); // cac prints the version here
     try {
       cli.parse(['node', 'agentsync', ...argv], { run: false });
-      if (!cli.matchedCommand && cli.args.length && !cli.options.version) throw unknownCommand(cli, String(cli.args[0]));
-      if (!cli.matchedCommand && !cli.options.version) { io.stdout(topHelp(cli, VERSION)); return EXIT.USAGE; }
+      if (!cli.matchedCommand && cli.args.length && !cli.options.version) throw await unknownCommand(cli, String(cli.args[0]));
+      if (!cli.matchedCommand && !cli.options.version) { io.stdout((await import('./help.js')).topHelp(cli, VERSION)); return EXIT.USAGE; }
       if (cli.options.version) return EXIT.OK;
       await cli.runMatchedCommand();
     } finally {
@@ -156,7 +159,7 @@ const HELP_FLAGS = new Set(['-h', '--help']);
  * option with one line (and a suggestion) — cac would otherwise take `-q status` as `-q`'s
  * value and print the whole help, or name a camel-cased `--dryRun`.
  */
-function preScan(cli: Cli, argv: string[]): { help: boolean; helpFor: string | null } {
+function preScan(cli: Cli, argv: string[]): { help: boolean; helpFor: string | null; unknown?: string } {
   const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
   const help = argv.slice(0, end).some((t) => HELP_FLAGS.has(t));
   const globals = optionFlags(cli, null);
@@ -175,7 +178,7 @@ function preScan(cli: Cli, argv: string[]): { help: boolean; helpFor: string | n
   }
   if (command !== null && !cli.commands.some((c) => c.name === command)) {
     if (help) return { help: true, helpFor: command };
-    throw unknownCommand(cli, command);
+    return { help: false, helpFor: null, unknown: command };
   }
   if (help) return { help: true, helpFor: command };
   if (command === null) return { help: false, helpFor: null };
@@ -207,7 +210,8 @@ function checkOption(cli: Cli, command: string | null, flags: Set<string>, token
     { option: flag, ...(command ? { command } : {}), ...(suggestion ? { suggestion } : {}) });
 }
 
-function unknownCommand(cli: Cli, name: string): AgentsyncError {
+async function unknownCommand(cli: Cli, name: string): Promise<AgentsyncError> {
+  const { DOCS } = await import('./help.js');
   const names = [...cli.commands.map((c) => c.name), ...Object.keys(DOCS)];
   const suggestion = suggest(name, new Set(names));
   return new AgentsyncError('USAGE',

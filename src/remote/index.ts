@@ -6,8 +6,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fail } from '../model/errors.js';
-import { CheckedRemote } from './checked.js';
-import { DirectoryRemote } from './dir.js';
 import { lockTimeout } from '../store/db.js';
 import type { ObjectId } from '../model/hash.js';
 import type { CreateVersionRequest, StoredObject } from './types.js';
@@ -28,13 +26,14 @@ export function isHttpUrl(url: string): boolean {
 
 /** Open the remote at `url`, resolving relative folder paths against `base`. */
 export function openRemote(url: string, base: string, opts: RemoteOptions = {}): Remote {
-  return new CheckedRemote(openRaw(url, base, opts));
+  const raw = openRaw(url, base, opts);
+  return new LazyRemote(url, async () => new (await import('./checked.js')).CheckedRemote(await raw()));
 }
 
-/** The remote at `url`, unchecked: only the server's own admin paths use it directly. */
-function openRaw(url: string, base: string, opts: RemoteOptions): Remote {
+/** How to load the remote at `url`, unchecked; the URL itself is judged at once. */
+function openRaw(url: string, base: string, opts: RemoteOptions): () => Promise<Remote> {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (m && isHttpUrl(url)) return new LazyHttpRemote(url, opts);
+  if (m && isHttpUrl(url)) return async () => new (await import('./http.js')).HttpRemote(url, opts);
   if (m && m[1]!.toLowerCase() !== 'file') {
     fail('REMOTE_URL_INVALID', `unsupported remote URL ${url}; use a folder path, file:// URL or http(s)://host:port/<tenant>`, { url });
   }
@@ -44,18 +43,20 @@ function openRaw(url: string, base: string, opts: RemoteOptions): Remote {
   } catch {
     return fail('REMOTE_URL_INVALID', `invalid file URL ${url}; use file:///absolute/path`, { url });
   }
-  return new DirectoryRemote(url, isAbsolute(dir) ? dir : resolve(base, dir), opts.env ? lockTimeout(opts.env) : undefined);
+  const path = isAbsolute(dir) ? dir : resolve(base, dir);
+  const waitMs = opts.env ? lockTimeout(opts.env) : undefined;
+  return async () => new (await import('./dir.js')).DirectoryRemote(url, path, waitMs);
 }
 
 /**
- * The HTTP remote, loaded on its first call: commands that never reach the network (status,
- * hash, diff) do not pay for the HTTP client at start-up.
+ * A remote loaded on its first call: commands that never reach it (status, hash, diff) load
+ * neither the HTTP client nor the directory remote's store at start-up.
  */
-class LazyHttpRemote implements Remote {
+class LazyRemote implements Remote {
   private impl: Promise<Remote> | undefined;
-  constructor(readonly url: string, private readonly opts: RemoteOptions) {}
+  constructor(readonly url: string, private readonly load: () => Promise<Remote>) {}
   private get(): Promise<Remote> {
-    this.impl ??= import('./http.js').then((m) => new m.HttpRemote(this.url, this.opts));
+    this.impl ??= this.load();
     return this.impl;
   }
   async head() { return (await this.get()).head(); }
@@ -68,5 +69,8 @@ class LazyHttpRemote implements Remote {
   async createVersion(req: CreateVersionRequest) { return (await this.get()).createVersion(req); }
   async deploy(id: number) { return (await this.get()).deploy(id); }
   async rollback(id: number) { return (await this.get()).rollback(id); }
-  async close() { if (this.impl) await (await this.impl).close(); }
+  async close() {
+    const r = this.impl && (await this.impl.catch(() => undefined)); // a remote that failed to load holds nothing
+    if (r) await r.close();
+  }
 }

@@ -84,3 +84,9 @@ export async function compactAll(db: Db): Promise<void> {
   const c = (db as unknown as { compactRange?: (a: string, b: string) => Promise<void> }).compactRange;
   if (c) await c.call(db, '\u0000', '\uffff');
 }
+
+/** A version id as 10 decimal digits, so that keys sort by id. */
+export const pad = (n: number) => String(n).padStart(10, '0');
+
+/** The store format this code writes: 2 = manifests as chunk trees (SPEC §3.1). */
+export const STORE_FORMAT = '2';

@@ -12,11 +12,10 @@
 import { applyChanges, decodeManifest, encodeManifest, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { ObjectId } from '../model/hash.js';
 import type { Head, Version } from '../model/version.js';
-import { compactAll, dec, enc, jsonValue, openDb, parseJson, type Db } from './db.js';
+import { STORE_FORMAT, compactAll, dec, enc, jsonValue, openDb, pad, parseJson, type Db } from './db.js';
 import { ObjectStore, commit, type BatchOp } from './objects.js';
 import { HOT_FILE, ManifestStore, convertLegacy } from './manifests.js';
 import { join } from 'node:path';
-import { STORE_FORMAT, pad } from './remote-store.js';
 import { fail } from '../model/errors.js';
 import { decodeStat, statSave, type StatCache } from './stat-cache.js';
 

@@ -16,7 +16,9 @@ import {
 import { checkArtifactPath, compareUtf8, utf8Length } from '../model/paths.js';
 import { hasControl } from '../model/text.js';
 import { EMPTY_HEAD, type Head, type Version } from '../model/version.js';
-import { dec, enc, jsonValue, parseJson, type Db } from './db.js';
+import { STORE_FORMAT, dec, enc, jsonValue, pad, parseJson, type Db } from './db.js';
+
+export { STORE_FORMAT, pad };
 import { ObjectStore, commit, type BatchOp } from './objects.js';
 import { ManifestStore, convertLegacy, type ManifestStoreOptions } from './manifests.js';
 import { Mutex } from './mutex.js';
@@ -32,9 +34,6 @@ export interface CreateVersionRequest {
   message: string;
   draft: boolean;
 }
-
-/** A version id as 10 decimal digits, so that keys sort by id. */
-export const pad = (n: number) => String(n).padStart(10, '0');
 
 /** Longest author or message, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 64 * 1024;
@@ -129,9 +128,6 @@ export function buildVersionManifest(req: CreateVersionRequest, parentBytes: Uin
   }
   return next ? { bytes, snapshot, next } : { bytes, snapshot };
 }
-
-/** The store format this code writes: 2 = manifests as chunk trees (SPEC §3.1). */
-export const STORE_FORMAT = '2';
 
 /**
  * Bring a format-1 store (whole manifests) to format 2, once: convert every manifest of
