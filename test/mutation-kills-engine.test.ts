@@ -454,6 +454,7 @@ needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is no
   assert.match(r.json.error.message, 'refusing to replace content/a.md, content/b.md, content/c.md, …: uncommitted git changes would be lost');
   const s = await cli(b, '--json', 'sync', '--pull');
   assert.is(s.json.error.code, 'GIT_DIRTY');
+  assert.equal(s.json.error.data, { paths, hint: 'git stash' });
   assert.match(s.json.error.message, 'refusing to replace content/a.md, content/b.md, content/c.md, …: uncommitted git changes would be lost');
   for (const n of names) assert.is(read(b, `content/${n}.md`), `${n}1\n`);
 });
