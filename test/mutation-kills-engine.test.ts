@@ -21,12 +21,12 @@ import { deploy } from '../src/engine/history.js';
 import { startMerge } from '../src/engine/merge.js';
 import { MERGES_KEY } from '../src/engine/merge-records.js';
 import { pull as enginePull, writeArtifacts } from '../src/engine/pull.js';
-import { push as enginePush } from '../src/engine/push.js';
+import { CAS_MAX_TRIES, push as enginePush } from '../src/engine/push.js';
 import { computeStatus } from '../src/engine/status.js';
 import { cleanYamlMessage } from '../src/engine/validate.js';
 import { validateArtifacts } from '../src/engine/validation.js';
 import type { Remote } from '../src/remote/types.js';
-import { cleanup, cli, needs, ok, read, tmp, workspace, write } from './helpers.js';
+import { cleanup, cli, needs, ok, read, states, tmp, workspace, write } from './helpers.js';
 
 const bytes = (s: string) => enc.encode(s);
 
@@ -427,6 +427,145 @@ t('validateArtifacts: a valid file gets one verdict key and the old one-value ke
   });
 });
 
+t('fetch after new versions reads the versions from the last one known (one request), not the whole history', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': '1\n' });
+  for (const x of ['2', '3']) { write(a, 'content/a.md', `${x}\n`); await ok(a, 'push'); }
+  await ok(b, 'fetch');
+  write(a, 'content/a.md', '4\n');
+  await ok(a, 'push');
+  const asked = await withCtx(b, async (ctx) => {
+    const real = ctx.remote();
+    const calls: number[] = [];
+    ctx.remote = () => wrap(real, { versions: async (from: number) => { calls.push(from); return real.versions(from); } });
+    const f = await fetchRemote(ctx);
+    assert.is(f.newVersions, 1);
+    return calls;
+  });
+  assert.equal(asked, [2], 'from the version before the last known one (3), which must come back unchanged');
+});
+
+t('fetch from a remote recreated at the same URL, one of whose versions has the snapshot we knew: the whole snapshot is read again, right', async () => {
+  const remote = join(tmp('agentsync-mke-remote-'), 'remote');
+  const a = await workspace(remote, { sample: false });
+  write(a, 'content/x.md', '1\n');
+  await ok(a, 'push');
+  write(a, 'content/x.md', '2\n');
+  await ok(a, 'push'); // v2 = {x: 2}
+  const c = await workspace(remote, { sample: false });
+  await ok(c, 'fetch');
+  rmSync(remote, { recursive: true, force: true });
+  const n = await workspace(remote, { sample: false });
+  write(n, 'content/x.md', '2\n');
+  await ok(n, 'push'); // v1 = {x: 2}: the snapshot c knew, under another id
+  write(n, 'content/y.md', 'y\n');
+  await ok(n, 'push'); // v2 = {x: 2, y}
+  write(n, 'content/x.md', '4\n');
+  const v3 = (await ok(n, '--json', 'push')).json.version.snapshot as string; // v3 = {x: 4, y}
+  const f = await ok(c, '--json', 'fetch');
+  assert.is(f.json.snapshot, v3);
+  await ok(c, 'pull');
+  assert.equal([read(c, 'content/x.md'), read(c, 'content/y.md')], ['4\n', 'y\n']);
+});
+
+t('fsck: a fetch record of an empty remote (no snapshot) is fine; a base that is no snapshot hash and a pending mark that is not JSON say so', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'fetch'); // the remote does not exist yet: a record with no snapshot
+  await withCtx(ws, async (ctx) => assert.is((await tracked(ctx))!.latestSnapshot, null));
+  const clean = await cli(ws, '--json', 'fsck');
+  assert.is(clean.code, 0, clean.out);
+  assert.equal(clean.json.problems, []);
+  await withCtx(ws, (ctx) => commit(ctx.store.db, [{ type: 'put', key: 'base!other', value: bytes('sha256:xyz') }, { type: 'put', key: 'undo-pending', value: bytes('[') }]));
+  const f = await cli(ws, '--json', 'fsck');
+  assert.equal(f.json.problems, [
+    { what: 'base!other', message: '"sha256:xyz" is not a snapshot hash' },
+    { what: 'undo-pending', message: 'is not valid JSON' },
+  ]);
+});
+
+t('deploy moves the base only of converged artifacts: a local edit made before stays to push', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', '1\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', '2\n');
+  await ok(ws, 'push');
+  await ok(ws, 'rollback', '1');
+  write(ws, 'content/b.md', 'local only\n');
+  write(ws, 'content/a.md', '3\n');
+  await ok(ws, 'deploy', '2');
+  assert.equal(await states(ws), { 'content/a.md': 'push', 'content/b.md': 'push' });
+  await ok(ws, 'pull');
+  assert.equal([read(ws, 'content/a.md'), read(ws, 'content/b.md')], ['3\n', 'local only\n']);
+});
+
+t('push uploads nothing (no putObjects call) when the remote has every blob', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'one\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'two\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'one\n'); // back to a blob the remote has
+  const calls = await withCtx(ws, async (ctx) => {
+    const real = ctx.remote();
+    const names: string[] = [];
+    ctx.remote = () => new Proxy(real, {
+      get(target, k) {
+        const v = (target as unknown as Record<string | symbol, unknown>)[k];
+        return typeof v === 'function' ? (...a: unknown[]) => { names.push(String(k)); return (v as (...x: unknown[]) => unknown).apply(target, a); } : v;
+      },
+    });
+    const r = await enginePush(ctx, { selectors: [], author: 'me' });
+    assert.is(r.objectsSent, 0);
+    return names;
+  });
+  assert.ok(calls.includes('missing') && calls.includes('createVersion'), calls.join());
+  assert.not.ok(calls.includes('putObjects'), calls.join());
+});
+
+t(`push gives up after ${CAS_MAX_TRIES} creates that each find a newer head, with the last STALE_REMOTE`, async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
+  write(ws, 'content/a.md', 'a2\n');
+  const random = Math.random;
+  Math.random = () => 0; // no back-off wait
+  try {
+    await withCtx(ws, async (ctx) => {
+      const real = ctx.remote();
+      let creates = 0;
+      ctx.remote = () => wrap(real, {
+        createVersion: async () => { creates++; throw new AgentsyncError('STALE_REMOTE', 'stale', { latestPublished: 1 + creates }); },
+        changesBetween: async () => [],
+      });
+      const e = await rejects(enginePush(ctx, { selectors: [], author: 'me' }), 'STALE_REMOTE');
+      assert.equal(e.data, { latestPublished: 1 + CAS_MAX_TRIES });
+      assert.is(creates, CAS_MAX_TRIES);
+    });
+  } finally { Math.random = random; }
+});
+
+t('a merge in progress stays a conflict until resolve, even when the file now equals the remote\'s', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': 'base\n' });
+  write(a, 'content/a.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/a.md', 'ours\n');
+  await ok(b, 'fetch');
+  assert.is((await cli(b, 'merge', 'content/a.md')).code, 1);
+  write(b, 'content/a.md', 'theirs\n'); // edited by hand to the remote's side
+  const st = await ok(b, '--json', 'status');
+  assert.equal(st.json.entries.map((e: { path: string; state: string; merging?: boolean }) => [e.path, e.state, e.merging]), [['content/a.md', 'conflict', true]]);
+});
+
+t('the test hook AGENTSYNC_TEST_FAIL_AFTER_WRITES takes a whole number only', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': '1\n', 'content/b.md': '1\n' });
+  write(a, 'content/a.md', '2\n');
+  write(a, 'content/b.md', '2\n');
+  await ok(a, 'push');
+  process.env.AGENTSYNC_TEST_FAIL_AFTER_WRITES = '1x';
+  try { await ok(b, 'pull'); } finally { delete process.env.AGENTSYNC_TEST_FAIL_AFTER_WRITES; }
+  assert.equal([read(b, 'content/a.md'), read(b, 'content/b.md')], ['2\n', '2\n']);
+});
+
 const hasGit = spawnSync('git', ['--version']).status === 0;
 function git(cwd: string, ...args: string[]): void {
   const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
@@ -478,6 +617,41 @@ needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is no
   } finally { Object.assign(process.env, saved); }
   const who = spawnSync('git', ['log', '-1', '--format=%an|%s'], { cwd: b, encoding: 'utf8' }).stdout.trim();
   assert.is(who, 'agentsync|agentsync: pull from origin v2', 'no user.name in the repository');
+});
+
+needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is not on PATH; .ci/run installs it')('git: status lists git-dirty artifacts only when asked and only when some drifted', async () => {
+  const { a, b } = await twoClones({ 'content/a.md': '1\n' });
+  git(b, 'init', '-q');
+  git(b, 'add', '-A');
+  git(b, 'commit', '-q', '-m', 'init');
+  await withCtx(b, async (ctx) => {
+    const s = await computeStatus(ctx, [], { git: true });
+    assert.is(s.entries.length, 0);
+    assert.is('gitDirty' in s, false, 'nothing drifted: no git check');
+  });
+  write(b, 'content/a.md', 'edited\n');
+  await withCtx(b, async (ctx) => {
+    assert.is('gitDirty' in (await computeStatus(ctx)), false, 'not asked');
+    assert.equal((await computeStatus(ctx, [], { git: true })).gitDirty, ['content/a.md']);
+  });
+  void a;
+});
+
+needs(t, hasGit, 'mutation kills: src/engine, uncovered paths (git)', 'git is not on PATH; .ci/run installs it')('git: a remote addition where git tracks a file deleted from disk is no git-dirty replacement (pull and sync --pull write it)', async () => {
+  for (const how of [['pull'], ['sync', '--pull']]) {
+    const { a, b } = await twoClones({ 'content/a.md': '1\n' });
+    git(b, 'init', '-q');
+    write(b, 'content/x.md', 'only in git\n');
+    git(b, 'add', '-A');
+    git(b, 'commit', '-q', '-m', 'init');
+    rmSync(join(b, 'services', 'content', 'x.md'));
+    write(a, 'content/x.md', 'remote\n');
+    await ok(a, 'push');
+    await ok(b, 'fetch');
+    assert.equal(await states(b), { 'content/x.md': 'pull' });
+    await ok(b, ...how);
+    assert.is(read(b, 'content/x.md'), 'remote\n', how.join(' '));
+  }
 });
 
 t.run();
