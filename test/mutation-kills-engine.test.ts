@@ -27,6 +27,7 @@ import { cleanYamlMessage } from '../src/engine/validate.js';
 import { validateArtifacts } from '../src/engine/validation.js';
 import type { Remote } from '../src/remote/types.js';
 import { cleanup, cli, needs, ok, read, states, tmp, workspace, write } from './helpers.js';
+import { emptyWs, twoClones, withCtx } from './engine-helpers.js';
 
 const bytes = (s: string) => enc.encode(s);
 
@@ -45,24 +46,6 @@ async function rejects<T>(p: Promise<T>, code: string, data?: Record<string, unk
 
 const t = suite('mutation kills: src/engine, paths the focused set never ran');
 t.after(cleanup);
-
-async function emptyWs(remote = join(tmp('agentsync-mke-remote-'), 'remote')): Promise<{ remote: string; ws: string }> {
-  return { remote, ws: await workspace(remote, { sample: false }) };
-}
-
-async function twoClones(files: Record<string, string>): Promise<{ a: string; b: string; remote: string }> {
-  const { ws: a, remote } = await emptyWs();
-  for (const [path, text] of Object.entries(files)) write(a, path, text);
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
-  return { a, b, remote };
-}
-
-async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const ctx = await openContext({ cwd: ws, env: { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
-  try { return await fn(ctx); } finally { await ctx.close(); }
-}
 
 /** `real` with some methods replaced (the others bound to it). */
 function wrap(real: Remote, over: Partial<Record<keyof Remote, (...a: any[]) => unknown>>): Remote {
@@ -295,13 +278,19 @@ t('a workspace without a remote: status lists every artifact as push, offline; p
   }
 });
 
-t('deploy takes a version given as a number', async () => {
+/** A workspace whose remote has versions 1 and 2 of content/a.md, rolled back to 1. */
+async function rolledBack(): Promise<string> {
   const { ws } = await emptyWs();
   write(ws, 'content/a.md', '1\n');
   await ok(ws, 'push');
   write(ws, 'content/a.md', '2\n');
   await ok(ws, 'push');
   await ok(ws, 'rollback', '1');
+  return ws;
+}
+
+t('deploy takes a version given as a number', async () => {
+  const ws = await rolledBack();
   await withCtx(ws, (ctx) => deploy(ctx, 2));
   const v = await ok(ws, '--json', 'versions');
   assert.equal([v.json.latestPublished, v.json.current], [2, 2]);
@@ -484,12 +473,7 @@ t('fsck: a fetch record of an empty remote (no snapshot) is fine; a base that is
 });
 
 t('deploy moves the base only of converged artifacts: a local edit made before stays to push', async () => {
-  const { ws } = await emptyWs();
-  write(ws, 'content/a.md', '1\n');
-  await ok(ws, 'push');
-  write(ws, 'content/a.md', '2\n');
-  await ok(ws, 'push');
-  await ok(ws, 'rollback', '1');
+  const ws = await rolledBack();
   write(ws, 'content/b.md', 'local only\n');
   write(ws, 'content/a.md', '3\n');
   await ok(ws, 'deploy', '2');

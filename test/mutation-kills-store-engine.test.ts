@@ -24,7 +24,7 @@ import { MAX_TEXT_BYTES, RemoteStore, STORE_FORMAT, checkVersionText, upgradeSto
 import {
   decodeStat, emptyStatCache, encodeStat, statCacheOf, statEntries, statSave, STAT_DELTA_MAX, type StatCache, type StatEntry,
 } from '../src/store/stat-cache.js';
-import { openContext, pickRemote, type Context } from '../src/engine/context.js';
+import { openContext, pickRemote } from '../src/engine/context.js';
 import { fetchRemote } from '../src/engine/fetch.js';
 import { previewMerge, resolve, startMerge } from '../src/engine/merge.js';
 import { mergeJournals, planPull } from '../src/engine/pull.js';
@@ -37,6 +37,7 @@ import { validateArtifact } from '../src/engine/validate.js';
 import type { Remote } from '../src/remote/types.js';
 import type { Workspace } from '../src/workspace/config.js';
 import { cleanup, cli, needs, ok, read, states, tmp, workspace, write } from './helpers.js';
+import { emptyWs, twoClones, withCtx } from './engine-helpers.js';
 
 const bytes = (s: string) => enc.encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : dec.decode(b));
@@ -923,21 +924,6 @@ stat.run();
 const engine = suite('mutation kills: src/engine');
 engine.after(cleanup);
 
-/** A directory remote path (created by the first push) and an empty workspace on it. */
-async function emptyWs(remote = join(tmp('agentsync-mk-remote-'), 'remote')): Promise<{ remote: string; ws: string }> {
-  return { remote, ws: await workspace(remote, { sample: false }) };
-}
-
-/** A pushes `files` to a new directory remote; B is a clone of it, pulled. */
-async function twoClones(files: Record<string, string>): Promise<{ a: string; b: string; remote: string }> {
-  const { ws: a, remote } = await emptyWs();
-  for (const [path, text] of Object.entries(files)) write(a, path, text);
-  await ok(a, 'push');
-  const b = await workspace(remote, { sample: false });
-  await ok(b, 'pull');
-  return { a, b, remote };
-}
-
 /** Two clones of `content/a.md` (`base`): the remote has `theirs` (pushed by a), b has `ours`, not yet fetched. */
 async function conflictedClones(): Promise<{ a: string; b: string; remote: string }> {
   const c = await twoClones({ 'content/a.md': 'base\n' });
@@ -945,12 +931,6 @@ async function conflictedClones(): Promise<{ a: string; b: string; remote: strin
   await ok(c.a, 'push');
   write(c.b, 'content/a.md', 'ours\n');
   return c;
-}
-
-/** Run `fn` with the workspace's engine context, closed after. */
-async function withCtx<T>(ws: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const ctx = await openContext({ cwd: ws, env: { ...process.env, AGENTSYNC_LOCK_TIMEOUT_MS: '3000' } });
-  try { return await fn(ctx); } finally { await ctx.close(); }
 }
 
 engine('openContext: an unknown remote is REMOTE_UNKNOWN and closes the store, so the next open succeeds at once', async () => {
