@@ -270,3 +270,90 @@ test('large transfers count bytes; batches stay under the caps', async () => {
 });
 
 test.run();
+
+/**
+ * A logging proxy in front of the real server: every request as `METHOD path` (a create also
+ * `+objects` when it carries objects). With `old`, it answers a create that carries objects as a
+ * server from before they existed does (400 REQUEST_INVALID, unknown field), forwarding nothing.
+ */
+async function logged(target: string, old: boolean): Promise<{ url: string; log: string[]; close(): Promise<void> }> {
+  const log: string[] = [];
+  const s = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const path = new URL(req.url!, 'http://x').pathname;
+    const inline = req.method === 'POST' && path.endsWith('/versions') && 'objects' in JSON.parse(body.toString('utf8'));
+    log.push(`${req.method} ${path.replace(/^\/[^/]+/, '')}${inline ? ' +objects' : ''}`);
+    if (old && inline) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'REQUEST_INVALID', message: 'unknown field "objects" in the request body', data: { reason: 'unknown-field', field: 'objects' } } }));
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
+    const r = await fetch(target + req.url, { method: req.method!, headers, ...(body.length ? { body } : {}) });
+    res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' });
+    res.end(Buffer.from(await r.arrayBuffer()));
+  });
+  const port = await listen(s);
+  return { url: `http://127.0.0.1:${port}`, log, close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }) };
+}
+
+test('a small push sends its new blobs with the create: no upload request, the blob stored, one version', async () => {
+  const { url, token, tenant } = await httpTenant();
+  const p = await logged(new URL(url).origin, false);
+  try {
+    const ws = await workspace(`${p.url}/${tenant}`);
+    let r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+    assert.is(r.code, 0, r.err);
+    write(ws, 'agents/welcome.yaml', 'name: welcome\ndescription: sent with the create\ninstructions: hi\n');
+    p.log.length = 0;
+    r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+    assert.is(r.code, 0, r.err);
+    assert.equal([r.json.version.id, r.json.objectsSent], [2, 1]);
+    assert.ok(p.log.includes('POST /versions +objects'), p.log.join(', '));
+    assert.not.ok(p.log.includes('POST /objects'), p.log.join(', '));
+    // The blob is on the server: a second workspace pulls it.
+    const b = await workspace(url, { sample: false });
+    r = await cliWith(b, { AGENTSYNC_TOKEN: token }, ['pull', '--json']);
+    assert.is(r.code, 0, r.err);
+    assert.is(read(b, 'agents/welcome.yaml'), read(ws, 'agents/welcome.yaml'));
+  } finally {
+    await p.close();
+  }
+});
+
+test('a server that predates objects sent with a create: refused before anything is written, the client uploads, then creates — exit 0, one version; the same remote then uploads first', async () => {
+  const { url, token, tenant } = await httpTenant();
+  const p = await logged(new URL(url).origin, true);
+  try {
+    const ws = await workspace(`${p.url}/${tenant}`);
+    let r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+    assert.is(r.code, 0, r.err);
+    write(ws, 'agents/welcome.yaml', 'name: welcome\ndescription: to an old server\ninstructions: hi\n');
+    p.log.length = 0;
+    r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+    assert.is(r.code, 0, r.err);
+    assert.is(r.json.version.id, 2);
+    const writes = p.log.filter((l) => l.startsWith('POST /versions') || l === 'POST /objects');
+    assert.equal(writes, ['POST /versions +objects', 'POST /objects', 'POST /versions']);
+    assert.is((await new HttpRemote(url, { token, env: fast }).versions(0)).length, 2);
+    // In one process the remote remembers: the next create uploads first.
+    const remote = new HttpRemote(`${p.url}/${tenant}`, { token, env: fast });
+    const one = (text: string) => ({ id: blobId(enc.encode(text)), bytes: enc.encode(text) });
+    const head = await remote.head();
+    const base = new Map((await remote.changesBetween(null, head.latestPublished!)).map((c) => [c.path, c.id!]));
+    const send = async (text: string, expected: number) => {
+      const o = one(text);
+      base.set(`content/${text}.md`, o.id);
+      return remote.createVersion({ expected, changes: [{ path: `content/${text}.md`, id: o.id }], snapshot: snapshotHashOf(encodeManifest(base)), author: 't', message: 'm', draft: false }, [o]);
+    };
+    p.log.length = 0;
+    const v3 = await send('x', 2);
+    await send('y', v3.id);
+    assert.equal(p.log.filter((l) => l.startsWith('POST')), ['POST /versions +objects', 'POST /objects', 'POST /versions', 'POST /objects', 'POST /versions']);
+  } finally {
+    await p.close();
+  }
+});

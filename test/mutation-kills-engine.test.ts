@@ -216,8 +216,8 @@ t('push: a failed local write of the new manifest ends the push with that error,
       const real = ctx.remote();
       ctx.store.encodedManifestOps = async () => { throw full; };
       ctx.remote = () => wrap(real, {
-        createVersion: async (req: Parameters<Remote['createVersion']>[0]) => {
-          if (create === 'succeeds') return real.createVersion(req);
+        createVersion: async (...args: Parameters<Remote['createVersion']>) => {
+          if (create === 'succeeds') return real.createVersion(...args);
           throw new AgentsyncError('STALE_REMOTE', 'stale', { latestPublished: 99 });
         },
       });

@@ -1142,9 +1142,9 @@ function racing(real: Remote, other: (real: Remote) => Promise<void>): Remote {
   return new Proxy(real, {
     get(t, k) {
       if (k === 'createVersion') {
-        return async (req: Parameters<Remote['createVersion']>[0]) => {
+        return async (...args: Parameters<Remote['createVersion']>) => {
           if (!raced) { raced = true; await other(t); }
-          return t.createVersion(req);
+          return t.createVersion(...args);
         };
       }
       const v = (t as unknown as Record<string | symbol, unknown>)[k];
@@ -1864,6 +1864,7 @@ function counting(real: Remote): { remote: Remote; calls: string[]; uploaded: st
       return (...args: unknown[]) => {
         calls.push(String(k));
         if (k === 'putObjects') uploaded.push(...(args[0] as { id: string }[]).map((o) => o.id));
+        if (k === 'createVersion' && args[1]) uploaded.push(...(args[1] as { id: string }[]).map((o) => o.id)); // sent with the create
         return (v as (...a: unknown[]) => unknown).apply(t, args);
       };
     },

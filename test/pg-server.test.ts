@@ -207,6 +207,26 @@ async function seed(url: string, token: string): Promise<void> {
   await must(ws, ['push'], { AGENTSYNC_TOKEN: token });
 }
 
+/**
+ * Seed the served tenant with version 1; an HttpRemote on it, version 1's manifest, and a create
+ * that answers the version made or the refusal.
+ */
+async function creator(url: string, token: string) {
+  await seed(url, token);
+  const { HttpRemote } = await import('../src/remote/http.js');
+  const { applyChanges, encodeManifest, snapshotHashOf } = await import('../src/model/manifest.js');
+  const r = new HttpRemote(url, { token, env: {} });
+  const v1 = applyChanges(new Map(), await r.changesBetween(null, 1));
+  const create = async (expected: number | null, base: Map<string, string>, changes: { path: string; id: string | null }[], o: { draft?: boolean; objects?: { id: string; bytes: Uint8Array }[] } = {}) => {
+    try {
+      return await r.createVersion({ expected, changes, snapshot: snapshotHashOf(encodeManifest(applyChanges(base, changes))), author: 't', message: 'm', draft: !!o.draft }, o.objects);
+    } catch (e) {
+      return e as { code: string; data: Record<string, unknown> };
+    }
+  };
+  return { r, v1, create, applyChanges };
+}
+
 // ---------------------------------------------------------------- no database needed
 
 s('isUnavailable: connection failures and shutdowns are 503 material; constraints, bugs and our own errors are not', async () => {
@@ -513,20 +533,9 @@ test('a create is one call: a stale push is told STALE_REMOTE even when its chan
   const { db, token } = await readyDb();
   const srv = await serve(db);
   try {
-    await seed(srv.url, token);
-    const { HttpRemote } = await import('../src/remote/http.js');
+    const { r, v1, create, applyChanges } = await creator(srv.url, token);
     const { blobId } = await import('../src/model/hash.js');
-    const { applyChanges, encodeManifest, snapshotHashOf } = await import('../src/model/manifest.js');
-    const r = new HttpRemote(srv.url, { token, env: {} });
-    const v1 = applyChanges(new Map(), await r.changesBetween(null, 1));
     const enc = (t: string) => new TextEncoder().encode(t);
-    const create = async (expected: number | null, base: Map<string, string>, changes: { path: string; id: string | null }[], draft = false) => {
-      try {
-        return await r.createVersion({ expected, changes, snapshot: snapshotHashOf(encodeManifest(applyChanges(base, changes))), author: 't', message: 'm', draft });
-      } catch (e) {
-        return e as { code: string; data: Record<string, unknown> };
-      }
-    };
     const edited = enc('# edited\n');
     await r.putObjects([{ id: blobId(edited), bytes: edited }]);
     const v2 = await create(1, v1, [{ path: SHARED, id: blobId(edited) }]) as { id: number };
@@ -542,12 +551,40 @@ test('a create is one call: a stale push is told STALE_REMOTE even when its chan
     e = await create(2, v2m, [{ path: 'content/new.md', id: never }]) as typeof e;
     assert.equal([e.code, e.data.missing], ['OBJECT_MISSING', [never]]);
     assert.equal(await sql(db, "SELECT latest_published::int AS p, current::int AS c, last_id::int AS l FROM heads WHERE tenant = 'acme'"), [{ p: 2, c: 2, l: 2 }], 'refusals wrote nothing');
-    const d = await create(2, v2m, [{ path: 'content/draft.md', id: blobId(edited) }], true) as { id: number; state: string };
+    const d = await create(2, v2m, [{ path: 'content/draft.md', id: blobId(edited) }], { draft: true }) as { id: number; state: string };
     assert.equal([d.id, d.state], [3, 'draft']);
     assert.equal(await sql(db, "SELECT latest_published::int AS p, current::int AS c, last_id::int AS l FROM heads WHERE tenant = 'acme'"), [{ p: 2, c: 2, l: 3 }]);
     assert.equal((await sql(db, "SELECT id::int, parent::int, state FROM versions WHERE tenant = 'acme' ORDER BY id")).map((x) => [x.id, x.parent, x.state]), [[1, null, 'published'], [2, 1, 'published'], [3, 2, 'draft']]);
     const f = await admin(db, 'fsck', '--json');
     assert.equal([f.code, f.json.problems], [0, []]);
+  } finally {
+    await srv.kill();
+  }
+});
+
+test('objects sent with a create go in with the version, in the same call: a stale or incomplete create stores none of them', async () => {
+  const { db, token } = await readyDb();
+  const srv = await serve(db);
+  try {
+    const { v1, create } = await creator(srv.url, token);
+    const { blobId } = await import('../src/model/hash.js');
+    const obj = (t: string) => { const bytes = new TextEncoder().encode(t); return { id: blobId(bytes), bytes }; };
+    const count = async (...ids: string[]) => (await sql(db, "SELECT count(*)::int AS n FROM objects WHERE tenant = 'acme' AND encode(id, 'hex') = ANY($1)", [ids]))[0].n;
+    const a = obj('# a, sent with the create\n'), b = obj('# b, neither sent nor uploaded\n'), c = obj('# c\n');
+    let e = await create(7, v1, [{ path: 'content/a.md', id: a.id }], { objects: [a] }) as { code: string; data: Record<string, unknown> };
+    assert.equal([e.code, e.data.latestPublished], ['STALE_REMOTE', 1]);
+    e = await create(1, v1, [{ path: 'content/a.md', id: a.id }, { path: 'content/b.md', id: b.id }], { objects: [a, c] }) as typeof e;
+    assert.equal([e.code, e.data.missing], ['OBJECT_MISSING', [b.id]]);
+    assert.is(await count(a.id, b.id, c.id), 0, 'a refused create stored none of its objects');
+    const v2 = await create(1, v1, [{ path: 'content/a.md', id: a.id }], { objects: [a] }) as { id: number };
+    assert.is(v2.id, 2);
+    assert.is(await count(a.id), 1);
+    const f = await admin(db, 'fsck', '--json');
+    assert.equal([f.code, f.json.problems], [0, []]);
+    const ws = tmp('agentsync-ws-');
+    await must(ws, ['init', '--remote', srv.url], { AGENTSYNC_TOKEN: token });
+    await must(ws, ['pull'], { AGENTSYNC_TOKEN: token });
+    assert.is(readFileSync(join(ws, 'services', 'content', 'a.md'), 'utf8'), '# a, sent with the create\n');
   } finally {
     await srv.kill();
   }

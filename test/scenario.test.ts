@@ -192,7 +192,7 @@ for (const kind of CONTRACT_KINDS) {
     let fired = false;
     protos.forEach((proto, i) => {
       const orig = origs[i]!;
-      proto.createVersion = async function (this: Store, req) {
+      proto.createVersion = async function (this: Store, req, ...objects) {
         if (!fired) {
           fired = true;
           const bytes = new TextEncoder().encode(text);
@@ -202,7 +202,7 @@ for (const kind of CONTRACT_KINDS) {
           const snapshot = snapshotHashOf(encodeManifest(applyChanges(at, [{ path, id }])));
           await orig.call(this, { expected: req.expected, changes: [{ path, id }], snapshot, author: 'intruder', message: 'intruder', draft: false });
         }
-        return orig.call(this, req);
+        return orig.call(this, req, ...objects);
       };
     });
     try {

@@ -28,6 +28,7 @@ let srv: RunningServer;
 let dir: string;
 let tokA: string;
 let tokRead: string;
+let tokInline: string;
 let base: string;
 
 test.before(async () => {
@@ -39,6 +40,8 @@ test.before(async () => {
   await storage.createTenant('other');
   tokA = (await createToken(storage, { tenant: 'acme', scope: 'write', expiresInMs: null })).token;
   tokRead = (await createToken(storage, { tenant: 'acme', scope: 'read', expiresInMs: null })).token;
+  await storage.createTenant('inline');
+  tokInline = (await createToken(storage, { tenant: 'inline', scope: 'write', expiresInMs: null })).token;
 });
 
 test.after(async () => {
@@ -147,6 +150,64 @@ test('a snapshot that does not match the changes is refused with 400', async () 
   const r = await call('POST', '/acme/versions', { json: v.body });
   assert.is(r.status, 400);
   assert.is(r.body.error.code, 'REMOTE_PROTOCOL');
+});
+
+test('objects sent with a create are stored with the version; a bad hash, bad base64, unknown field, too many or too large objects: refused, nothing stored', async () => {
+  // Tenant `inline`, so that the other tests' versions of acme stay as they expect.
+  const head = (await call('GET', '/inline/head', { token: tokInline })).body;
+  assert.equal(head, { latestPublished: null, current: null, lastId: 0 });
+  const prev = new Map<string, string>();
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  const stored = async (...texts: string[]) => texts.length - (await call('POST', '/inline/objects/missing', { token: tokInline, json: { ids: texts.map((t) => blobId(bytes(t))) } })).body.missing.length;
+  const refused = async (extra: Record<string, unknown>, status: number, code: string, data: Record<string, unknown>) => {
+    const v = versionBody(head.latestPublished, { 'content/inline.md': '# inline!\n' }, prev, extra);
+    const r = await call('POST', '/inline/versions', { token: tokInline, json: v.body });
+    assert.equal([r.status, r.body.error.code], [status, code], JSON.stringify(r.body));
+    for (const [k, x] of Object.entries(data)) assert.equal(r.body.error.data[k], x, k);
+    assert.equal((await call('GET', '/inline/head', { token: tokInline })).body, head, 'head unchanged');
+  };
+  const id = blobId(bytes('# inline!\n')); // 10 bytes: base64 with padding
+  await refused({ objects: [{ id, base64: b64('# not it\n') }] }, 400, 'OBJECT_HASH_MISMATCH', { id });
+  await refused({ objects: [{ id, base64: b64('# inline!\n').replace(/=*$/, '') }] }, 400, 'REQUEST_INVALID', { field: 'objects[0].base64' });
+  await refused({ objects: [{ id, base64: b64('# inline!\n'), size: 9 }] }, 400, 'REQUEST_INVALID', { reason: 'unknown-field', field: 'objects[0].size' });
+  await refused({ objects: [{ id: 'x', base64: '' }] }, 400, 'REQUEST_INVALID', { field: 'objects' });
+  await refused({ objects: Array.from({ length: 1001 }, () => ({ id, base64: b64('# inline!\n') })) }, 413, 'REQUEST_TOO_LARGE', { reason: 'inline', limit: 1000 });
+  const big = 'x'.repeat(65 * 1024); // over this server's 64 KiB per object
+  await refused({ objects: [{ id: blobId(bytes(big)), base64: b64(big) }, { id, base64: b64('# inline!\n') }] }, 413, 'REQUEST_TOO_LARGE', { reason: 'object', limit: 64 * 1024 });
+  // Objects of the create that the changes do not name are stored too; an added blob neither sent nor uploaded is still missing.
+  await refused({ objects: [{ id: blobId(bytes('# other\n')), base64: b64('# other\n') }] }, 409, 'OBJECT_MISSING', { missing: [id] });
+  assert.is(await stored('# inline!\n', '# not it\n', '# other\n'), 0, 'a refused create stored none of its objects');
+  const v = versionBody(head.latestPublished, { 'content/inline.md': '# inline!\n' }, prev, { objects: [{ id, base64: b64('# inline!\n') }, { id, base64: b64('# inline!\n') }] });
+  const r = await call('POST', '/inline/versions', { token: tokInline, json: v.body });
+  assert.is(r.status, 201, JSON.stringify(r.body));
+  assert.is(r.body.version.id, head.lastId + 1);
+  assert.is(await stored('# inline!\n'), 1);
+  r.body = (await call('POST', '/inline/objects/get', { token: tokInline, json: { ids: [id] } })).body;
+  assert.equal(Buffer.from(r.body as Buffer).subarray(36).toString(), '# inline!\n');
+});
+
+test('objects sent with a create: at most 1 MiB in all (413 before anything is stored)', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'agentsync-srvtest-inline-'));
+  const storage = await LevelStorage.open(join(d, 'data'), { create: true });
+  const big = await startServer(storage, { port: 0 });
+  try {
+    await storage.createTenant('acme');
+    const token = (await createToken(storage, { tenant: 'acme', scope: 'write', expiresInMs: null })).token;
+    const texts = [0, 1, 2].map((i) => String(i).repeat(400 * 1024));
+    const v = versionBody(null, Object.fromEntries(texts.map((t, i) => [`content/${i}.md`, t])), new Map(), { objects: texts.map((t) => ({ id: blobId(bytes(t)), base64: Buffer.from(t).toString('base64') })) });
+    const res = await fetch(`${big.url}/acme/versions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(v.body) });
+    const j = await res.json() as { error: { code: string; data: { reason: string; limit: number } } };
+    assert.equal([res.status, j.error.code, j.error.data.reason, j.error.data.limit], [413, 'REQUEST_TOO_LARGE', 'inline', 1024 * 1024]);
+    const m = await fetch(`${big.url}/acme/objects/missing`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: texts.map((t) => blobId(bytes(t))) }) });
+    assert.is(((await m.json()) as { missing: string[] }).missing.length, 3);
+    // Two of them (800 KiB) go.
+    const ok = versionBody(null, { 'content/0.md': texts[0]!, 'content/1.md': texts[1]! }, new Map(), { objects: texts.slice(0, 2).map((t) => ({ id: blobId(bytes(t)), base64: Buffer.from(t).toString('base64') })) });
+    const res2 = await fetch(`${big.url}/acme/versions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(ok.body) });
+    assert.is(res2.status, 201);
+  } finally {
+    await big.close();
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test('object negotiation and batch download', async () => {

@@ -11,6 +11,7 @@ import { fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
 import { applyChanges, encodeManifest, patchManifest, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import type { Version } from '../model/version.js';
+import type { StoredObject } from '../remote/types.js';
 import { commit, type BatchOp } from '../store/objects.js';
 import { readArtifact } from '../workspace/scan.js';
 import { remoteName, type Context } from './context.js';
@@ -57,6 +58,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PROGRESS_MIN = 500;
 /** Blobs negotiated and uploaded per round trip. */
 const UPLOAD_CHUNK = 1000;
+/**
+ * A push whose objects to upload are at most this many, and this many bytes in all, sends them
+ * with the create (one request instead of two; SPEC §6 `POST versions`).
+ */
+const INLINE_COUNT = 100;
+const INLINE_BYTES = 256 * 1024;
 
 /**
  * Which entries a push sends. `conflict` entries throw PUSH_REFUSED without force; `pull`
@@ -114,6 +121,8 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   // flat on a large first push; each file is read once more and checked against the scan.
   const ids = [...new Set(send.map((e) => e.ids.local).filter((x): x is ObjectId => x !== null))];
   const pathOf = new Map(send.filter((e) => e.ids.local !== null).map((e) => [e.ids.local!, e.path]));
+  /** Objects sent with the create (a small push), again with each attempt. */
+  let inline: StoredObject[] = [];
   for (let i = 0; i < ids.length; i += UPLOAD_CHUNK) {
     const chunk = ids.slice(i, i + UPLOAD_CHUNK);
     const [remoteLacks, localLacks] = await Promise.all([remote.missing(chunk), ctx.store.objects.missing(chunk)]);
@@ -130,7 +139,8 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
     const local = objs.filter((x) => notLocal.has(x.id));
     if (local.length) await ctx.store.objects.put(local.map((x) => x.bytes));
     const up = objs.filter((x) => lacking.has(x.id));
-    if (up.length) await remote.putObjects(up);
+    if (ids.length <= UPLOAD_CHUNK && up.length <= INLINE_COUNT && up.reduce((n, x) => n + x.bytes.length, 0) <= INLINE_BYTES) inline = up;
+    else if (up.length) await remote.putObjects(up);
     result.objectsSent += up.length;
     if (ids.length >= PROGRESS_MIN) ctx.progress?.(Math.min(i + UPLOAD_CHUNK, ids.length), ids.length, 'uploading objects');
   }
@@ -161,7 +171,7 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
         version = await remote.createVersion({
           expected, changes, snapshot,
           author: o.author, message: o.message ?? defaultMessage(send), draft: !!o.draft,
-        });
+        }, inline.length ? inline : undefined);
         await storing;
         break;
       } catch (e) {

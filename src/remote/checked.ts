@@ -79,7 +79,7 @@ export class CheckedRemote implements Remote {
     if (!Array.isArray(got) || got.length !== ids.length || got.some((o, i) => o?.id !== ids[i] || !(o.bytes instanceof Uint8Array))) protocol(this.url, 'sent objects that were not asked for');
     return got;
   }
-  async createVersion(req: CreateVersionRequest) { return checkVersion(this.url, await this.inner.createVersion(req)); }
+  async createVersion(req: CreateVersionRequest, objects?: readonly StoredObject[]) { return checkVersion(this.url, await this.inner.createVersion(req, objects)); }
   async deploy(id: number) { const r = await this.inner.deploy(id); checkVersion(this.url, r?.version); checkHead(this.url, r.head); return r; }
   async rollback(id: number) { const r = await this.inner.rollback(id); checkVersion(this.url, r?.version); checkHead(this.url, r.head); return r; }
   close() { return this.inner.close(); }

@@ -78,7 +78,7 @@ export class DirectoryRemote implements Remote {
       return { id, bytes };
     });
   }
-  async createVersion(req: CreateVersionRequest) { return (await this.open(true)).createVersion(req); }
+  async createVersion(req: CreateVersionRequest, objects?: readonly StoredObject[]) { return (await this.open(true)).createVersion(req, objects); }
   async deploy(id: number) { return (await this.open(false)).deploy(id); }
   async rollback(id: number) { return (await this.open(false)).rollback(id); }
   async close() {

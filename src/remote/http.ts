@@ -78,6 +78,11 @@ const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 const UPLOAD_BATCH_BYTES = 4 * 1024 * 1024;
+/** Most objects sent with a create (`objects` of POST /versions; the server refuses more). */
+export const MAX_INLINE_COUNT = 1000;
+/** Most bytes (decoded, all objects together) sent with a create. */
+export const MAX_INLINE_BYTES = 1024 * 1024;
+const inlineBytes = (objs: readonly StoredObject[]) => objs.reduce((n, o) => n + o.bytes.length, 0);
 const UPLOAD_BATCH_COUNT = 2000;
 const GET_BATCH_COUNT = 1000;
 const MISSING_BATCH_COUNT = 10000;
@@ -122,6 +127,8 @@ export class HttpRemote implements Remote {
   private readonly backoffMs: number;
   private tokenCache: string | null | undefined;
   private transport: { request: typeof httpRequest; agent: HttpAgent } | undefined;
+  /** The server refused objects sent with a create (it predates them): upload them first. */
+  private noInline = false;
 
   constructor(readonly url: string, private readonly opts: RemoteOptions = {}) {
     let u: URL | undefined;
@@ -361,13 +368,26 @@ export class HttpRemote implements Remote {
     return ids.map((id) => got.get(id)!);
   }
 
-  async createVersion(req: CreateVersionRequest): Promise<Version> {
-    const body = { expected: req.expected, changes: req.changes, snapshot: req.snapshot, author: req.author, message: req.message, draft: req.draft };
+  async createVersion(req: CreateVersionRequest, objects?: readonly StoredObject[]): Promise<Version> {
+    const fields = { expected: req.expected, changes: req.changes, snapshot: req.snapshot, author: req.author, message: req.message, draft: req.draft };
+    if (objects?.length && (this.noInline || objects.length > MAX_INLINE_COUNT || inlineBytes(objects) > MAX_INLINE_BYTES)) {
+      await this.putObjects(objects);
+      objects = undefined;
+    }
+    let body: object = objects?.length ? { ...fields, objects: objects.map((o) => ({ id: o.id, base64: Buffer.from(o.bytes.buffer, o.bytes.byteOffset, o.bytes.byteLength).toString('base64') })) } : fields;
     let resent = false;
     for (;;) {
       try {
         return (await this.call({ method: 'POST', path: '/versions', json: body, idempotent: false, checkFirst: true })).json.version as Version;
       } catch (e) {
+        // A server older than objects sent with a create refuses the field before doing anything:
+        // upload them the usual way, then create (and from now on always so).
+        if (body !== fields && e instanceof AgentsyncError && e.code === 'REQUEST_INVALID' && e.data.reason === 'unknown-field' && e.data.field === 'objects') {
+          this.noInline = true;
+          await this.putObjects(objects!);
+          body = fields;
+          continue;
+        }
         const ambiguous = e instanceof NetworkError || (e instanceof AgentsyncError && e.code === 'STALE_REMOTE' && resent);
         if (!ambiguous) throw this.unreachable(e as AgentsyncError);
         // The request may have reached the server: see whether the version landed before saying anything.

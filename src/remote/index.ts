@@ -66,7 +66,7 @@ class LazyRemote implements Remote {
   async missing(ids: readonly ObjectId[]) { return (await this.get()).missing(ids); }
   async putObjects(objs: readonly StoredObject[]) { return (await this.get()).putObjects(objs); }
   async getObjects(ids: readonly ObjectId[]) { return (await this.get()).getObjects(ids); }
-  async createVersion(req: CreateVersionRequest) { return (await this.get()).createVersion(req); }
+  async createVersion(req: CreateVersionRequest, objects?: readonly StoredObject[]) { return (await this.get()).createVersion(req, objects); }
   async deploy(id: number) { return (await this.get()).deploy(id); }
   async rollback(id: number) { return (await this.get()).rollback(id); }
   async close() {

@@ -30,7 +30,12 @@ export interface Remote {
   putObjects(objs: readonly StoredObject[]): Promise<void>;
   /** Download objects by id; throws OBJECT_MISSING when one is absent. */
   getObjects(ids: readonly ObjectId[]): Promise<StoredObject[]>;
-  createVersion(req: CreateVersionRequest): Promise<Version>;
+  /**
+   * The compare-and-swap create. `objects`: blobs of the new version sent with it (a small push:
+   * one request instead of an upload and a create); stored before the version is made, and, on
+   * a server, in the same transaction where its storage allows.
+   */
+  createVersion(req: CreateVersionRequest, objects?: readonly StoredObject[]): Promise<Version>;
   deploy(id: number): Promise<{ version: Version; head: Head }>;
   rollback(id: number): Promise<{ version: Version; head: Head }>;
   /** Release locks and connections. */

@@ -585,7 +585,7 @@ export class PgTenantStore implements TenantStore {
     await this.st.upload(this.tenant, rows);
   }
 
-  async createVersion(req: CreateVersionRequest): Promise<Version> {
+  async createVersion(req: CreateVersionRequest, objects?: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<Version> {
     req = checkCreateRequest(req);
     // The parent's snapshot: versions never change it, so this server remembers the ones it has
     // seen (the next push of a client builds on the version its last one made). Otherwise the
@@ -616,8 +616,12 @@ export class PgTenantStore implements TenantStore {
     // The parent's chunks are there (its version reaches them: gc keeps them); the others are
     // sent with the create (stored unless there), and the added blobs are looked up in its call,
     // under the head row's lock, where gc cannot run meanwhile.
-    const fresh = [...new Map(tree.chunks.filter((c) => !parent.chunks.has(c.id)).map((c) => [c.id, c])).values()];
-    const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
+    // Blobs sent with the create go in with them, in the same transaction (and need no lookup).
+    const freshMap = new Map<ObjectId, { id: ObjectId; bytes: Uint8Array }>();
+    for (const c of tree.chunks) if (!parent.chunks.has(c.id)) freshMap.set(c.id, c);
+    for (const o of objects ?? []) freshMap.set(o.id, o);
+    const fresh = [...freshMap.values()];
+    const added = [...new Set(req.changes.filter((c) => c.id !== null && !freshMap.has(c.id)).map((c) => c.id as string))];
     const now = new Date().toISOString();
     // One call (migration 4): lock the head, compare, look up the added blobs, insert the new
     // chunks (those already there are kept), the version, its change list and root, move the head.

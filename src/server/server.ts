@@ -14,9 +14,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentsyncError, fail, isAgentsyncError } from '../model/errors.js';
-import { isObjectId } from '../model/hash.js';
+import { blobId, isObjectId, type ObjectId } from '../model/hash.js';
 import { isSnapshotHash } from '../model/manifest.js';
-import { OBJECTS_TYPE, checkIds, decodeObjects, encodeObjects } from '../remote/http.js';
+import { MAX_INLINE_BYTES, MAX_INLINE_COUNT, OBJECTS_TYPE, checkIds, decodeObjects, encodeObjects } from '../remote/http.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { authenticate, checkScope, createToken, publicToken, revokeToken } from './auth.js';
 import { Router, parseBody, parseQuery, readBody, sendError, sendJson, versionId, type Params } from './router.js';
@@ -89,6 +89,39 @@ const isChanges = (v: unknown) => Array.isArray(v) && v.length <= MAX_IDS && v.e
   for (const k of Object.keys(c)) if (k !== 'path' && k !== 'id') fail('REQUEST_INVALID', `unknown field ${JSON.stringify(k)} in changes[${i}]`, { reason: 'unknown-field', field: `changes[${i}].${k}` });
   return typeof (c as { path?: unknown }).path === 'string' && ((c as { id?: unknown }).id === null || isObjectId((c as { id?: unknown }).id));
 });
+/** `objects` of a create: [{id, base64}], at most MAX_INLINE_COUNT (more: 413 before any is looked at). */
+const isInlineObjects = (v: unknown) => {
+  if (!Array.isArray(v)) return false;
+  if (v.length > MAX_INLINE_COUNT) fail('REQUEST_TOO_LARGE', `the create carries ${v.length} objects, more than the limit of ${MAX_INLINE_COUNT}; upload them first (POST objects) — nothing was stored`, { limit: MAX_INLINE_COUNT, reason: 'inline', count: v.length });
+  return v.every((x, i) => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+    for (const k of Object.keys(x)) if (k !== 'id' && k !== 'base64') fail('REQUEST_INVALID', `unknown field ${JSON.stringify(k)} in objects[${i}]`, { reason: 'unknown-field', field: `objects[${i}].${k}` });
+    return isObjectId((x as { id?: unknown }).id) && typeof (x as { base64?: unknown }).base64 === 'string';
+  });
+};
+/**
+ * Decode and check the objects of a create: canonical base64, each at most `maxObject` bytes,
+ * MAX_INLINE_BYTES in all, each hashing to its id (a repeated id kept once). Nothing is stored
+ * unless all pass. @throws REQUEST_INVALID, REQUEST_TOO_LARGE, OBJECT_HASH_MISMATCH
+ */
+function inlineObjects(list: readonly { id: ObjectId; base64: string }[], maxObject: number): { id: ObjectId; bytes: Uint8Array }[] {
+  const out = new Map<ObjectId, { id: ObjectId; bytes: Uint8Array }>();
+  let total = 0;
+  for (let i = 0; i < list.length; i++) {
+    const { id, base64 } = list[i]!;
+    // Decoded size before decoding: a string of n base64 characters holds at most 3n/4 bytes.
+    if (Math.floor(base64.length / 4) * 3 > maxObject + 2) fail('REQUEST_TOO_LARGE', `objects[${i}] is larger than the server's limit of ${maxObject} bytes; nothing was stored`, { limit: maxObject, reason: 'object', size: Math.floor(base64.length / 4) * 3 });
+    const bytes = Buffer.from(base64, 'base64');
+    if (bytes.toString('base64') !== base64) fail('REQUEST_INVALID', `objects[${i}].base64 is not canonical base64; nothing was stored`, { reason: 'bad-field', field: `objects[${i}].base64` });
+    if (bytes.length > maxObject) fail('REQUEST_TOO_LARGE', `objects[${i}] (${bytes.length} bytes) is larger than the server's limit of ${maxObject} bytes; nothing was stored`, { limit: maxObject, reason: 'object', size: bytes.length });
+    total += bytes.length;
+    if (total > MAX_INLINE_BYTES) fail('REQUEST_TOO_LARGE', `the objects of the create hold more than ${MAX_INLINE_BYTES} bytes; upload them first (POST objects) — nothing was stored`, { limit: MAX_INLINE_BYTES, reason: 'inline' });
+    const actual = blobId(bytes);
+    if (actual !== id) fail('OBJECT_HASH_MISMATCH', `object ${id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id, actual });
+    out.set(id, { id, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+  }
+  return [...out.values()];
+}
 const idList = { check: (v: unknown) => checkIds(v) && (v as unknown[]).length <= MAX_IDS, what: `an array of at most ${MAX_IDS} object ids (64 hex digits)` };
 
 /** Build the request handler over `storage`. */
@@ -197,8 +230,11 @@ export function makeHandler(storage: Storage, o: Required<Pick<ServerOptions, 'm
       author: { check: isText, what: textWhat },
       message: { check: isText, what: textWhat },
       draft: { check: (v) => typeof v === 'boolean', what: 'true or false' },
+      objects: { check: isInlineObjects, required: false, what: `an array of at most ${MAX_INLINE_COUNT} {id, base64} (id: 64 hex digits, base64: the bytes, canonical base64)` },
     });
-    const version = await c.store.createVersion(b as never);
+    const { objects: sent, ...req } = b;
+    const objects = sent === undefined ? undefined : inlineObjects(sent as { id: ObjectId; base64: string }[], o.maxObjectBytes);
+    const version = await c.store.createVersion(req as never, objects);
     sendJson(c.res, 201, { version });
   }));
   for (const op of ['deploy', 'rollback'] as const) {

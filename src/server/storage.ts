@@ -61,7 +61,11 @@ export interface TenantStore {
   getMany(ids: readonly ObjectId[]): Promise<(Uint8Array | undefined)[]>;
   /** @throws REMOTE_PROTOCOL when an object does not hash to its id (nothing stored). */
   putObjects(objs: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<void>;
-  createVersion(req: CreateVersionRequest): Promise<Version>;
+  /**
+   * `objects`: blobs sent with the create (checked against their ids by the caller, the server
+   * route); stored with the version, in the same batch or transaction: a refusal stores none.
+   */
+  createVersion(req: CreateVersionRequest, objects?: readonly { id: ObjectId; bytes: Uint8Array }[]): Promise<Version>;
   deploy(id: number): Promise<{ version: Version; head: Head }>;
   rollback(id: number): Promise<{ version: Version; head: Head }>;
 }
@@ -202,7 +206,7 @@ class LevelTenantStore implements TenantStore {
     await this.write((s) => s.putObjects(objs));
     this.st.uploaded(this.tenant, objs);
   }
-  createVersion(req: CreateVersionRequest) { return this.write((s) => s.createVersion(req)); }
+  createVersion(req: CreateVersionRequest, objects?: readonly { id: ObjectId; bytes: Uint8Array }[]) { return this.write((s) => s.createVersion(req, objects)); }
   deploy(id: number) { return this.write((s) => s.deploy(id)); }
   rollback(id: number) { return this.write((s) => s.rollback(id)); }
 }

@@ -271,8 +271,15 @@ export class RemoteStore {
    * @throws AgentsyncError REQUEST_INVALID, PATH_UNSAFE (data.path, data.reason, data.clash),
    * STALE_REMOTE (data.latestPublished), OBJECT_MISSING, REMOTE_PROTOCOL
    */
-  async createVersion(req: CreateVersionRequest): Promise<Version> {
+  async createVersion(req: CreateVersionRequest, objects: readonly { id: ObjectId; bytes: Uint8Array }[] = []): Promise<Version> {
     req = checkCreateRequest(req);
+    // Objects sent with the create: checked against their ids, then written in the version's batch.
+    const sent = new Map<ObjectId, Uint8Array>();
+    for (const o of objects) {
+      const actual = blobId(o.bytes);
+      if (actual !== o.id) fail('REMOTE_PROTOCOL', `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
+      sent.set(actual, o.bytes);
+    }
     return this.mutex.run(async () => {
       const head = await this.head();
       if (head.latestPublished !== req.expected) staleRemote(head, req);
@@ -280,7 +287,7 @@ export class RemoteStore {
       const parentBytes = await this.parentBytes(parentSnap);
       const { bytes, snapshot, next } = buildVersionManifest(req, parentBytes, this.manifestCache.get(parentSnap));
       const added = [...new Set(req.changes.filter((c) => c.id !== null).map((c) => c.id as string))];
-      const missing = await this.objects.missing(added);
+      const missing = await this.objects.missing(added.filter((x) => !sent.has(x)));
       if (missing.length) fail('OBJECT_MISSING', `${missing.length} object(s) of the new version were not uploaded (first ${missing[0]!.slice(0, 12)}); push again`, { missing });
       const id = head.lastId + 1;
       const now = new Date().toISOString();
@@ -294,6 +301,7 @@ export class RemoteStore {
       // The manifest's chunks this store lacks (one leaf and the nodes above it, for a small
       // change), and its root; objects first in the same synced batch.
       ops.push(...(await this.manifests.putOps(bytes, snapshot)).ops);
+      for (const [oid, b] of sent) ops.push({ type: 'put', key: this.prefix + 'o!' + oid, value: b });
       ops.push({ type: 'put', key: this.prefix + 'v!' + pad(id), value: jsonValue(v) });
       ops.push({ type: 'put', key: this.prefix + 'c!' + pad(id), value: jsonValue(req.changes) });
       ops.push({ type: 'put', key: this.prefix + 'h', value: jsonValue(nextHead) });
