@@ -1162,12 +1162,33 @@ async function otherWriter(r: Remote, files: Record<string, string | null>): Pro
   await r.createVersion({ expected: head.latestPublished, changes, snapshot: snapshotHash(applyChanges(m, changes)), author: 'other', message: 'other', draft: false });
 }
 
-engine('push: a file changed between the scan and its upload is refused with its path and the way to look; nothing is published', async () => {
+engine('push: a file changed between the scan and the checks is refused with its path and the way to look; nothing is published', async () => {
   const { ws } = await emptyWs();
   write(ws, 'content/a.md', 'a\n');
   await ok(ws, 'push');
+  for (const change of ['changed meanwhile\n', null]) {
+    write(ws, 'content/a.md', 'scanned\n');
+    const err = await withCtx(ws, async (ctx) => {
+      // The scan saves the stat cache when it is done: the file changes (or goes) right after.
+      const save = ctx.store.saveStatCache.bind(ctx.store);
+      ctx.store.saveStatCache = async (c) => {
+        if (change === null) rmSync(join(ws, 'services', 'content', 'a.md'));
+        else write(ws, 'content/a.md', change);
+        return save(c);
+      };
+      return rejects(enginePush(ctx, { selectors: [], author: 'me' }), 'PUSH_REFUSED', { path: 'content/a.md', hint: 'agentsync diff content/a.md' });
+    });
+    assert.match(err.message, /^services\/content\/a\.md changed while pushing; nothing was published/);
+    eq((await withCtx(ws, async (ctx) => (await ctx.remote()).head())).lastId, 1, 'no version made');
+  }
+});
+
+engine('push: a file changed after the checks — the version holds what was scanned and checked; the new edit stays a local change', async () => {
+  const { ws, remote } = await emptyWs();
+  write(ws, 'content/a.md', 'a\n');
+  await ok(ws, 'push');
   write(ws, 'content/a.md', 'scanned\n');
-  const err = await withCtx(ws, async (ctx) => {
+  await withCtx(ws, async (ctx) => {
     const real = ctx.remote();
     ctx.remote = () => new Proxy(real, {
       get(t, k) {
@@ -1176,10 +1197,13 @@ engine('push: a file changed between the scan and its upload is refused with its
         return typeof v === 'function' ? v.bind(t) : v;
       },
     });
-    return rejects(enginePush(ctx, { selectors: [], author: 'me' }), 'PUSH_REFUSED', { path: 'content/a.md', hint: 'agentsync diff content/a.md' });
+    await enginePush(ctx, { selectors: [], author: 'me' });
   });
-  assert.match(err.message, /^services\/content\/a\.md changed while pushing; nothing was published/);
-  eq((await withCtx(ws, async (ctx) => (await ctx.remote()).head())).lastId, 1, 'no version made');
+  const b = await workspace(remote, { sample: false });
+  await ok(b, 'pull');
+  assert.is(read(b, 'content/a.md'), 'scanned\n');
+  assert.is(read(ws, 'content/a.md'), 'changed meanwhile\n');
+  eq(await states(ws), { 'content/a.md': 'push' });
 });
 
 engine('push retried on top of another writer\'s version: their blobs fetched, their paths left to pull; an overlap refused with data', async () => {

@@ -4,6 +4,7 @@
  * @module
  */
 import { fail } from '../model/errors.js';
+import type { ObjectId } from '../model/hash.js';
 import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import type { Entry } from './status.js';
@@ -12,16 +13,21 @@ import { validateArtifacts } from './validation.js';
 
 const OPENING = Buffer.from('<<<<<<< ');
 
-export async function checkPushable(ctx: Context, send: Entry[]): Promise<void> {
+/**
+ * @param read the bytes of a pushed artifact (a push reads each file once, checked against the
+ *   id the scan saw); by default the file is read.
+ */
+export async function checkPushable(ctx: Context, send: Entry[], read: (path: string, id: ObjectId) => Uint8Array = (path) => readArtifact(ctx.ws, path)): Promise<void> {
   const marked: string[] = [];
   for (const e of send) {
     if (e.ids.local === null) continue;
-    const bytes = Buffer.from(readArtifact(ctx.ws, e.path));
+    const b = read(e.path, e.ids.local);
+    const bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     if (bytes.indexOf(OPENING) < 0) continue; // the common case: no marker can be there
     const { hasConflictMarkers } = await import('../merge/index.js');
     if (hasConflictMarkers(bytes.toString('utf8'))) marked.push(e.path);
   }
-  const problems = await validateArtifacts(ctx, send.filter((e) => e.ids.local !== null).map((e) => ({ path: e.path, id: e.ids.local! })));
+  const problems = await validateArtifacts(ctx, send.filter((e) => e.ids.local !== null).map((e) => ({ path: e.path, id: e.ids.local! })), read);
   if (marked.length) fail('CONFLICT_MARKERS', `refusing to push ${marked.join(', ')}: it still has conflict markers; edit it, then \`agentsync resolve <path> --merged\``, { paths: marked });
   if (problems.length) {
     const p = problems[0]!;

@@ -65,6 +65,38 @@ const UPLOAD_CHUNK = 1000;
 const INLINE_COUNT = 100;
 const INLINE_BYTES = 256 * 1024;
 
+/** Bytes of pushed files kept between the checks and the upload (beyond, files are read again). */
+const KEEP_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The pushed files, each read once for the checks (conflict markers, validation) and the upload:
+ * checked against the id the scan saw (PUSH_REFUSED if the file changed or went away since, so
+ * what was checked is what is sent), kept up to {@link KEEP_BYTES} until the upload has it.
+ */
+function pushedFiles(ctx: Context): { bytes(path: string, id: ObjectId): Uint8Array; forget(path: string): void } {
+  const kept = new Map<string, Uint8Array>();
+  let size = 0;
+  return {
+    bytes(path, id) {
+      const had = kept.get(path);
+      if (had) return had;
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = readArtifact(ctx.ws, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      if (bytes === undefined || blobId(bytes) !== id) fail('PUSH_REFUSED', `services/${path} changed while pushing; nothing was published — check it with \`agentsync diff ${shellWord(path)}\`, then push again`, { path, hint: `agentsync diff ${shellWord(path)}` });
+      if (size + bytes.length <= KEEP_BYTES) { kept.set(path, bytes); size += bytes.length; }
+      return bytes;
+    },
+    forget(path) {
+      const b = kept.get(path);
+      if (b) { kept.delete(path); size -= b.length; }
+    },
+  };
+}
+
 /**
  * Which entries a push sends. `conflict` entries throw PUSH_REFUSED without force; `pull`
  * entries (remote-only changes, even when named by a selector) are left on the remote to be
@@ -114,35 +146,51 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   let st = await computeStatus(ctx, o.selectors, { tracking: fetched.tracking, scanned });
   let { send, converged } = plan(st.entries, !!o.force);
   const result: PushResult = { remote: name, dryRun: !!o.dryRun, pushed: send, converged, notPulled: notPulledOf(st.entries, send, converged), version: null, objectsSent: 0, retries: 0 };
-  if (send.length) await checkPushable(ctx, send);
+  const read = pushedFiles(ctx);
+  if (send.length) await checkPushable(ctx, send, read.bytes);
   if (o.dryRun) return result;
 
   // Upload what the remote lacks (object negotiation), in bounded chunks so that memory stays
-  // flat on a large first push; each file is read once more and checked against the scan.
+  // flat on a large first push; each file is read once more and checked against the scan. One
+  // chunk's upload is in flight while the next is negotiated and read (two chunks in memory).
   const ids = [...new Set(send.map((e) => e.ids.local).filter((x): x is ObjectId => x !== null))];
   const pathOf = new Map(send.filter((e) => e.ids.local !== null).map((e) => [e.ids.local!, e.path]));
   /** Objects sent with the create (a small push), again with each attempt. */
   let inline: StoredObject[] = [];
-  for (let i = 0; i < ids.length; i += UPLOAD_CHUNK) {
-    const chunk = ids.slice(i, i + UPLOAD_CHUNK);
-    const [remoteLacks, localLacks] = await Promise.all([remote.missing(chunk), ctx.store.objects.missing(chunk)]);
-    const lacking = new Set(remoteLacks);
-    const notLocal = new Set(localLacks);
-    const needRead = new Set([...lacking, ...notLocal]);
-    const objs: { id: ObjectId; bytes: Uint8Array }[] = [];
-    for (const id of needRead) {
-      const path = pathOf.get(id)!;
-      const bytes = readArtifact(ctx.ws, path);
-      if (blobId(bytes) !== id) fail('PUSH_REFUSED', `services/${path} changed while pushing; nothing was published — check it with \`agentsync diff ${shellWord(path)}\`, then push again`, { path, hint: `agentsync diff ${shellWord(path)}` });
-      objs.push({ id, bytes });
+  let uploading: Promise<void> | undefined;
+  const uploaded = async () => {
+    const u = uploading;
+    uploading = undefined;
+    await u;
+  };
+  try {
+    for (let i = 0; i < ids.length; i += UPLOAD_CHUNK) {
+      const chunk = ids.slice(i, i + UPLOAD_CHUNK);
+      const [remoteLacks, localLacks] = await Promise.all([remote.missing(chunk), ctx.store.objects.missing(chunk)]);
+      const lacking = new Set(remoteLacks);
+      const notLocal = new Set(localLacks);
+      const needRead = new Set([...lacking, ...notLocal]);
+      const objs: { id: ObjectId; bytes: Uint8Array }[] = [];
+      for (const id of needRead) {
+        const path = pathOf.get(id)!;
+        objs.push({ id, bytes: read.bytes(path, id) });
+        read.forget(path);
+      }
+      const local = objs.filter((x) => notLocal.has(x.id));
+      if (local.length) await ctx.store.objects.put(local.map((x) => x.bytes));
+      const up = objs.filter((x) => lacking.has(x.id));
+      if (ids.length <= UPLOAD_CHUNK && up.length <= INLINE_COUNT && up.reduce((n, x) => n + x.bytes.length, 0) <= INLINE_BYTES) inline = up;
+      else if (up.length) {
+        await uploaded();
+        uploading = remote.putObjects(up);
+        uploading.catch(() => {}); // awaited before the next upload or after the loop
+      }
+      result.objectsSent += up.length;
+      if (ids.length >= PROGRESS_MIN) ctx.progress?.(Math.min(i + UPLOAD_CHUNK, ids.length), ids.length, 'uploading objects');
     }
-    const local = objs.filter((x) => notLocal.has(x.id));
-    if (local.length) await ctx.store.objects.put(local.map((x) => x.bytes));
-    const up = objs.filter((x) => lacking.has(x.id));
-    if (ids.length <= UPLOAD_CHUNK && up.length <= INLINE_COUNT && up.reduce((n, x) => n + x.bytes.length, 0) <= INLINE_BYTES) inline = up;
-    else if (up.length) await remote.putObjects(up);
-    result.objectsSent += up.length;
-    if (ids.length >= PROGRESS_MIN) ctx.progress?.(Math.min(i + UPLOAD_CHUNK, ids.length), ids.length, 'uploading objects');
+    await uploaded();
+  } finally {
+    await uploading?.catch(() => {}); // a failure meanwhile (a file changed) leaves no request running
   }
 
   let version: Version | null = null;

@@ -38,8 +38,12 @@ export interface ToValidate {
   id: ObjectId;
 }
 
-/** Problems of the given artifacts (their files as on disk now; `id` is what the scan saw). */
-export async function validateArtifacts(ctx: Context, items: readonly ToValidate[]): Promise<Problem[]> {
+/**
+ * Problems of the given artifacts (their files as on disk now; `id` is what the scan saw).
+ * `read`: the bytes of an artifact, when the caller has them (a push reads each file once);
+ * otherwise each file is read here.
+ */
+export async function validateArtifacts(ctx: Context, items: readonly ToValidate[], read?: (path: string, id: ObjectId) => Uint8Array): Promise<Problem[]> {
   const schemas = items.map((it) => kindOf(ctx.ws.kinds, it.path)?.schema ?? 'none');
   const keys = items.map((it, i) => `${formatOf(it.path)} ${schemas[i]} ${it.id}`);
   const known = new Set<string>();
@@ -53,7 +57,8 @@ export async function validateArtifacts(ctx: Context, items: readonly ToValidate
   // with worker threads. Problems come in the items' order.
   const todo: number[] = [];
   for (let i = 0; i < items.length; i++) if (!known.has(keys[i]!)) todo.push(i);
-  const found = await validateMany(ctx, todo.map((i) => ({ path: items[i]!.path, schema: schemas[i]! })));
+  const idOf = read && new Map(todo.map((i) => [items[i]!.path, items[i]!.id]));
+  const found = await validateMany(ctx, todo.map((i) => ({ path: items[i]!.path, schema: schemas[i]! })), idOf && ((path) => read!(path, idOf.get(path)!)));
   const problems: Problem[] = [];
   const added = new Set<string>();
   todo.forEach((i, k) => {
@@ -77,10 +82,10 @@ export const validationStats = { workerShares: 0, fallbacks: 0 };
  * `AGENTSYNC_VALIDATE_THREADS=<n>` sets the number of threads, main included, 1 for none). A
  * worker that fails leaves its share to the main thread.
  */
-async function validateMany(ctx: Context, todo: WorkerRequest['items']): Promise<WorkerAnswer> {
+async function validateMany(ctx: Context, todo: WorkerRequest['items'], read?: (path: string) => Uint8Array): Promise<WorkerAnswer> {
   if (todo.length === 0) return [];
-  const { validateFile } = await import('./validate.js');
-  const local = (share: WorkerRequest['items']): WorkerAnswer => share.map((it) => validateFile(ctx.ws, it.path, it.schema));
+  const { validateArtifact, validateFile } = await import('./validate.js');
+  const local = (share: WorkerRequest['items']): WorkerAnswer => share.map((it) => (read ? validateArtifact(it.path, read(it.path), it.schema) : validateFile(ctx.ws, it.path, it.schema)));
   const asked = Number(process.env.AGENTSYNC_VALIDATE_THREADS);
   const cores = availableParallelism();
   const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : cores >= PARALLEL_CORES ? Math.min(cores, 4) : 1;

@@ -22,7 +22,7 @@
 import pg from 'pg';
 import { AgentsyncError, fail, isAgentsyncError } from '../model/errors.js';
 import { blobId, type ObjectId } from '../model/hash.js';
-import { chunkManifest } from '../model/chunks.js';
+import { chunkManifest, rechunkManifest, type ChildRef } from '../model/chunks.js';
 import { decodeManifest, diffManifests, manifestLookup, manifestObjectId, snapshotHashOf, EMPTY_SNAPSHOT, type Change, type Manifest, type SnapshotHash } from '../model/manifest.js';
 import { compareUtf8 } from '../model/paths.js';
 import type { Head, Version } from '../model/version.js';
@@ -403,7 +403,8 @@ function manifestStore(q: Q, tenant: string): ManifestStore {
 }
 
 /** A stored manifest: its bytes and the ids of its tree's chunks. */
-interface StoredManifest { bytes: Uint8Array; chunks: ReadonlySet<ObjectId> }
+/** A manifest's bytes, its chunks, and its leaves in order (the next one is cut from them). */
+interface StoredManifest { bytes: Uint8Array; chunks: ReadonlySet<ObjectId>; leaves: readonly ChildRef[] }
 
 /** The most recently used `limit` values of immutable things (a manifest by snapshot, a version's snapshot). */
 class Recent<V> {
@@ -458,17 +459,17 @@ export class PgTenantStore implements TenantStore {
    * @throws OBJECT_MISSING, STORE_CORRUPT
    */
   async manifest(snapshot: SnapshotHash): Promise<StoredManifest> {
-    if (snapshot === EMPTY_SNAPSHOT) return { bytes: new Uint8Array(0), chunks: new Set() };
+    if (snapshot === EMPTY_SNAPSHOT) return { bytes: new Uint8Array(0), chunks: new Set(), leaves: [] };
     const key = this.tenant + '\0' + snapshot;
     const hit = this.st.manifests.get(key);
     if (hit) return hit;
     const r = await this.manifests.root(snapshot);
     if (!r) fail('OBJECT_MISSING', `snapshot manifest ${manifestObjectId(snapshot).slice(0, 12)} is missing from the store; run \`agentsync admin fsck\``, { id: manifestObjectId(snapshot) });
     let m: StoredManifest;
-    if (r.root === null) m = { bytes: new Uint8Array(0), chunks: new Set() };
+    if (r.root === null) m = { bytes: new Uint8Array(0), chunks: new Set(), leaves: [] };
     else {
       const w = await this.manifests.walk(snapshot, r.root);
-      m = { bytes: w.bytes, chunks: new Set(w.chunks) };
+      m = { bytes: w.bytes, chunks: new Set(w.chunks), leaves: w.leaves };
     }
     this.st.manifests.set(key, m);
     return m;
@@ -612,7 +613,8 @@ export class PgTenantStore implements TenantStore {
       throw e;
     }
     const { bytes, snapshot } = built;
-    const tree = chunkManifest(bytes);
+    // Cut from the parent's leaves: only the leaves around the changes are hashed (SPEC §3.1).
+    const tree = rechunkManifest(parent, bytes);
     // The parent's chunks are there (its version reaches them: gc keeps them); the others are
     // sent with the create (stored unless there), and the added blobs are looked up in its call,
     // under the head row's lock, where gc cannot run meanwhile.
@@ -648,7 +650,7 @@ export class PgTenantStore implements TenantStore {
       state: req.draft ? 'draft' : 'published', changed: req.changes.length,
       ...(req.draft ? {} : { publishedAt: now }),
     };
-    this.st.manifests.set(this.tenant + '\0' + snapshot, { bytes, chunks: new Set(tree.chunks.map((c) => c.id)) });
+    this.st.manifests.set(this.tenant + '\0' + snapshot, { bytes, chunks: new Set(tree.chunks.map((c) => c.id)), leaves: tree.leaves });
     this.st.snapshots.set(this.tenant + '\0' + id, snapshot);
     return v;
   }
