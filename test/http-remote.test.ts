@@ -269,7 +269,6 @@ test('large transfers count bytes; batches stay under the caps', async () => {
   assert.ok(remote.stats.bytesReceived > 2500 * 36);
 });
 
-test.run();
 
 /**
  * A logging proxy in front of the real server: every request as `METHOD path` (a create also
@@ -314,11 +313,18 @@ test('a small push sends its new blobs with the create: no upload request, the b
     assert.equal([r.json.version.id, r.json.objectsSent], [2, 1]);
     assert.ok(p.log.includes('POST /versions +objects'), p.log.join(', '));
     assert.not.ok(p.log.includes('POST /objects'), p.log.join(', '));
-    // The blob is on the server: a second workspace pulls it.
+    // Over 12 KiB the blobs are uploaded first (base64 would cost more than 4 KB extra).
+    write(ws, 'content/big.md', '# big\n' + 'x'.repeat(13 * 1024) + '\n');
+    p.log.length = 0;
+    r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+    assert.is(r.code, 0, r.err);
+    assert.equal(p.log.filter((l) => l.startsWith('POST /versions') || l === 'POST /objects'), ['POST /objects', 'POST /versions']);
+    // The blobs are on the server: a second workspace pulls them.
     const b = await workspace(url, { sample: false });
     r = await cliWith(b, { AGENTSYNC_TOKEN: token }, ['pull', '--json']);
     assert.is(r.code, 0, r.err);
     assert.is(read(b, 'agents/welcome.yaml'), read(ws, 'agents/welcome.yaml'));
+    assert.is(read(b, 'content/big.md'), read(ws, 'content/big.md'));
   } finally {
     await p.close();
   }
@@ -357,3 +363,5 @@ test('a server that predates objects sent with a create: refused before anything
     await p.close();
   }
 });
+
+test.run();
