@@ -152,8 +152,9 @@ export async function push(ctx: Context, o: PushOptions): Promise<PushResult> {
   if (o.dryRun) return result;
 
   // Upload what the remote lacks (object negotiation), in bounded chunks so that memory stays
-  // flat on a large first push; each file is read once more and checked against the scan. One
-  // chunk's upload is in flight while the next is negotiated and read (two chunks in memory).
+  // flat on a large first push; the bytes are those the checks read (or, past KEEP_BYTES, read
+  // again, checked against the scan the same way). One chunk's upload is in flight while the
+  // next is negotiated and read (two chunks in memory).
   const ids = [...new Set(send.map((e) => e.ids.local).filter((x): x is ObjectId => x !== null))];
   const pathOf = new Map(send.filter((e) => e.ids.local !== null).map((e) => [e.ids.local!, e.path]));
   /** Objects sent with the create (a small push), again with each attempt. */

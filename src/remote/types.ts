@@ -32,8 +32,9 @@ export interface Remote {
   getObjects(ids: readonly ObjectId[]): Promise<StoredObject[]>;
   /**
    * The compare-and-swap create. `objects`: blobs of the new version sent with it (a small push:
-   * one request instead of an upload and a create); stored before the version is made, and, on
-   * a server, in the same transaction where its storage allows.
+   * one request instead of an upload and a create), stored with the version in the same batch or
+   * transaction, so a refused create stores none (the HTTP remote uploads them first instead
+   * when they pass the protocol's limits or the server predates them).
    */
   createVersion(req: CreateVersionRequest, objects?: readonly StoredObject[]): Promise<Version>;
   deploy(id: number): Promise<{ version: Version; head: Head }>;

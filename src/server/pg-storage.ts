@@ -402,8 +402,7 @@ function manifestStore(q: Q, tenant: string): ManifestStore {
   return new ManifestStore(new TableKv(q, tenant) as unknown as Db, '');
 }
 
-/** A stored manifest: its bytes and the ids of its tree's chunks. */
-/** A manifest's bytes, its chunks, and its leaves in order (the next one is cut from them). */
+/** A stored manifest: its bytes, its chunks, and its leaves in order (the next one is cut from them). */
 interface StoredManifest { bytes: Uint8Array; chunks: ReadonlySet<ObjectId>; leaves: readonly ChildRef[] }
 
 /** The most recently used `limit` values of immutable things (a manifest by snapshot, a version's snapshot). */
