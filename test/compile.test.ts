@@ -23,6 +23,20 @@ test('compile prints the snapshot hash (the same as `hash`), offline', async () 
   assert.is(text.err, '');
 });
 
+test('compile counts artifacts per kind, the kinds in name order (not the order their paths come in)', async () => {
+  const ws = await workspace(join(tmp('agentsync-remote-'), 'r'), { sample: false });
+  // Kinds named against the order of their folders (the scan meets them in another order).
+  const kinds: [string, string][] = [['aardvarks', 'zoo'], ['bees', 'yard'], ['cats', 'xeno']];
+  write(ws, '../agentsync.yaml', read(ws, '../agentsync.yaml') + 'kinds:\n' + kinds.map(([k, d]) => `  ${k}:\n    pattern: ${d}/*.md\n    schema: none\n`).join(''));
+  for (const [, d] of kinds) write(ws, `${d}/one.md`, '# one\n');
+  write(ws, 'zoo/two.md', '# two\n');
+  write(ws, 'agents/a.yaml', 'name: a\n');
+  const r = await cli(ws, 'compile', '--json');
+  assert.is(r.code, 0, r.err);
+  assert.equal(Object.entries(r.json.kinds), [['aardvarks', 2], ['agents', 1], ['bees', 1], ['cats', 1]]);
+  assert.match((await cli(ws, 'compile')).out, /^Compiled 5 artifacts \(2 aardvarks, 1 agents, 1 bees, 1 cats\): all valid\.$/m);
+});
+
 test('compile fails with VALIDATION_FAILED (exit 2) listing every problem as file:line:col', async () => {
   const ws = await workspace(join(tmp('agentsync-remote-'), 'r'));
   write(ws, 'skills/broken.yaml', 'name: ok\nlist: [1, 2\n');

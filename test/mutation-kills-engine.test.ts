@@ -393,6 +393,7 @@ t('cleanYamlMessage: the first line, without the parser\'s position and a final 
     ['keeps: the middle', 'keeps: the middle'],
     ['a. b', 'a. b'],
     ['at line 7, column 8 is not the end here', 'at line 7, column 8 is not the end here'],
+    ['x at line 7, column 8 is not the end here', 'x at line 7, column 8 is not the end here'],
     ['Two dots..', 'Two dots.'],
   ];
   for (const [m, want] of cases) assert.is(cleanYamlMessage(m), want, JSON.stringify(m));
