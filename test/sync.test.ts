@@ -285,6 +285,18 @@ test('git: sync --pull refuses to replace files with uncommitted git changes unl
   assert.ok(read(a, 'agents/welcome.yaml')!.endsWith('# remote 2\n'));
 });
 
+test('git: sync --pull --commit outside a git repository pulls and commits nothing (exit 0)', async () => {
+  const { a, b } = await pair();
+  append(b, 'mcp/github.yaml', '# remote\n');
+  await ok(b, 'push');
+  const r = await cli(a, 'sync', '--pull', '--commit', '--json');
+  assert.is(r.code, 0, r.err);
+  assert.ok(read(a, 'mcp/github.yaml')!.endsWith('# remote\n'));
+  assert.is(r.json.commit ?? null, null);
+  assert.match(r.err, /warning: --commit ignored: .* is not in a git work tree, so nothing will be committed \(GIT_NONE\)/);
+  assert.not.ok(fs.existsSync(join(a, '.git')));
+});
+
 // ---------------------------------------------------------------- sync local
 
 test('sync local: to-db and from-db with -y against the remote named local', async () => {
