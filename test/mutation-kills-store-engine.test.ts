@@ -1454,12 +1454,33 @@ engine('a sync choice that would overwrite the other side is refused with the wa
     const plan = await planSync(ctx, { selectors: [] });
     const item = (p: string) => plan.items.find((i) => i.entry.path === p)!;
     eq(plan.items.map((i) => [i.entry.path, i.entry.state]), [['content/c.md', 'conflict'], ['content/l.md', 'push'], ['content/r.md', 'pull']]);
-    await rejects(applySync(ctx, plan, [{ item: item('content/c.md'), choice: 'push' }], { author: 'me' }), 'PUSH_REFUSED', { paths: [{ path: 'content/c.md', state: 'conflict' }], hint: 'agentsync merge content/c.md' });
-    await rejects(applySync(ctx, plan, [{ item: item('content/r.md'), choice: 'push' }], { author: 'me' }), 'PUSH_REFUSED', { paths: [{ path: 'content/r.md', state: 'pull' }], hint: 'agentsync pull content/r.md' });
-    await rejects(applySync(ctx, plan, [{ item: item('content/c.md'), choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED', { paths: [{ path: 'content/c.md', state: 'conflict' }], hint: 'agentsync merge content/c.md' });
-    await rejects(applySync(ctx, plan, [{ item: item('content/l.md'), choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED', { paths: [{ path: 'content/l.md', state: 'push' }], hint: 'agentsync push content/l.md' });
+    const said: string[] = [];
+    said.push((await rejects(applySync(ctx, plan, [{ item: item('content/c.md'), choice: 'push' }], { author: 'me' }), 'PUSH_REFUSED', { paths: [{ path: 'content/c.md', state: 'conflict' }], hint: 'agentsync merge content/c.md' })).message);
+    said.push((await rejects(applySync(ctx, plan, [{ item: item('content/r.md'), choice: 'push' }], { author: 'me' }), 'PUSH_REFUSED', { paths: [{ path: 'content/r.md', state: 'pull' }], hint: 'agentsync pull content/r.md' })).message);
+    said.push((await rejects(applySync(ctx, plan, [{ item: item('content/c.md'), choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED', { paths: [{ path: 'content/c.md', state: 'conflict' }], hint: 'agentsync merge content/c.md' })).message);
+    said.push((await rejects(applySync(ctx, plan, [{ item: item('content/l.md'), choice: 'pull' }], { author: 'me' }), 'PULL_REFUSED', { paths: [{ path: 'content/l.md', state: 'push' }], hint: 'agentsync push content/l.md' })).message);
+    eq(said, [
+      'refusing to push: 1 artifact(s) changed on the remote (content/c.md); see `agentsync diff content/c.md`, then `agentsync merge <path>` to merge by hand, or sync --push --force to overwrite the remote',
+      'refusing to push: 1 artifact(s) changed on the remote (content/r.md); take them with `agentsync pull`, or sync --push --force to revert them on the remote',
+      'refusing to pull: 1 artifact(s) have local changes that would be overwritten (content/c.md); see `agentsync diff content/c.md`, then `agentsync merge <path>` to merge by hand, or sync --pull --force to take the remote\'s',
+      'refusing to pull: 1 artifact(s) have local changes that would be overwritten (content/l.md); send them with `agentsync push`, or sync --pull --force to discard them and take the remote\'s',
+    ]);
   });
   eq([read(b, 'content/c.md'), read(b, 'content/l.md'), read(b, 'content/r.md')], ['ours\n', 'ours\n', 'base\n'], 'nothing was written');
+});
+
+engine('sync\'s version says what it holds: one pushed path by name, several by count', async () => {
+  const { a, b } = await twoClones({ 'content/x.md': 'base\n', 'content/y.md': 'base\n' });
+  write(b, 'content/x.md', 'ours\n');
+  write(b, 'content/y.md', 'ours\n');
+  await withCtx(b, async (ctx) => {
+    await fetchRemote(ctx);
+    const plan = await planSync(ctx, { selectors: [] });
+    const r = await applySync(ctx, plan, plan.items.map((item) => ({ item, choice: 'push' as const })), { author: 'me' });
+    eq([r.version?.message, [...r.pushed].sort()], ['sync: push 2 artifacts', ['content/x.md', 'content/y.md']]);
+  });
+  assert.is((await ok(a, 'pull')).code, 0);
+  assert.is(read(a, 'content/y.md'), 'ours\n');
 });
 
 engine('sync refusals name at most three paths, then …; a conflict says how to merge it', async () => {
