@@ -1469,6 +1469,20 @@ engine('a sync choice that would overwrite the other side is refused with the wa
   eq([read(b, 'content/c.md'), read(b, 'content/l.md'), read(b, 'content/r.md')], ['ours\n', 'ours\n', 'base\n'], 'nothing was written');
 });
 
+engine('a pull of some of the remote\'s changes stores the new base manifest (neither the old base nor the remote\'s): fsck clean, status exact in a new process', async () => {
+  const { a, b } = await twoClones({ 'content/x.md': 'base\n', 'content/y.md': 'base\n' });
+  write(a, 'content/x.md', 'theirs\n');
+  write(a, 'content/y.md', 'theirs\n');
+  await ok(a, 'push');
+  await ok(b, 'fetch');
+  await ok(b, 'pull', 'content/x.md');
+  const f = await cli(b, '--json', 'fsck');
+  eq([f.code, f.json.problems], [0, []]);
+  eq(await states(b), { 'content/y.md': 'pull' });
+  const base = await withCtx(b, async (ctx) => ctx.store.baseSnapshot('origin'));
+  assert.ok(await withCtx(b, async (ctx) => (await ctx.store.manifests.get(base)) !== undefined), 'the base manifest is stored');
+});
+
 engine('sync\'s version says what it holds: one pushed path by name, several by count', async () => {
   const { a, b } = await twoClones({ 'content/x.md': 'base\n', 'content/y.md': 'base\n' });
   write(b, 'content/x.md', 'ours\n');
