@@ -171,6 +171,12 @@ test('objects sent with a create are stored with the version; a bad hash, bad ba
   await refused({ objects: [{ id, base64: b64('# inline!\n').replace(/=*$/, '') }] }, 400, 'REQUEST_INVALID', { field: 'objects[0].base64' });
   await refused({ objects: [{ id, base64: b64('# inline!\n'), size: 9 }] }, 400, 'REQUEST_INVALID', { reason: 'unknown-field', field: 'objects[0].size' });
   await refused({ objects: [{ id: 'x', base64: '' }] }, 400, 'REQUEST_INVALID', { field: 'objects' });
+  await refused({ objects: [1] }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
+  await refused({ objects: [{ id, base64: 5 }] }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
+  await refused({ objects: { id } }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
+  // One byte over the limit: its base64 passes the size estimate, the decoded bytes do not.
+  const over = 'y'.repeat(64 * 1024 + 1);
+  await refused({ objects: [{ id: blobId(bytes(over)), base64: b64(over) }] }, 413, 'REQUEST_TOO_LARGE', { reason: 'object', size: 64 * 1024 + 1 });
   await refused({ objects: Array.from({ length: 1001 }, () => ({ id, base64: b64('# inline!\n') })) }, 413, 'REQUEST_TOO_LARGE', { reason: 'inline', limit: 1000 });
   const big = 'x'.repeat(65 * 1024); // over this server's 64 KiB per object
   await refused({ objects: [{ id: blobId(bytes(big)), base64: b64(big) }, { id, base64: b64('# inline!\n') }] }, 413, 'REQUEST_TOO_LARGE', { reason: 'object', limit: 64 * 1024 });
