@@ -370,6 +370,9 @@ server('authenticate: each refusal has its code and data.reason; expiry is inclu
     [`Basic ${token}`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
     [`x Bearer ${token}`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
     [`Bearer ${token} x`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
+    // The token whole: nothing before or after it (the secret still right).
+    [`Bearer x${token}`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
+    [`Bearer ${token}x`, now, 'AUTH_REQUIRED', { reason: 'malformed' }],
     [`Bearer ${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, now, 'AUTH_REQUIRED', { reason: 'invalid' }],
     [`Bearer as_${'0'.repeat(16)}_${token.slice(-43)}`, now, 'AUTH_REQUIRED', { reason: 'invalid' }],
     [`Bearer ${token}`, now + 1000, 'AUTH_REQUIRED', { reason: 'expired' }],

@@ -172,6 +172,8 @@ test('objects sent with a create are stored with the version; a bad hash, bad ba
   await refused({ objects: [{ id, base64: b64('# inline!\n'), size: 9 }] }, 400, 'REQUEST_INVALID', { reason: 'unknown-field', field: 'objects[0].size' });
   await refused({ objects: [{ id: 'x', base64: '' }] }, 400, 'REQUEST_INVALID', { field: 'objects' });
   await refused({ objects: [1] }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
+  await refused({ objects: ['ab'] }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
+  await refused({ objects: [{ id, base64: b64('# inline!\n') }, 1] }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
   await refused({ objects: [{ id, base64: 5 }] }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
   await refused({ objects: { id } }, 400, 'REQUEST_INVALID', { field: 'objects', reason: 'bad-field' });
   // One byte over the limit: its base64 passes the size estimate, the decoded bytes do not.
