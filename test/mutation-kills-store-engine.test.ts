@@ -1962,6 +1962,61 @@ engine('push --force sends pull and conflict entries but never a converged one (
   assert.is(read(b, 'content/same.md'), 'two\n');
 });
 
+engine('a clean `agentsync merge` writes the merged text and moves the base to the remote\'s side: the file is then a push', async () => {
+  const { a, b } = await twoClones({ 'content/m.md': 'one\ntwo\nthree\n' });
+  write(a, 'content/m.md', 'ONE\ntwo\nthree\n');
+  await ok(a, 'push');
+  write(b, 'content/m.md', 'one\ntwo\nTHREE\n');
+  await ok(b, 'fetch');
+  const r = await ok(b, '--json', 'merge', 'content/m.md');
+  eq([r.json.clean, r.json.conflicts], [true, 0]);
+  eq(read(b, 'content/m.md'), 'ONE\ntwo\nTHREE\n');
+  eq(await states(b), { 'content/m.md': 'push' });
+});
+
+engine('sync lists what was already the same on both sides as converged', async () => {
+  const { a, b } = await twoClones({ 'content/s.md': 'base\n', 'content/p.md': 'base\n' });
+  write(a, 'content/s.md', 'same\n');
+  write(a, 'content/p.md', 'theirs\n');
+  await ok(a, 'push');
+  write(b, 'content/s.md', 'same\n');
+  const r = await ok(b, '--json', 'sync', '--pull');
+  eq([r.json.converged, r.json.pulled], [['content/s.md'], ['content/p.md']]);
+});
+
+engine('push: blobs over 12 KiB are uploaded, then the create goes without objects; a chunk with nothing the remote lacks uploads nothing', async () => {
+  const { ws } = await emptyWs();
+  write(ws, 'content/big.md', '# big\n' + 'x'.repeat(13 * 1024) + '\n');
+  write(ws, 'content/small.md', '# small\n');
+  const seen = await withCtx(ws, async (ctx) => {
+    const log: string[] = [];
+    const real = ctx.remote();
+    ctx.remote = () => new Proxy(real, {
+      get(t, k) {
+        const v = (t as unknown as Record<string | symbol, unknown>)[k];
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (k === 'putObjects') log.push(`putObjects ${(args[0] as unknown[]).length}`);
+          if (k === 'createVersion') log.push(`createVersion ${args[1] === undefined ? 'alone' : (args[1] as unknown[]).length}`);
+          return (v as (...a: unknown[]) => unknown).apply(t, args);
+        };
+      },
+    });
+    await enginePush(ctx, { selectors: [], author: 'me' });
+    eq(log, ['putObjects 2', 'createVersion alone'], 'over 12 KiB: uploaded first');
+    // 1 001 files whose blobs the remote already has (copies under another folder): two chunks
+    // of negotiation, nothing to upload, and no empty upload.
+    for (let i = 0; i < 1001; i++) write(ws, `content/src/${i}.md`, `# ${i}\n`);
+    await enginePush(ctx, { selectors: [], author: 'me' });
+    for (let i = 0; i < 1001; i++) write(ws, `content/copy/${i}.md`, `# ${i}\n`);
+    log.length = 0;
+    const r = await enginePush(ctx, { selectors: [], author: 'me' });
+    eq([r.pushed.length, r.objectsSent], [1001, 0]);
+    return log;
+  });
+  eq(seen, ['createVersion alone']);
+});
+
 engine('push uploads only the objects the remote lacks (not those it lacks only locally)', async () => {
   const { remote, ws: a } = await emptyWs();
   write(a, 'content/a.md', 'shared\n');
