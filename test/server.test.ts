@@ -484,6 +484,15 @@ test('serve: admin commands work while it runs; SIGTERM finishes in-flight reque
   assert.equal(f.json.problems, []);
 });
 
+test('admin fsck counts in words: one tenant, one token, no versions', async () => {
+  const data = join(tmp('agentsync-fsck-words-'), 'data');
+  assert.is((await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data)).code, 0);
+  assert.is((await cli(tmp(), 'admin', 'token', 'create', '--tenant', 'acme', '--scope', 'read', '--data', data)).code, 0);
+  const f = await cli(tmp(), 'admin', 'fsck', '--data', data);
+  assert.is(f.code, 0, f.err);
+  assert.is(f.out, 'OK: 1 tenant, 1 token, 0 versions and 0 objects check out.\n');
+});
+
 test('serve: kill -9 while clients push leaves a store that opens and passes fsck', async () => {
   const data = join(tmp(), 'data');
   assert.is((await cli(tmp(), 'admin', 'tenant', 'create', 'acme', '--data', data)).code, 0);

@@ -114,6 +114,11 @@ export function json(io: Io, v: unknown): void {
   io.stdout(JSON.stringify(v, null, 2) + '\n');
 }
 
+/** `1 tenant`, `2 tenants`. */
+export function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 /** `1536` → `1.5 KiB`: sizes for people (binary units, one decimal above KiB). */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -14,7 +14,7 @@ import { checkScope, isTokenFormat, parseDuration } from '../server/auth.js';
 import { serveDataDir, serveStorage } from '../server/server.js';
 import { loadWorkspace } from '../workspace/config.js';
 import { cwdOf, type Opts } from './commands.js';
-import { formatBytes, json, type Io } from './io.js';
+import { formatBytes, json, plural, type Io } from './io.js';
 
 
 function dataDir(io: Io, o: Opts): string {
@@ -184,8 +184,8 @@ export async function cmdAdmin(io: Io, args: string[], o: Opts): Promise<number>
     else {
       for (const p of r.problems) io.stderr(`${p.what}: ${p.message}\n`);
       io.stdout(r.problems.length
-        ? `${r.problems.length} problem(s) in ${r.tenants} tenants, ${r.versions} versions, ${r.objects} objects (STORE_CORRUPT).\n`
-        : `OK: ${r.tenants} tenants, ${r.tokens} tokens, ${r.versions} versions and ${r.objects} objects check out.\n`);
+        ? `${r.problems.length} problem(s) in ${plural(r.tenants, 'tenant')}, ${plural(r.versions, 'version')}, ${plural(r.objects, 'object')} (STORE_CORRUPT).\n`
+        : `OK: ${plural(r.tenants, 'tenant')}, ${plural(r.tokens, 'token')}, ${plural(r.versions, 'version')} and ${plural(r.objects, 'object')} check out.\n`);
     }
     return r.problems.length ? EXIT.INTERNAL : EXIT.OK;
   }

@@ -11,15 +11,11 @@ import { assertValid, validateWorkspace, type Validation } from '../engine/compi
 import type { Choice, Decision, SyncItem, SyncPlan, SyncResult } from '../engine/sync.js';
 import { AgentsyncError, EXIT, fail, isAgentsyncError } from '../model/errors.js';
 import { diffBlocks, relativeSelectors, warnNoGit, withContext, type Opts } from './commands.js';
-import { author, colors, json, type Colors, type Io } from './io.js';
+import { author, colors, json, plural, type Colors, type Io } from './io.js';
 import { entryLine, stateColor } from './render.js';
 
 
 // ---------------------------------------------------------------- helpers
-
-function plural(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
-}
 
 function showProblems(io: Io, o: Opts, v: Validation): void {
   if (o.json) return;
