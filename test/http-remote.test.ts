@@ -299,26 +299,36 @@ async function logged(target: string, old: boolean): Promise<{ url: string; log:
   return { url: `http://127.0.0.1:${port}`, log, close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }) };
 }
 
-test('a small push sends its new blobs with the create: no upload request, the blob stored, one version', async () => {
+/** A tenant, a logging proxy before its server (`old`: as a server before objects sent with a create), a workspace through it that has pushed once. */
+async function pushedOnce(old: boolean) {
   const { url, token, tenant } = await httpTenant();
-  const p = await logged(new URL(url).origin, false);
-  try {
-    const ws = await workspace(`${p.url}/${tenant}`);
-    let r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
-    assert.is(r.code, 0, r.err);
-    write(ws, 'agents/welcome.yaml', 'name: welcome\ndescription: sent with the create\ninstructions: hi\n');
+  const p = await logged(new URL(url).origin, old);
+  const ws = await workspace(`${p.url}/${tenant}`);
+  const r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+  assert.is(r.code, 0, r.err);
+  /** Write `text` at `path` and push it, the proxy's log emptied first. */
+  const push = async (path: string, text: string) => {
+    write(ws, path, text);
     p.log.length = 0;
-    r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
-    assert.is(r.code, 0, r.err);
+    const pushed = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
+    assert.is(pushed.code, 0, pushed.err);
+    return pushed;
+  };
+  /** The uploads and creates the proxy saw. */
+  const writes = () => p.log.filter((l) => l.startsWith('POST /versions') || l === 'POST /objects');
+  return { url, token, tenant, p, ws, push, writes };
+}
+
+test('a small push sends its new blobs with the create: no upload request, the blob stored, one version', async () => {
+  const { url, token, p, ws, push, writes } = await pushedOnce(false);
+  try {
+    let r = await push('agents/welcome.yaml', 'name: welcome\ndescription: sent with the create\ninstructions: hi\n');
     assert.equal([r.json.version.id, r.json.objectsSent], [2, 1]);
     assert.ok(p.log.includes('POST /versions +objects'), p.log.join(', '));
     assert.not.ok(p.log.includes('POST /objects'), p.log.join(', '));
     // Over 12 KiB the blobs are uploaded first (base64 would cost more than 4 KB extra).
-    write(ws, 'content/big.md', '# big\n' + 'x'.repeat(13 * 1024) + '\n');
-    p.log.length = 0;
-    r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
-    assert.is(r.code, 0, r.err);
-    assert.equal(p.log.filter((l) => l.startsWith('POST /versions') || l === 'POST /objects'), ['POST /objects', 'POST /versions']);
+    await push('content/big.md', '# big\n' + 'x'.repeat(13 * 1024) + '\n');
+    assert.equal(writes(), ['POST /objects', 'POST /versions']);
     // The blobs are on the server: a second workspace pulls them.
     const b = await workspace(url, { sample: false });
     r = await cliWith(b, { AGENTSYNC_TOKEN: token }, ['pull', '--json']);
@@ -331,19 +341,11 @@ test('a small push sends its new blobs with the create: no upload request, the b
 });
 
 test('a server that predates objects sent with a create: refused before anything is written, the client uploads, then creates — exit 0, one version; the same remote then uploads first', async () => {
-  const { url, token, tenant } = await httpTenant();
-  const p = await logged(new URL(url).origin, true);
+  const { url, token, tenant, p, push, writes } = await pushedOnce(true);
   try {
-    const ws = await workspace(`${p.url}/${tenant}`);
-    let r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
-    assert.is(r.code, 0, r.err);
-    write(ws, 'agents/welcome.yaml', 'name: welcome\ndescription: to an old server\ninstructions: hi\n');
-    p.log.length = 0;
-    r = await cliWith(ws, { AGENTSYNC_TOKEN: token }, ['push', '--json']);
-    assert.is(r.code, 0, r.err);
+    const r = await push('agents/welcome.yaml', 'name: welcome\ndescription: to an old server\ninstructions: hi\n');
     assert.is(r.json.version.id, 2);
-    const writes = p.log.filter((l) => l.startsWith('POST /versions') || l === 'POST /objects');
-    assert.equal(writes, ['POST /versions +objects', 'POST /objects', 'POST /versions']);
+    assert.equal(writes(), ['POST /versions +objects', 'POST /objects', 'POST /versions']);
     assert.is((await new HttpRemote(url, { token, env: fast }).versions(0)).length, 2);
     // In one process the remote remembers: the next create uploads first.
     const remote = new HttpRemote(`${p.url}/${tenant}`, { token, env: fast });

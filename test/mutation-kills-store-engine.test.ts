@@ -1914,8 +1914,12 @@ needs(engine, hasGit, 'mutation kills: src/engine (git)', 'git is not on PATH; .
 });
 
 /** The workspace's remote, counting the calls made through it and the objects uploaded. */
-function counting(real: Remote): { remote: Remote; calls: string[]; uploaded: string[] } {
-  const calls: string[] = [], uploaded: string[] = [];
+/**
+ * The remote, counting its calls; `uploaded`: the ids sent (uploads and objects sent with a
+ * create); `writes`: `putObjects <n>` and `createVersion <n objects sent with it | alone>`.
+ */
+function counting(real: Remote): { remote: Remote; calls: string[]; uploaded: string[]; writes: string[] } {
+  const calls: string[] = [], uploaded: string[] = [], writes: string[] = [];
   const remote = new Proxy(real, {
     get(t, k) {
       const v = (t as unknown as Record<string | symbol, unknown>)[k];
@@ -1924,11 +1928,13 @@ function counting(real: Remote): { remote: Remote; calls: string[]; uploaded: st
         calls.push(String(k));
         if (k === 'putObjects') uploaded.push(...(args[0] as { id: string }[]).map((o) => o.id));
         if (k === 'createVersion' && args[1]) uploaded.push(...(args[1] as { id: string }[]).map((o) => o.id)); // sent with the create
+        if (k === 'putObjects') writes.push(`putObjects ${(args[0] as unknown[]).length}`);
+        if (k === 'createVersion') writes.push(`createVersion ${args[1] === undefined ? 'alone' : (args[1] as unknown[]).length}`);
         return (v as (...a: unknown[]) => unknown).apply(t, args);
       };
     },
   });
-  return { remote, calls, uploaded };
+  return { remote, calls, uploaded, writes };
 }
 
 engine('push refuses a file whose very first bytes open a conflict block (CONFLICT_MARKERS, data.paths)', async () => {
@@ -1989,19 +1995,9 @@ engine('push: blobs over 12 KiB are uploaded, then the create goes without objec
   write(ws, 'content/big.md', '# big\n' + 'x'.repeat(13 * 1024) + '\n');
   write(ws, 'content/small.md', '# small\n');
   const seen = await withCtx(ws, async (ctx) => {
-    const log: string[] = [];
-    const real = ctx.remote();
-    ctx.remote = () => new Proxy(real, {
-      get(t, k) {
-        const v = (t as unknown as Record<string | symbol, unknown>)[k];
-        if (typeof v !== 'function') return v;
-        return (...args: unknown[]) => {
-          if (k === 'putObjects') log.push(`putObjects ${(args[0] as unknown[]).length}`);
-          if (k === 'createVersion') log.push(`createVersion ${args[1] === undefined ? 'alone' : (args[1] as unknown[]).length}`);
-          return (v as (...a: unknown[]) => unknown).apply(t, args);
-        };
-      },
-    });
+    const c = counting(ctx.remote());
+    ctx.remote = () => c.remote;
+    const log = c.writes;
     await enginePush(ctx, { selectors: [], author: 'me' });
     eq(log, ['putObjects 2', 'createVersion alone'], 'over 12 KiB: uploaded first');
     // 1 001 files whose blobs the remote already has (copies under another folder): two chunks

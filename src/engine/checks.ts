@@ -5,7 +5,6 @@
  */
 import { fail } from '../model/errors.js';
 import type { ObjectId } from '../model/hash.js';
-import { readArtifact } from '../workspace/scan.js';
 import type { Context } from './context.js';
 import type { Entry } from './status.js';
 import { validateArtifacts } from './validation.js';
@@ -14,10 +13,10 @@ import { validateArtifacts } from './validation.js';
 const OPENING = Buffer.from('<<<<<<< ');
 
 /**
- * @param read the bytes of a pushed artifact (a push reads each file once, checked against the
- *   id the scan saw); by default the file is read.
+ * @param read the bytes of a pushed artifact (push reads each file once, checked against the id
+ *   the scan saw, for these checks and the upload).
  */
-export async function checkPushable(ctx: Context, send: Entry[], read: (path: string, id: ObjectId) => Uint8Array = (path) => readArtifact(ctx.ws, path)): Promise<void> {
+export async function checkPushable(ctx: Context, send: Entry[], read: (path: string, id: ObjectId) => Uint8Array): Promise<void> {
   const marked: string[] = [];
   for (const e of send) {
     if (e.ids.local === null) continue;

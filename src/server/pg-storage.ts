@@ -28,7 +28,7 @@ import { compareUtf8 } from '../model/paths.js';
 import type { Head, Version } from '../model/version.js';
 import type { Db } from '../store/db.js';
 import { ManifestStore } from '../store/manifests.js';
-import { buildVersionManifest, checkCreateRequest, staleRemote, type CreateVersionRequest } from '../store/remote-store.js';
+import { buildVersionManifest, checkCreateRequest, checkedObjectId, staleRemote, type CreateVersionRequest } from '../store/remote-store.js';
 import { checkSnapshot, type FsckProblem } from '../engine/fsck.js';
 import { checkTenantName, isTenantName, type ServerFsckResult, type ServerGcResult, type SessionRecord, type SessionStore, type Storage, type TenantRecord, type TenantStore, type TokenRecord } from './storage.js';
 
@@ -568,8 +568,7 @@ export class PgTenantStore implements TenantStore {
     let slice = 0;
     for (let i = 0; i < objs.length; i++) {
       const o = objs[i]!;
-      const actual = blobId(o.bytes);
-      if (actual !== o.id) fail('REMOTE_PROTOCOL', `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
+      const actual = checkedObjectId(o);
       if (!seen.has(actual)) { seen.add(actual); rows.push(o); }
       slice += o.bytes.length + 1024;
       if (slice >= SLICE_BYTES && i + 1 < objs.length) { slice = 0; await new Promise<void>((r) => setImmediate(r)); }

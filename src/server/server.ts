@@ -14,14 +14,14 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentsyncError, fail, isAgentsyncError } from '../model/errors.js';
-import { blobId, isObjectId, type ObjectId } from '../model/hash.js';
+import { isObjectId, type ObjectId } from '../model/hash.js';
 import { isSnapshotHash } from '../model/manifest.js';
 import { MAX_INLINE_BYTES, MAX_INLINE_COUNT, OBJECTS_TYPE, checkIds, decodeObjects, encodeObjects } from '../remote/http.js';
 import { atomicWrite } from '../workspace/fsio.js';
 import { authenticate, checkScope, createToken, publicToken, revokeToken } from './auth.js';
 import { Router, parseBody, parseQuery, readBody, sendError, sendJson, versionId, type Params } from './router.js';
 import { LevelStorage, type Scope, type Storage, type TenantStore } from './storage.js';
-import { MAX_TEXT_BYTES } from '../store/remote-store.js';
+import { MAX_TEXT_BYTES, checkedObjectId } from '../store/remote-store.js';
 import { makeDashboard } from './dashboard.js';
 import { utf8Length } from '../model/paths.js';
 
@@ -116,9 +116,9 @@ function inlineObjects(list: readonly { id: ObjectId; base64: string }[], maxObj
     if (bytes.length > maxObject) fail('REQUEST_TOO_LARGE', `objects[${i}] (${bytes.length} bytes) is larger than the server's limit of ${maxObject} bytes; nothing was stored`, { limit: maxObject, reason: 'object', size: bytes.length });
     total += bytes.length;
     if (total > MAX_INLINE_BYTES) fail('REQUEST_TOO_LARGE', `the objects of the create hold more than ${MAX_INLINE_BYTES} bytes; upload them first (POST objects) — nothing was stored`, { limit: MAX_INLINE_BYTES, reason: 'inline' });
-    const actual = blobId(bytes);
-    if (actual !== id) fail('OBJECT_HASH_MISMATCH', `object ${id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id, actual });
-    out.set(id, { id, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+    const o = { id, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    checkedObjectId(o, 'OBJECT_HASH_MISMATCH');
+    out.set(id, o);
   }
   return [...out.values()];
 }

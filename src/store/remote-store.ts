@@ -86,6 +86,17 @@ export function checkCreateRequest(req: CreateVersionRequest): CreateVersionRequ
   return req;
 }
 
+/**
+ * An object's id, checked against its bytes: every store and the server check what arrives with
+ * this. @throws AgentsyncError `code` (REMOTE_PROTOCOL by default; the server answers
+ * OBJECT_HASH_MISMATCH) with `data: {id, actual}`
+ */
+export function checkedObjectId(o: { id: ObjectId; bytes: Uint8Array }, code: 'REMOTE_PROTOCOL' | 'OBJECT_HASH_MISMATCH' = 'REMOTE_PROTOCOL'): ObjectId {
+  const actual = blobId(o.bytes);
+  if (actual !== o.id) fail(code, `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
+  return actual;
+}
+
 /** The STALE_REMOTE refusal of a create whose `expected` is not the latest published. */
 export function staleRemote(head: Head, req: Pick<CreateVersionRequest, 'expected'>): never {
   return fail('STALE_REMOTE', `the remote moved: latest published is ${head.latestPublished ?? 'none'}, not ${req.expected ?? 'none'}; run \`agentsync fetch\` and try again`, { latestPublished: head.latestPublished, expected: req.expected });
@@ -275,11 +286,7 @@ export class RemoteStore {
     req = checkCreateRequest(req);
     // Objects sent with the create: checked against their ids, then written in the version's batch.
     const sent = new Map<ObjectId, Uint8Array>();
-    for (const o of objects) {
-      const actual = blobId(o.bytes);
-      if (actual !== o.id) fail('REMOTE_PROTOCOL', `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
-      sent.set(actual, o.bytes);
-    }
+    for (const o of objects) sent.set(checkedObjectId(o), o.bytes);
     return this.mutex.run(async () => {
       const head = await this.head();
       if (head.latestPublished !== req.expected) staleRemote(head, req);
@@ -430,8 +437,7 @@ export class RemoteStore {
     let slice = 0;
     for (let i = 0; i < objs.length; i++) {
       const o = objs[i]!;
-      const actual = blobId(o.bytes);
-      if (actual !== o.id) fail('REMOTE_PROTOCOL', `object ${o.id.slice(0, 12)} does not hash to its id (got ${actual.slice(0, 12)}); nothing was stored`, { id: o.id, actual });
+      const actual = checkedObjectId(o);
       if (!seen.has(actual)) {
         seen.add(actual);
         ops.push({ type: 'put', key: this.prefix + 'o!' + actual, value: o.bytes });
